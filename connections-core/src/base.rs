@@ -1,0 +1,283 @@
+//! `BaseConnection<R>`: the state every connection carries.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::cell::SingleFlight;
+use crate::config::Config;
+use crate::error::{BoxError, Error, Result};
+
+/// The state of one connection: its name, type, configuration, and a
+/// resettable cell holding the raw instance (`R`, e.g. a database handle).
+///
+/// A struct that derives [`Connection`](crate::Connection) has exactly one
+/// field of this type; the derive does the rest. Its contract:
+///
+/// * The first [`instance`](crate::Connection::instance) connects; later calls
+///   return the same `Arc<R>` with one atomic load, no lock, no allocation.
+/// * Exactly one `_connect` runs per generation however many threads ask;
+///   threads that arrive while it runs wait and receive its outcome, success
+///   or failure. A failure stores nothing: the next call tries again.
+/// * A panic in `_connect` is caught, returned as
+///   [`Error::ConnectPanicked`], and poisons nothing.
+/// * [`reset`](BaseConnection::reset) ends the generation, as Streamlit's
+///   `reset()`: it forgets the instance without closing it. Handles already
+///   handed out stay valid until their last clone is dropped.
+/// * [`reset_if`](BaseConnection::reset_if) resets only if the handle a caller
+///   saw fail is still the current one, so many threads that saw the same
+///   broken handle cause one reconnect, not one each.
+///
+/// `Display` shows the name, the full type path and, when the connection has
+/// a secrets section, "configured from [connections.<name>]"; `Debug` adds
+/// the config keys, never values.
+///
+/// # Examples
+///
+/// Used directly, without the derive:
+///
+/// ```
+/// use connections_core::{BaseConnection, Config};
+///
+/// let base: BaseConnection<String> =
+///     BaseConnection::new("greeting", "greeter", "my_app::Greeter", Config::new("greeting", Default::default()));
+/// let first = base.instance_with(|_config| Ok("hello".to_owned())).unwrap();
+/// // Connected: the closure is not called again.
+/// let again = base.instance_with(|_| unreachable!()).unwrap();
+/// assert!(std::sync::Arc::ptr_eq(&first, &again));
+///
+/// assert!(base.reset_if(&first));   // the first thread to see it broken resets
+/// assert!(!base.reset_if(&first));  // the others do nothing
+/// assert!(!base.is_connected());
+/// assert_eq!(*first, "hello");      // the old handle is still usable
+/// ```
+pub struct BaseConnection<R> {
+    name: Box<str>,
+    type_name: &'static str,
+    type_path: &'static str,
+    config: Config,
+    cell: SingleFlight<R>,
+}
+
+impl<R: Send + Sync + 'static> BaseConnection<R> {
+    /// A new, unconnected state for connection `name` of the given type.
+    ///
+    /// The derive calls this (through [`Connection::from_config`](crate::Connection::from_config));
+    /// call it yourself only to use a `BaseConnection` without the derive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::{BaseConnection, Config};
+    ///
+    /// let base = BaseConnection::<u8>::new("n", "t", "crate::T", Config::new("n", Default::default()));
+    /// assert_eq!((base.name(), base.type_name(), base.type_path()), ("n", "t", "crate::T"));
+    /// ```
+    pub fn new(name: &str, type_name: &'static str, type_path: &'static str, config: Config) -> Self {
+        Self { name: name.into(), type_name, type_path, config, cell: SingleFlight::new() }
+    }
+
+    /// Returns the raw instance, calling `connect` with the configuration if
+    /// this generation has none yet.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ConnectFailed`] (the cause kept as its source) if `connect`
+    /// fails, [`Error::ConnectPanicked`] if it panics; an error that already is
+    /// an [`Error`] (a missing config key, say) is returned as it is. Every
+    /// thread that waited on that attempt gets the same error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::{BaseConnection, Config, Error};
+    ///
+    /// let base = BaseConnection::<u32>::new("n", "t", "crate::T", Config::new("n", Default::default()));
+    /// let err = base.instance_with(|_| Err("refused".into())).unwrap_err();
+    /// assert!(matches!(err, Error::ConnectFailed { .. }));
+    /// // Failures are not stored: the next call tries again.
+    /// assert_eq!(*base.instance_with(|_| Ok(7)).unwrap(), 7);
+    /// ```
+    #[inline]
+    pub fn instance_with(&self, connect: impl FnOnce(&Config) -> Result<R, BoxError>) -> Result<Arc<R>> {
+        self.cell.get_or_try_init(
+            || {
+                connect(&self.config)
+                    .map(Arc::new)
+                    .map_err(|e| Error::connect_failed(&self.name, self.type_path, e))
+            },
+            |message| Error::ConnectPanicked {
+                name: self.name.to_string(),
+                type_path: self.type_path,
+                message: self.config.redact(&message),
+            },
+        )
+    }
+
+    /// The raw instance if this generation is connected, without connecting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::{BaseConnection, Config};
+    ///
+    /// let base = BaseConnection::<u8>::new("n", "t", "crate::T", Config::new("n", Default::default()));
+    /// assert!(base.get().is_none());
+    /// base.instance_with(|_| Ok(1)).unwrap();
+    /// assert_eq!(base.get().as_deref(), Some(&1));
+    /// ```
+    #[inline]
+    pub fn get(&self) -> Option<Arc<R>> {
+        self.cell.get()
+    }
+
+    /// Ends the current generation: the next `instance()` connects again.
+    ///
+    /// As Streamlit's `reset()`, the old instance is forgotten, not closed;
+    /// handles already handed out stay valid until dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::{BaseConnection, Config};
+    ///
+    /// let base = BaseConnection::<u8>::new("n", "t", "crate::T", Config::new("n", Default::default()));
+    /// base.instance_with(|_| Ok(1)).unwrap();
+    /// base.reset();
+    /// assert!(!base.is_connected());
+    /// assert_eq!(base.generation(), 1);
+    /// ```
+    pub fn reset(&self) {
+        self.cell.reset();
+    }
+
+    /// Resets only if `stale` is still the current instance; returns whether it did.
+    ///
+    /// Call it with the handle that failed: of many threads that saw the same
+    /// handle fail, only the first resets, so the connection reconnects once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::{BaseConnection, Config};
+    ///
+    /// let base = BaseConnection::<u8>::new("n", "t", "crate::T", Config::new("n", Default::default()));
+    /// let seen = base.instance_with(|_| Ok(1)).unwrap();
+    /// assert!(base.reset_if(&seen));
+    /// let fresh = base.instance_with(|_| Ok(2)).unwrap();
+    /// assert!(!base.reset_if(&seen), "a newer instance is left alone");
+    /// assert_eq!(*fresh, 2);
+    /// ```
+    pub fn reset_if(&self, stale: &Arc<R>) -> bool {
+        self.cell.reset_if(stale)
+    }
+}
+
+impl<R> BaseConnection<R> {
+    /// The resolved connection name (after `env:` substitution).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{BaseConnection, Config};
+    /// let base = BaseConnection::<u8>::new("db", "t", "crate::T", Config::new("db", Default::default()));
+    /// assert_eq!(base.name(), "db");
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The connection type's short name (`type_name = "..."`), or its full
+    /// path if it has none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{BaseConnection, Config};
+    /// let base = BaseConnection::<u8>::new("db", "sqlite", "crate::T", Config::new("db", Default::default()));
+    /// assert_eq!(base.type_name(), "sqlite");
+    /// ```
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    /// The connection type's full Rust path, e.g. `my_app::db::Sqlite`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{BaseConnection, Config};
+    /// let base = BaseConnection::<u8>::new("db", "sqlite", "my_app::Sqlite", Config::new("db", Default::default()));
+    /// assert_eq!(base.type_path(), "my_app::Sqlite");
+    /// ```
+    pub fn type_path(&self) -> &'static str {
+        self.type_path
+    }
+
+    /// The configuration `_connect` receives.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{BaseConnection, Config};
+    /// let config = Config::from_toml("db", "database = 'app.db'").unwrap();
+    /// let base = BaseConnection::<u8>::new("db", "t", "crate::T", config);
+    /// assert!(base.config().contains("database"));
+    /// ```
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Whether the current generation holds a connected instance.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{BaseConnection, Config};
+    /// let base = BaseConnection::<u8>::new("db", "t", "crate::T", Config::new("db", Default::default()));
+    /// assert!(!base.is_connected());
+    /// ```
+    #[inline]
+    pub fn is_connected(&self) -> bool {
+        self.cell.is_set()
+    }
+
+    /// How many times this connection has been reset.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{BaseConnection, Config};
+    /// let base = BaseConnection::<u8>::new("db", "t", "crate::T", Config::new("db", Default::default()));
+    /// assert_eq!(base.generation(), 0);
+    /// ```
+    pub fn generation(&self) -> u64 {
+        self.cell.generation()
+    }
+}
+
+/// Streamlit's summary: the name, the class's full path, and where it is configured.
+pub(crate) fn describe(f: &mut fmt::Formatter<'_>, name: &str, type_path: &str, config: &Config) -> fmt::Result {
+    write!(f, "connection `{name}` ({type_path})")?;
+    if config.section_file().is_some() {
+        write!(f, ", configured from [connections.{name}]")?;
+    }
+    Ok(())
+}
+
+impl<R> fmt::Display for BaseConnection<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        describe(f, &self.name, self.type_path, &self.config)
+    }
+}
+
+impl<R> fmt::Debug for BaseConnection<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BaseConnection")
+            .field("name", &&*self.name)
+            .field("type_path", &self.type_path)
+            .field("config", &self.config)
+            .field("connected", &self.cell.is_set())
+            .field("generation", &self.cell.generation())
+            .finish_non_exhaustive()
+    }
+}

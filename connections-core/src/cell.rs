@@ -1,0 +1,247 @@
+//! A resettable single-flight cell: the state machine behind `instance()` and
+//! behind each factory-cache slot.
+//!
+//! * Reading a set value is one `arc-swap` load: no lock, no allocation.
+//! * Exactly one initialiser runs per generation; every caller that arrives
+//!   while it runs waits for it and receives its outcome, success or failure
+//!   (no retry storm). A failure stores nothing, so the next caller tries again.
+//! * A panicking initialiser is caught and turned into an error; nothing is
+//!   poisoned (the lock is never held while user code runs).
+//! * `reset()` ends the generation. An initialiser still running for the old
+//!   generation hands its result to the callers that waited for it but does not
+//!   store it; handles already handed out stay valid until dropped.
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+
+use arc_swap::ArcSwapOption;
+use arc_swap::Guard;
+
+use crate::Error;
+
+/// One run of the initialiser; waiters hold it until its outcome is set.
+struct Attempt<T> {
+    outcome: OnceLock<Result<Arc<T>, Error>>,
+}
+
+struct State<T> {
+    /// The attempt running for the current generation, if any.
+    inflight: Option<Arc<Attempt<T>>>,
+}
+
+pub(crate) struct SingleFlight<T> {
+    current: ArcSwapOption<T>,
+    /// Bumped by every reset; written under `state`'s lock, read anywhere.
+    generation: AtomicU64,
+    state: Mutex<State<T>>,
+    done: Condvar,
+}
+
+impl<T> SingleFlight<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            current: ArcSwapOption::empty(),
+            generation: AtomicU64::new(0),
+            state: Mutex::new(State { inflight: None }),
+            done: Condvar::new(),
+        }
+    }
+
+    /// The value of the current generation, if it is set. Never blocks.
+    #[inline]
+    pub(crate) fn get(&self) -> Option<Arc<T>> {
+        self.current.load_full()
+    }
+
+    /// Borrows the current value without touching its reference count.
+    #[inline]
+    pub(crate) fn peek(&self) -> Guard<Option<Arc<T>>> {
+        self.current.load()
+    }
+
+    #[inline]
+    pub(crate) fn is_set(&self) -> bool {
+        self.current.load().is_some()
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // The lock is never held across user code, so a poisoned lock can only
+        // come from a bug here; its state is still consistent, so carry on.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Returns the current value, running `init` if there is none.
+    ///
+    /// `on_panic` turns a caught panic's message into the error handed to every waiter.
+    #[inline]
+    pub(crate) fn get_or_try_init(
+        &self,
+        init: impl FnOnce() -> Result<Arc<T>, Error>,
+        on_panic: impl FnOnce(String) -> Error,
+    ) -> Result<Arc<T>, Error> {
+        if let Some(value) = self.current.load_full() {
+            return Ok(value);
+        }
+        self.init_slow(init, on_panic)
+    }
+
+    #[cold]
+    fn init_slow(
+        &self,
+        init: impl FnOnce() -> Result<Arc<T>, Error>,
+        on_panic: impl FnOnce(String) -> Error,
+    ) -> Result<Arc<T>, Error> {
+        let mut state = self.lock();
+        if let Some(value) = self.current.load_full() {
+            return Ok(value);
+        }
+        if let Some(attempt) = state.inflight.clone() {
+            // Someone is connecting: wait for that attempt and share its outcome.
+            loop {
+                if let Some(outcome) = attempt.outcome.get() {
+                    return outcome.clone();
+                }
+                state = self.done.wait(state).unwrap_or_else(PoisonError::into_inner);
+            }
+        }
+        let attempt = Arc::new(Attempt { outcome: OnceLock::new() });
+        state.inflight = Some(Arc::clone(&attempt));
+        let generation = self.generation.load(Ordering::Acquire);
+        drop(state);
+
+        // No lock is held while user code runs.
+        let outcome = match catch_unwind(AssertUnwindSafe(init)) {
+            Ok(result) => result,
+            Err(payload) => Err(on_panic(panic_message(payload.as_ref()))),
+        };
+
+        let mut relocked = self.lock();
+        if self.generation.load(Ordering::Acquire) == generation {
+            if let Ok(value) = &outcome {
+                self.current.store(Some(Arc::clone(value)));
+            }
+            relocked.inflight = None;
+        }
+        // Set under the lock, so a waiter cannot check, miss it and then sleep forever.
+        let _ = attempt.outcome.set(outcome.clone());
+        drop(relocked);
+        self.done.notify_all();
+        outcome
+    }
+
+    /// Ends the generation: the next `get_or_try_init` runs the initialiser again.
+    pub(crate) fn reset(&self) {
+        let mut state = self.lock();
+        self.end_generation(&mut state);
+    }
+
+    /// Resets only if `stale` is still the current value; returns whether it did.
+    ///
+    /// Many threads that saw the same broken value call this; the first one
+    /// resets and the others find a newer (or no) value and leave it alone.
+    pub(crate) fn reset_if(&self, seen: &Arc<T>) -> bool {
+        let mut state = self.lock();
+        let is_current = self
+            .current
+            .load()
+            .as_ref()
+            .is_some_and(|cur| Arc::ptr_eq(cur, seen));
+        if is_current {
+            self.end_generation(&mut state);
+        }
+        is_current
+    }
+
+    fn end_generation(&self, state: &mut State<T>) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        state.inflight = None;
+        self.current.store(None);
+    }
+}
+
+/// The text of a panic payload (`&str` or `String`), or a placeholder.
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a non-string panic payload".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Barrier;
+    use std::thread;
+    use std::time::Duration;
+
+    fn boom(msg: String) -> Error {
+        Error::ConnectPanicked { name: "t".into(), type_path: "t", message: msg }
+    }
+
+    #[test]
+    fn waiters_share_one_failure_and_the_next_call_retries() {
+        let cell = Arc::new(SingleFlight::<u32>::new());
+        let runs = Arc::new(AtomicUsize::new(0));
+        let entered = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let (cell, runs, entered) = (cell.clone(), runs.clone(), entered.clone());
+                thread::spawn(move || {
+                    entered.fetch_add(1, Ordering::SeqCst);
+                    cell.get_or_try_init(
+                        || {
+                            runs.fetch_add(1, Ordering::SeqCst);
+                            // Hold the attempt open until every thread has asked.
+                            while entered.load(Ordering::SeqCst) < 8 {
+                                thread::yield_now();
+                            }
+                            thread::sleep(Duration::from_millis(200));
+                            Err(Error::InvalidOption { option: "x", problem: "fail" })
+                        },
+                        boom,
+                    )
+                })
+            })
+            .collect();
+        for h in handles {
+            assert!(h.join().unwrap().is_err());
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "waiters must share the one failure");
+        assert!(!cell.is_set());
+        let v = cell.get_or_try_init(|| Ok(Arc::new(7)), boom).unwrap();
+        assert_eq!(*v, 7);
+    }
+
+    #[test]
+    fn reset_during_connect_does_not_store_the_stale_result() {
+        let cell = Arc::new(SingleFlight::<u32>::new());
+        let started = Arc::new(Barrier::new(2));
+        let c2 = cell.clone();
+        let s2 = started.clone();
+        let t = thread::spawn(move || {
+            c2.get_or_try_init(
+                || {
+                    s2.wait();
+                    thread::sleep(Duration::from_millis(30));
+                    Ok(Arc::new(1))
+                },
+                boom,
+            )
+        });
+        started.wait();
+        cell.reset();
+        assert_eq!(*t.join().unwrap().unwrap(), 1);
+        assert!(!cell.is_set(), "a result of an ended generation must not be stored");
+        assert_eq!(*cell.get_or_try_init(|| Ok(Arc::new(2)), boom).unwrap(), 2);
+    }
+}

@@ -1,0 +1,479 @@
+//! A connection's configuration: its `[connections.<name>]` section merged with
+//! call-site kwargs, with typed access whose errors never show a value.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use toml::{Table, Value};
+
+use crate::error::{Error, Result};
+use crate::secrets::SourceInfo;
+
+/// Where one configuration value came from, for error messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    File(PathBuf),
+    Kwargs,
+    Code,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File(p) => write!(f, "{}", p.display()),
+            Origin::Kwargs => f.write_str("call-site kwargs"),
+            Origin::Code => f.write_str("a Config built in code"),
+        }
+    }
+}
+
+/// The configuration of one connection: its `[connections.<name>]` secrets
+/// section with call-site kwargs laid over it key by key.
+///
+/// This is what a connection's `_connect` receives. Values are read with
+/// [`get`](Config::get), [`get_opt`](Config::get_opt) or
+/// [`deserialize`](Config::deserialize); errors name the key, the table and the
+/// file it came from, and never the value.
+///
+/// `Debug` shows the connection name and the keys, never the values, so a
+/// `Config` is safe to log.
+///
+/// # Examples
+///
+/// ```
+/// use connections_core::Config;
+///
+/// let config = Config::from_toml("db", "database = 'app.db'\nport = '5432'").unwrap();
+/// let path: String = config.get("database").unwrap();
+/// assert_eq!(path, "app.db");
+/// // Streamlit files often quote numbers; typed access accepts that.
+/// assert_eq!(config.get::<u16>("port").unwrap(), 5432);
+/// assert_eq!(config.get_opt::<u32>("timeout").unwrap(), None);
+/// assert_eq!(format!("{config:?}"), r#"Config { connection: "db", keys: ["database", "port"], .. }"#);
+/// ```
+#[derive(Clone)]
+pub struct Config {
+    name: Arc<str>,
+    values: Table,
+    origins: BTreeMap<String, Origin>,
+    info: Arc<SourceInfo>,
+}
+
+impl Config {
+    /// A configuration built in code, e.g. for tests or for a connection made
+    /// without a registry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::Config;
+    ///
+    /// let mut table = toml::Table::new();
+    /// table.insert("url".into(), "sqlite::memory:".into());
+    /// let config = Config::new("mem", table);
+    /// assert_eq!(config.get::<String>("url").unwrap(), "sqlite::memory:");
+    /// ```
+    pub fn new(name: &str, values: Table) -> Self {
+        let origins = values.keys().map(|k| (k.clone(), Origin::Code)).collect();
+        Self { name: name.into(), values, origins, info: Arc::new(SourceInfo::default()) }
+    }
+
+    /// A configuration parsed from TOML text, as a `[connections.<name>]` section body.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MalformedSecrets`] naming the line and column if `toml` does not parse.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::Config;
+    ///
+    /// let config = Config::from_toml("db", "database = 'app.db'").unwrap();
+    /// assert!(config.contains("database"));
+    /// assert!(Config::from_toml("db", "database = ").is_err());
+    /// ```
+    pub fn from_toml(name: &str, toml: &str) -> Result<Self> {
+        let table = crate::secrets::parse_toml(Path::new("<inline config>"), toml)?;
+        Ok(Self::new(name, table))
+    }
+
+    pub(crate) fn resolved(
+        name: &str,
+        section: Option<&Table>,
+        section_origins: impl Fn(&str) -> Origin,
+        kwargs: &BTreeMap<String, Value>,
+        info: Arc<SourceInfo>,
+    ) -> Self {
+        let mut values = section.cloned().unwrap_or_default();
+        let mut origins: BTreeMap<String, Origin> =
+            values.keys().map(|k| (k.clone(), section_origins(k))).collect();
+        for (k, v) in kwargs {
+            values.insert(k.clone(), v.clone());
+            origins.insert(k.clone(), Origin::Kwargs);
+        }
+        Self { name: name.into(), values, origins, info }
+    }
+
+    /// The connection name this configuration belongs to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = connections_core::Config::new("db", toml::Table::new());
+    /// assert_eq!(config.name(), "db");
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The top-level keys, in sorted order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = connections_core::Config::from_toml("db", "b = 1\na = 2").unwrap();
+    /// assert_eq!(config.keys().collect::<Vec<_>>(), ["a", "b"]);
+    /// ```
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.values.keys().map(String::as_str)
+    }
+
+    /// Whether there are no keys at all.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(connections_core::Config::new("db", toml::Table::new()).is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Whether `key` is present. Dotted keys (`query.sslmode`) look into sub-tables.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = connections_core::Config::from_toml("db", "[query]\nsslmode = 'require'").unwrap();
+    /// assert!(config.contains("query.sslmode"));
+    /// assert!(!config.contains("query.timeout"));
+    /// ```
+    pub fn contains(&self, key: &str) -> bool {
+        find(&self.values, key).is_some()
+    }
+
+    /// The raw TOML values, for code that wants to walk them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = connections_core::Config::from_toml("db", "port = 5432").unwrap();
+    /// assert_eq!(config.as_table()["port"].as_integer(), Some(5432));
+    /// ```
+    pub fn as_table(&self) -> &Table {
+        &self.values
+    }
+
+    /// The file that holds this connection's `[connections.<name>]` section, if one does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = connections_core::Config::new("db", toml::Table::new());
+    /// assert_eq!(config.section_file(), None);
+    /// ```
+    pub fn section_file(&self) -> Option<&Path> {
+        self.info.section_file.as_deref()
+    }
+
+    /// Reads `key` as a `T`.
+    ///
+    /// A string value is also accepted where a number or boolean is asked for
+    /// (`port = "5432"` reads as `5432_u16`), as Streamlit's files often quote them.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingKey`] says where to add the key;
+    /// [`Error::InvalidValue`] names the key, its file, what was found and what
+    /// was expected, never the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = connections_core::Config::from_toml("db", "port = 'five'").unwrap();
+    /// let err = config.get::<u16>("port").unwrap_err().to_string();
+    /// assert!(err.contains("key `port` in [connections.db]"), "{err}");
+    /// assert!(!err.contains("five"), "values never appear: {err}");
+    /// assert!(config.get::<u16>("timeout").is_err());
+    /// ```
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<T> {
+        self.get_opt(key)?.ok_or_else(|| self.missing(key))
+    }
+
+    /// Reads `key` as a `T`, or `None` if it is absent.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidValue`] if the key is present but is not a `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = connections_core::Config::from_toml("db", "pool = 4").unwrap();
+    /// assert_eq!(config.get_opt::<u32>("pool").unwrap(), Some(4));
+    /// assert_eq!(config.get_opt::<u32>("timeout").unwrap(), None);
+    /// ```
+    pub fn get_opt<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        let Some(value) = find(&self.values, key) else {
+            return Ok(None);
+        };
+        convert(value, &self.values).map(Some).map_err(|problem| Error::InvalidValue {
+            key: key.to_owned(),
+            table: self.table_label(),
+            origin: self.origin(key).to_string(),
+            problem,
+        })
+    }
+
+    /// Reads the whole configuration into a `T` with serde.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidValue`] naming the first key that does not fit `T`
+    /// (a missing required field is named too).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// #[derive(Debug, serde::Deserialize)]
+    /// struct Db { host: String, port: u16 }
+    ///
+    /// let config = connections_core::Config::from_toml("db", "host = 'localhost'\nport = 5432").unwrap();
+    /// let db: Db = config.deserialize().unwrap();
+    /// assert_eq!((db.host.as_str(), db.port), ("localhost", 5432));
+    ///
+    /// let err = connections_core::Config::from_toml("db", "host = 'h'").unwrap()
+    ///     .deserialize::<Db>().unwrap_err();
+    /// assert!(err.to_string().contains("missing field `port`"), "{err}");
+    /// ```
+    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T> {
+        let whole = Value::Table(self.values.clone());
+        convert_at::<T>(whole, &self.values).map_err(|(path, problem)| {
+            let key = if path.is_empty() { "(whole table)".to_owned() } else { path };
+            let origin = self.origin(&key).to_string();
+            Error::InvalidValue { key, table: self.table_label(), origin, problem }
+        })
+    }
+
+    fn table_label(&self) -> String {
+        format!("[connections.{}]", self.name)
+    }
+
+    fn origin(&self, key: &str) -> Origin {
+        let top = key.split('.').next().unwrap_or(key);
+        self.origins
+            .get(key)
+            .or_else(|| self.origins.get(top))
+            .cloned()
+            .unwrap_or_else(|| match &self.info.section_file {
+                Some(f) => Origin::File(f.clone()),
+                None => Origin::Code,
+            })
+    }
+
+    fn missing(&self, key: &str) -> Error {
+        let table = self.table_label();
+        let info = &self.info;
+        let location = if let Some(file) = &info.section_file {
+            format!("add `{key} = ...` under {table} in {}", file.display())
+        } else if let Some(last) = info.files.last() {
+            format!(
+                "there is no {table} section in {}; add {table} with `{key} = ...` to {}",
+                crate::error::list_or_none(&info.files.iter().map(|p| p.display()).collect::<Vec<_>>()),
+                last.display()
+            )
+        } else if !info.searched.is_empty() {
+            format!(
+                "no secrets file was found (searched {}); create {} containing {table} and `{key} = ...`",
+                crate::error::list_or_none(&info.searched.iter().map(|p| p.display()).collect::<Vec<_>>()),
+                info.searched.last().map(|p| p.display().to_string()).unwrap_or_default()
+            )
+        } else {
+            format!("add `{key}` to the configuration, or pass it as a kwarg")
+        };
+        Error::MissingKey { key: key.to_owned(), table, location }
+    }
+
+    /// Replaces every string value of this configuration quoted in `text` with `***`.
+    pub(crate) fn redact(&self, text: &str) -> String {
+        redact(text, &self.values)
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("connection", &&*self.name)
+            .field("keys", &self.values.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Finds `key` in `table`: the literal key first, then a dotted path.
+pub(crate) fn find<'a>(table: &'a Table, key: &str) -> Option<&'a Value> {
+    if let Some(v) = table.get(key) {
+        return Some(v);
+    }
+    let mut parts = key.split('.');
+    let mut current = table.get(parts.next()?)?;
+    for part in parts {
+        current = current.as_table()?.get(part)?;
+    }
+    Some(current)
+}
+
+/// Converts `value` to `T`; the error text is safe to show (no values).
+pub(crate) fn convert<T: DeserializeOwned>(value: &Value, all: &Table) -> std::result::Result<T, String> {
+    match convert_at::<T>(value.clone(), all) {
+        Ok(v) => Ok(v),
+        Err((_, problem)) => {
+            // `port = "5432"`: accept a quoted scalar where a number or bool is wanted.
+            if let Value::String(s) = value
+                && let Some(scalar) = scalar_from_str(s)
+                    && let Ok(v) = convert_at::<T>(scalar, all) {
+                        return Ok(v);
+                    }
+            Err(problem)
+        }
+    }
+}
+
+fn scalar_from_str(s: &str) -> Option<Value> {
+    let t = s.trim();
+    if let Ok(i) = t.parse::<i64>() {
+        Some(Value::Integer(i))
+    } else if let Ok(f) = t.parse::<f64>() {
+        Some(Value::Float(f))
+    } else if let Ok(b) = t.parse::<bool>() {
+        Some(Value::Boolean(b))
+    } else {
+        None
+    }
+}
+
+/// Deserializes, returning on failure the dotted path of the failing key and a
+/// value-free description of the problem.
+fn convert_at<T: DeserializeOwned>(value: Value, all: &Table) -> std::result::Result<T, (String, String)> {
+    let root = value.clone();
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
+        let path = err.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        let found = value_at(&root, &path).map_or("nothing", Value::type_str);
+        let message = err.into_inner().message().to_owned();
+        (path, describe(&message, found, all))
+    })
+}
+
+fn value_at<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
+    if path.is_empty() {
+        return Some(root);
+    }
+    let mut current = root;
+    for part in path.split('.') {
+        current = match current {
+            Value::Table(t) => t.get(part)?,
+            Value::Array(a) => a.get(part.trim_start_matches('[').trim_end_matches(']').parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(current)
+}
+
+/// Rebuilds serde's standard messages without the value they quote.
+fn describe(message: &str, found: &str, all: &Table) -> String {
+    const EXPECTED: &str = ", expected ";
+    let message = message.trim();
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if message.starts_with(prefix)
+            && let Some(i) = message.find(EXPECTED) {
+                return format!("found {found}, expected {}", &message[i + EXPECTED.len()..]);
+            }
+    }
+    if message.starts_with("unknown variant ")
+        && let Some(i) = message.find(EXPECTED) {
+            return format!("unknown variant, expected {}", &message[i + EXPECTED.len()..]);
+        }
+    if ["missing field ", "unknown field ", "duplicate field ", "invalid length "]
+        .iter()
+        .any(|p| message.starts_with(p))
+    {
+        // These quote field names and counts, never values.
+        return message.to_owned();
+    }
+    // A custom message from a `Deserialize` impl: keep it, minus any value it quotes.
+    format!("found {found}: {}", redact(message, all))
+}
+
+/// Replaces every string value in `values` (and its escaped form) found in `text` with `***`.
+pub(crate) fn redact(text: &str, values: &Table) -> String {
+    let mut strings = Vec::new();
+    collect_strings(values, &mut strings);
+    // Longest first, so a value containing another is replaced whole.
+    strings.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut out = text.to_owned();
+    for s in strings {
+        if s.len() < 3 {
+            continue; // too short to be a secret, and replacing it would mangle the text
+        }
+        let escaped = format!("{s:?}");
+        let escaped = &escaped[1..escaped.len() - 1];
+        out = out.replace(s, "***");
+        if escaped != s {
+            out = out.replace(escaped, "***");
+        }
+    }
+    out
+}
+
+fn collect_strings<'a>(table: &'a Table, out: &mut Vec<&'a str>) {
+    fn walk<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::String(s) => out.push(s),
+            Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+            Value::Table(t) => collect_strings(t, out),
+            _ => {}
+        }
+    }
+    table.values().for_each(|v| walk(v, out));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn custom_messages_are_redacted() {
+        let t: Table = "password = 'hunter2-secret'".parse().unwrap();
+        assert_eq!(
+            redact("bad password hunter2-secret given", &t),
+            "bad password *** given"
+        );
+    }
+
+    #[test]
+    fn invalid_type_messages_drop_the_value() {
+        let t = Table::new();
+        assert_eq!(
+            describe("invalid type: string \"s3cr3t\", expected u16", "string", &t),
+            "found string, expected u16"
+        );
+        assert_eq!(
+            describe("unknown variant `s3cr3t`, expected one of `a`, `b`", "string", &t),
+            "unknown variant, expected one of `a`, `b`"
+        );
+    }
+}

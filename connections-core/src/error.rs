@@ -1,0 +1,313 @@
+//! The one error type of the crate.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A boxed error, the error type of a connection's `_connect` once boxed.
+///
+/// Any error type converts into it with `?` or `.into()`.
+///
+/// # Examples
+///
+/// ```
+/// use connections_core::BoxError;
+///
+/// fn parse(s: &str) -> Result<u16, BoxError> {
+///     Ok(s.parse::<u16>()?)
+/// }
+/// assert!(parse("80").is_ok());
+/// assert!(parse("eighty").is_err());
+/// ```
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// `Result` with this crate's [`Error`].
+///
+/// # Examples
+///
+/// ```
+/// fn check() -> connections_core::Result<()> {
+///     Ok(())
+/// }
+/// assert!(check().is_ok());
+/// ```
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong when looking up, configuring or connecting a connection.
+///
+/// Each message says what was asked, what was found and what to write. No
+/// message ever contains a configuration *value*: keys, table names, file
+/// paths and type names only, so errors are safe to log.
+///
+/// `Error` is `Clone`, so that every thread waiting on one failed connect can be
+/// handed the same failure.
+///
+/// # Examples
+///
+/// ```
+/// use connections_core::{Error, Registry};
+///
+/// let registry = Registry::builder().secrets_toml("inline", "[connections.db]\n").build();
+/// let err = registry.connection_dyn("db").unwrap_err();
+/// assert!(matches!(err, Error::NoTypeKey { .. }));
+/// // The message shows the line to add and where to add it.
+/// assert!(err.to_string().contains("add a line `type = "));
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A connection type was asked for by a name no registered type has.
+    #[error(
+        "unknown connection type `{requested}`{}; registered types: {}; write one of these as `type = \"...\"` or register the type with `Registry::register::<T>()`",
+        nearest_hint(nearest.as_deref()),
+        list_or_none(registered)
+    )]
+    UnknownType {
+        /// The type asked for.
+        requested: String,
+        /// The short names and full paths that are registered.
+        registered: Vec<String>,
+        /// The registered name nearest to `requested`, if one is close.
+        nearest: Option<String>,
+    },
+
+    /// A short type name is claimed by more than one registered type.
+    #[error(
+        "connection type `{requested}` is ambiguous: it is the `type_name` of {}; write the full path instead, e.g. `type = \"{}\"`",
+        list_or_none(candidates),
+        candidates.first().map_or("", String::as_str)
+    )]
+    AmbiguousType {
+        /// The short name asked for.
+        requested: String,
+        /// The full paths of the types that claim it.
+        candidates: Vec<String>,
+    },
+
+    /// A section exists but has no `type` key, and no type was given in code.
+    #[error(
+        "cannot tell the type of connection `{name}`: [connections.{name}] in {} has no `type` key; add a line `type = \"{example}\"` under [connections.{name}] in {}, or pass the type in code (`connection::<T>(\"{name}\")` or the `with_type` option)",
+        file.display(),
+        file.display()
+    )]
+    NoTypeKey {
+        /// The connection name.
+        name: String,
+        /// The file that holds the section.
+        file: PathBuf,
+        /// A registered type name to show in the suggested line.
+        example: String,
+    },
+
+    /// The secrets have no `[connections.<name>]` section, and the type could not be found elsewhere.
+    #[error(
+        "no [connections.{name}] section in the secrets ({}); sections that exist: {}{}; add a [connections.{name}] table with a `type = \"...\"` line, or pass the type in code",
+        list_paths(files),
+        list_or_none(existing),
+        hint.as_ref().map(|h| format!("; {h}")).unwrap_or_default()
+    )]
+    NoSection {
+        /// The connection name.
+        name: String,
+        /// The connection sections that do exist.
+        existing: Vec<String>,
+        /// A likely mistake, e.g. a singular `[connection.<name>]` table.
+        hint: Option<String>,
+        /// The secrets files that were read.
+        files: Vec<PathBuf>,
+    },
+
+    /// No secrets file or directory was found at all.
+    #[error(
+        "no secrets found for connection `{name}`: none of these exist: {}; create one of them with a [connections.{name}] table (e.g. `type = \"...\"`), set CONNECTIONS_SECRETS_PATH, or pass the type in code",
+        list_paths(searched)
+    )]
+    NoSecrets {
+        /// The connection name.
+        name: String,
+        /// Every path searched, in order.
+        searched: Vec<PathBuf>,
+    },
+
+    /// A secrets file is not valid TOML.
+    #[error(
+        "{} is not valid TOML: line {line}, column {column}: {message}; fix that line (the file's contents are not shown because they may be secret)",
+        path.display()
+    )]
+    MalformedSecrets {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
+        /// The parser's message, without any quoted file contents.
+        message: String,
+    },
+
+    /// A configured secrets path is neither a `.toml` file nor an existing directory.
+    #[error("secrets path {} {problem}", path.display())]
+    InvalidSecretsPath {
+        /// The configured path.
+        path: PathBuf,
+        /// What is wrong with it and what to write instead.
+        problem: String,
+    },
+
+    /// A secrets file or directory exists but could not be read.
+    #[error("cannot read secrets from {}: {source}; check that it exists and is readable", path.display())]
+    ReadSecrets {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+
+    /// A configuration key that was asked for is absent.
+    #[error("missing key `{key}` in {table}: {location}")]
+    MissingKey {
+        /// The key, dotted for nested tables.
+        key: String,
+        /// The table it was looked for in, e.g. `[connections.db]`.
+        table: String,
+        /// Where the table came from and what to add where.
+        location: String,
+    },
+
+    /// A configuration value has the wrong type or an invalid value.
+    #[error("key `{key}` in {table} (from {origin}): {problem}")]
+    InvalidValue {
+        /// The key, dotted for nested tables.
+        key: String,
+        /// The table it was read from, e.g. `[connections.db]`.
+        table: String,
+        /// The file (or "call-site kwargs") the value came from.
+        origin: String,
+        /// What was found and what was expected; never the value itself.
+        problem: String,
+    },
+
+    /// A connection exists under the name but is not of the type asked for.
+    #[error(
+        "connection `{name}` is a `{found}`, not the `{requested}` that was asked for; ask for `{found}` or use another name"
+    )]
+    TypeMismatch {
+        /// The connection name.
+        name: String,
+        /// The type asked for (full path).
+        requested: String,
+        /// The type it resolved to (full path).
+        found: String,
+    },
+
+    /// An `env:VAR` name refers to an unset (or non-UTF-8) environment variable.
+    #[error(
+        "connection name `env:{var}` refers to the environment variable `{var}`, which is {problem}; set it to the connection's name, e.g. `export {var}=my_db`"
+    )]
+    EnvVar {
+        /// The environment variable.
+        var: String,
+        /// "not set" or "not valid UTF-8".
+        problem: &'static str,
+    },
+
+    /// A connection name is unusable.
+    #[error("invalid connection name {name:?}: {problem}")]
+    InvalidName {
+        /// The name as given.
+        name: String,
+        /// What is wrong and what to write.
+        problem: &'static str,
+    },
+
+    /// A lookup option has an invalid value.
+    #[error("invalid lookup option `{option}`: {problem}")]
+    InvalidOption {
+        /// The option, e.g. `max_entries`.
+        option: &'static str,
+        /// What is wrong and what to write.
+        problem: &'static str,
+    },
+
+    /// The connection's `_connect` returned an error.
+    ///
+    /// The cause is kept as the error's [`source`](std::error::Error::source);
+    /// it is not repeated in this message because a driver's message may
+    /// quote configuration values.
+    #[error("connecting `{name}` ({type_path}) failed; its `_connect` returned an error (see the error's source)")]
+    ConnectFailed {
+        /// The connection name.
+        name: String,
+        /// The connection type's full path.
+        type_path: &'static str,
+        /// The error `_connect` returned.
+        #[source]
+        source: Arc<dyn StdError + Send + Sync + 'static>,
+    },
+
+    /// The connection's `_connect` panicked; the panic was caught and poisons nothing.
+    #[error("connecting `{name}` ({type_path}) panicked: {message}; the next call tries again")]
+    ConnectPanicked {
+        /// The connection name.
+        name: String,
+        /// The connection type's full path.
+        type_path: &'static str,
+        /// The panic message, with any configuration value it quoted replaced by `***`.
+        message: String,
+    },
+}
+
+impl Error {
+    /// Wraps an error returned by a connection's `_connect`.
+    ///
+    /// An error that already is a [`Error`] (a missing config key, say) is
+    /// returned unchanged, so its message reaches the user directly.
+    pub(crate) fn connect_failed(name: &str, type_path: &'static str, err: BoxError) -> Self {
+        match err.downcast::<Error>() {
+            Ok(ours) => *ours,
+            Err(other) => Error::ConnectFailed {
+                name: name.to_owned(),
+                type_path,
+                source: Arc::from(other),
+            },
+        }
+    }
+}
+
+fn nearest_hint(nearest: Option<&str>) -> String {
+    nearest.map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default()
+}
+
+pub(crate) fn list_or_none<S: fmt::Display>(items: &[S]) -> String {
+    if items.is_empty() {
+        return "none".to_owned();
+    }
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn list_paths(paths: &[PathBuf]) -> String {
+    if paths.is_empty() {
+        return "no files".to_owned();
+    }
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The registered name closest to `asked`, if any is close enough to be a typo.
+pub(crate) fn nearest<'a>(asked: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(&asked.to_lowercase(), &c.to_lowercase()), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c.to_owned())
+}

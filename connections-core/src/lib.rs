@@ -1,0 +1,236 @@
+//! Named, configured, lazily connected, resettable connections for Rust:
+//! Streamlit's `st.connection` system, with its mistakes caught at compile time.
+//!
+//! You write a struct with a [`BaseConnection<Raw>`](BaseConnection) field and
+//! one `_connect` function; `#[derive(Connection)]` writes the rest. Connections
+//! are looked up by name, configured from `[connections.<name>]` in Streamlit's
+//! secrets files, connect on first use, and reconnect after `reset()`.
+//!
+//! ```
+//! use std::sync::Mutex;
+//! use connections_core::prelude::*;
+//!
+//! #[derive(Connection)]
+//! #[connection(type_name = "sqlite")]
+//! pub struct Sqlite {
+//!     base: BaseConnection<Mutex<rusqlite::Connection>>,
+//! }
+//!
+//! impl Sqlite {
+//!     fn _connect(&self, config: &Config) -> Result<Mutex<rusqlite::Connection>, BoxError> {
+//!         let path: String = config.get("database")?;
+//!         Ok(Mutex::new(rusqlite::Connection::open(path)?))
+//!     }
+//!
+//!     pub fn query_scalar(&self, sql: &str) -> Result<i64, BoxError> {
+//!         let conn = self.instance()?;
+//!         let conn = conn.lock().map_err(|_| "connection lock poisoned")?;
+//!         Ok(conn.query_row(sql, [], |row| row.get(0))?)
+//!     }
+//! }
+//!
+//! // A registry reads `~/.streamlit/secrets.toml` and `./.streamlit/secrets.toml`;
+//! // this one is given its secrets inline.
+//! let registry = connections_core::Registry::builder()
+//!     .secrets_toml(".streamlit/secrets.toml", r#"
+//!         [connections.local_db]
+//!         type = "sqlite"
+//!         database = ":memory:"
+//!     "#)
+//!     .build();
+//!
+//! let db = registry.connection::<Sqlite>("local_db")?;  // typed lookup, cached
+//! assert!(!db.is_connected());                          // lazy
+//! assert_eq!(db.query_scalar("SELECT 6 * 7")?, 42);     // connects on first use, once
+//! db.reset();                                           // the next use reconnects
+//! assert_eq!(db.query_scalar("SELECT 1")?, 1);
+//!
+//! let any = registry.connection_dyn("local_db")?;       // type taken from the secrets
+//! assert_eq!(any.type_name(), "sqlite");
+//! # Ok::<(), BoxError>(())
+//! ```
+//!
+//! # What the derive generates
+//!
+//! The [`Connection`] impl (raw type, type name, full path, construction, the
+//! call to `_connect` with its error boxed), which gives your type
+//! [`instance`](Connection::instance), [`reset`](Connection::reset),
+//! [`reset_if`](Connection::reset_if), [`name`](Connection::name),
+//! [`config`](Connection::config) and [`is_connected`](Connection::is_connected);
+//! and the type's registration under its `type_name` and its full path
+//! (`my_app::db::Sqlite`, as Streamlit accepts `package.module.Class`). See
+//! [`derive@Connection`] for the attribute keys. Mistakes are compile errors
+//! that say what to write: a missing `_connect`, for one, shows the signature
+//! to add.
+//!
+//! # Lookup
+//!
+//! * [`connection::<T>(name)`](connection): typed. The type is `T`; the
+//!   section's `type` key is not read as the connection type.
+//! * [`connection_dyn(name)`](connection_dyn): the type from the `type` key
+//!   (or a name that is itself a `type_name`), as a [`DynConnection`] that can
+//!   be downcast.
+//! * [`lookup(name)`](lookup): options, as `st.connection`'s arguments:
+//!   `with_type`, `ttl`, `max_entries`, `kwarg`, `eager`.
+//! * A name `env:VAR` stands for the value of `$VAR`.
+//!
+//! Connections are cached per (type, resolved name, kwargs); each
+//! (`ttl`, `max_entries`) pair has its own cache. A cached lookup plus
+//! `instance()` takes no lock and allocates nothing.
+//!
+//! # Configuration
+//!
+//! ```toml
+//! # ~/.streamlit/secrets.toml, then ./.streamlit/secrets.toml (later wins, key by key)
+//! [connections.local_db]
+//! type = "sqlite"          # a `type_name`, or a full path: "my_app::db::Sqlite"
+//! database = "app.db"
+//! ```
+//!
+//! Set `CONNECTIONS_SECRETS_PATH` (paths separated as in `PATH`) to read other
+//! files or secrets directories. [`Config`] gives typed access to a
+//! connection's section; [`secrets()`] to all of it.
+//!
+//! # Errors
+//!
+//! One enum, [`Error`]. Each message says what was asked, what was found, and
+//! what to write; none shows a configuration value.
+//!
+//! # Differences from Streamlit
+//!
+//! * Connections are lazy: nothing connects until `instance()` (or the
+//!   `eager` option, which restores Streamlit's connect-on-construction).
+//! * Secrets files merge key by key instead of table by table.
+//! * The cache key has kwargs in sorted order and includes the full type path;
+//!   `max_entries = 0` is a clear error instead of failing on every insert.
+//! * Waiters on a failing connect share its failure instead of each retrying.
+
+#![doc(html_root_url = "https://docs.rs/connections-core/0.1.0")]
+
+mod base;
+mod cache;
+mod cell;
+mod config;
+mod connection;
+mod error;
+mod registry;
+mod secrets;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+use std::sync::Arc;
+
+pub use crate::base::BaseConnection;
+pub use crate::config::Config;
+pub use crate::connection::{Connection, DynConnection};
+pub use crate::error::{BoxError, Error, Result};
+pub use crate::registry::{Lookup, Registration, Registry, RegistryBuilder};
+pub use crate::secrets::{SECRETS_PATH_ENV, Secrets};
+
+/// `#[derive(Connection)]`: see the derive's documentation.
+#[cfg(feature = "derive")]
+pub use connections_derive::Connection;
+
+/// The items a connection's module needs: `use connections_core::prelude::*;`.
+///
+/// # Examples
+///
+/// ```
+/// use connections_core::prelude::*;
+///
+/// #[derive(Connection)]
+/// struct Unit { base: BaseConnection<()> }
+/// impl Unit { fn _connect(&self, _: &Config) -> Result<(), BoxError> { Ok(()) } }
+/// # let _: Option<Error> = None;
+/// ```
+pub mod prelude {
+    pub use crate::{BaseConnection, BoxError, Config, Connection, Error};
+}
+
+/// The cached connection `name` of type `T` from the global registry.
+///
+/// See [`Registry::connection`].
+///
+/// # Errors
+///
+/// As [`Registry::connection`].
+///
+/// # Examples
+///
+/// ```
+/// use connections_core::prelude::*;
+///
+/// #[derive(Connection)]
+/// struct Clock { base: BaseConnection<std::time::Instant> }
+/// impl Clock {
+///     fn _connect(&self, _: &Config) -> Result<std::time::Instant, BoxError> { Ok(std::time::Instant::now()) }
+/// }
+///
+/// // No secrets section is needed when the connection reads no config.
+/// let clock = connections_core::connection::<Clock>("doc_clock")?;
+/// let started = clock.instance()?;
+/// assert_eq!(started, clock.instance()?);
+/// # Ok::<(), connections_core::Error>(())
+/// ```
+#[inline]
+pub fn connection<T: Connection>(name: &str) -> Result<Arc<T>> {
+    Registry::global().connection::<T>(name)
+}
+
+/// The cached connection `name` from the global registry, its type taken from the secrets.
+///
+/// See [`Registry::connection_dyn`].
+///
+/// # Errors
+///
+/// As [`Registry::connection_dyn`].
+///
+/// # Examples
+///
+/// ```
+/// let err = connections_core::connection_dyn("env:DOC_SURELY_UNSET_VARIABLE").unwrap_err();
+/// assert!(err.to_string().contains("`DOC_SURELY_UNSET_VARIABLE`"));
+/// ```
+pub fn connection_dyn(name: &str) -> Result<Arc<dyn DynConnection>> {
+    Registry::global().connection_dyn(name)
+}
+
+/// A lookup with options on the global registry; see [`Lookup`].
+///
+/// # Examples
+///
+/// ```
+/// use connections_core::prelude::*;
+///
+/// #[derive(Connection)]
+/// struct Echo { base: BaseConnection<String> }
+/// impl Echo {
+///     fn _connect(&self, config: &Config) -> Result<String, BoxError> { Ok(config.get("text")?) }
+/// }
+///
+/// let echo = connections_core::lookup("doc_echo").kwarg("text", "hi").get::<Echo>()?;
+/// assert_eq!(*echo.instance()?, "hi");
+/// # Ok::<(), connections_core::Error>(())
+/// ```
+pub fn lookup(name: &str) -> Lookup<'_> {
+    Registry::global().lookup(name)
+}
+
+/// The global registry's merged secrets, as Streamlit's `st.secrets`.
+///
+/// # Errors
+///
+/// As [`Registry::secrets`].
+///
+/// # Examples
+///
+/// ```
+/// if let Ok(secrets) = connections_core::secrets() {
+///     let _key: Option<String> = secrets.get_opt("api.key").unwrap_or(None);
+/// }
+/// ```
+pub fn secrets() -> Result<Arc<Secrets>> {
+    Registry::global().secrets()
+}

@@ -1,0 +1,775 @@
+//! The name-keyed registry: connection types, secrets, and the factory cache.
+
+use std::any::TypeId;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use toml::Value;
+
+use crate::cache::{Cache, KeyRef, Policy};
+use crate::config::{Config, Origin};
+use crate::connection::{Connection, DynConnection};
+use crate::error::{Error, Result, nearest};
+use crate::secrets::{self, Secrets, Source};
+
+/// How a connection type is built at run time; what the derive registers.
+///
+/// Made by [`Registration::of`]; hand it to nothing yourself: use
+/// [`Registry::register`] or rely on the derive's automatic registration.
+///
+/// # Examples
+///
+/// ```
+/// # use connections_core::{BoxError, BaseConnection, Config, Connection};
+/// # #[derive(Connection)]
+/// # #[connection(type_name = "echo")]
+/// # struct Echo { base: BaseConnection<String> }
+/// # impl Echo { fn _connect(&self, c: &Config) -> Result<String, BoxError> { Ok(c.get("text")?) } }
+/// let registration = connections_core::Registration::of::<Echo>();
+/// assert_eq!(registration.type_name(), "echo");
+/// assert_eq!(registration.type_path(), Echo::TYPE_PATH);
+/// ```
+#[derive(Clone, Copy)]
+pub struct Registration {
+    type_name: &'static str,
+    type_path: &'static str,
+    type_id: fn() -> TypeId,
+    build: fn(&str, Config) -> Arc<dyn DynConnection>,
+}
+
+impl Registration {
+    /// The registration of connection type `T`.
+    pub const fn of<T: Connection>() -> Self {
+        Self { type_name: T::TYPE_NAME, type_path: T::TYPE_PATH, type_id: TypeId::of::<T>, build: build::<T> }
+    }
+
+    /// The short name (`type_name`), or the full path if the type has none.
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    /// The full Rust path.
+    pub fn type_path(&self) -> &'static str {
+        self.type_path
+    }
+}
+
+impl fmt::Debug for Registration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registration")
+            .field("type_name", &self.type_name)
+            .field("type_path", &self.type_path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn build<T: Connection>(name: &str, config: Config) -> Arc<dyn DynConnection> {
+    Arc::new(T::from_config(name, config))
+}
+
+inventory::collect!(Registration);
+
+#[derive(Default)]
+struct Types {
+    by_id: HashMap<TypeId, Registration>,
+    /// Short names and full paths -> the types that claim them.
+    by_name: BTreeMap<&'static str, Vec<TypeId>>,
+}
+
+impl Types {
+    fn add(&mut self, reg: Registration) {
+        let id = (reg.type_id)();
+        if self.by_id.insert(id, reg).is_some() {
+            return;
+        }
+        for name in [reg.type_name, reg.type_path] {
+            let ids = self.by_name.entry(name).or_default();
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+
+    fn is_short_name(&self, name: &str) -> Option<Registration> {
+        match self.by_name.get(name).map(Vec::as_slice) {
+            Some([id]) => self.by_id.get(id).filter(|r| r.type_name == name && r.type_path != name).copied(),
+            _ => None,
+        }
+    }
+
+    fn resolve(&self, requested: &str) -> std::result::Result<Registration, Error> {
+        // Streamlit writes classes as dotted paths: `my_app.db.Sqlite`.
+        let normalized: Cow<'_, str> = if !requested.contains("::") && requested.contains('.') {
+            Cow::Owned(requested.replace('.', "::"))
+        } else {
+            Cow::Borrowed(requested)
+        };
+        match self.by_name.get(&*normalized).map(Vec::as_slice) {
+            Some([id]) => Ok(self.by_id[id]),
+            Some(ids) if ids.len() > 1 => Err(Error::AmbiguousType {
+                requested: requested.to_owned(),
+                candidates: ids.iter().map(|id| self.by_id[id].type_path.to_owned()).collect(),
+            }),
+            _ => {
+                let registered: Vec<String> = self.by_name.keys().map(|k| (*k).to_owned()).collect();
+                Err(Error::UnknownType {
+                    nearest: nearest(requested, registered.iter().map(String::as_str)),
+                    requested: requested.to_owned(),
+                    registered,
+                })
+            }
+        }
+    }
+
+    fn example_name(&self) -> String {
+        self.by_id
+            .values()
+            .map(|r| r.type_name)
+            .min()
+            .unwrap_or("my_crate::MyConnection")
+            .to_owned()
+    }
+}
+
+/// A registry of connection types with its own secrets and factory cache.
+///
+/// The process-wide one is [`Registry::global`], which the free functions
+/// ([`connection`](crate::connection), [`connection_dyn`](crate::connection_dyn),
+/// [`lookup`](crate::lookup), [`secrets`](crate::secrets)) use. Build
+/// independent ones with [`Registry::builder`] for tests and embedding: each has
+/// its own secrets sources and its own cache, and starts with every derived
+/// type linked into the program.
+///
+/// # Examples
+///
+/// ```
+/// use connections_core::{BoxError, BaseConnection, Config, Connection, Registry};
+///
+/// #[derive(Connection)]
+/// #[connection(type_name = "echo")]
+/// struct Echo { base: BaseConnection<String> }
+/// impl Echo {
+///     fn _connect(&self, config: &Config) -> Result<String, BoxError> { Ok(config.get("text")?) }
+/// }
+///
+/// let registry = Registry::builder()
+///     .secrets_toml("test secrets", "[connections.e]\ntype = 'echo'\ntext = 'hi'")
+///     .build();
+/// let a = registry.connection::<Echo>("e").unwrap();
+/// let b = registry.connection::<Echo>("e").unwrap();
+/// assert!(std::sync::Arc::ptr_eq(&a, &b), "cached");
+/// assert_eq!(*a.instance().unwrap(), "hi");
+/// ```
+pub struct Registry {
+    types: RwLock<Types>,
+    sources: Vec<Source>,
+    secrets: ArcSwapOption<Secrets>,
+    secrets_load: Mutex<()>,
+    default_cache: Cache,
+    caches: Mutex<HashMap<Policy, Arc<Cache>>>,
+}
+
+static GLOBAL: std::sync::LazyLock<Registry> = std::sync::LazyLock::new(|| Registry::builder().build());
+
+/// Builds a [`Registry`].
+///
+/// # Examples
+///
+/// ```
+/// let registry = connections_core::Registry::builder()
+///     .secrets_paths(["config/secrets.toml"])
+///     .secrets_toml("overrides", "[connections.db]\ntype = 'sqlite'")
+///     .build();
+/// # let _ = registry;
+/// ```
+#[derive(Debug, Default)]
+#[must_use]
+pub struct RegistryBuilder {
+    sources: Option<Vec<Source>>,
+    linked: bool,
+    extra: Vec<Registration>,
+}
+
+impl RegistryBuilder {
+    /// Reads secrets from these paths, in order, instead of the defaults.
+    ///
+    /// Each is a `.toml` file (skipped if it does not exist, as in Streamlit) or
+    /// a secrets directory (an error if it does not exist). Later paths merge
+    /// into earlier ones key by key.
+    pub fn secrets_paths<P: Into<PathBuf>>(mut self, paths: impl IntoIterator<Item = P>) -> Self {
+        let sources = self.sources.get_or_insert_with(Vec::new);
+        sources.extend(paths.into_iter().map(|p| Source::Path(p.into())));
+        self
+    }
+
+    /// Adds TOML text as a secrets layer, after any paths; `label` names it in errors.
+    ///
+    /// Giving any source replaces the defaults, so a test registry reads only what it is given.
+    pub fn secrets_toml(mut self, label: impl Into<PathBuf>, toml: impl Into<String>) -> Self {
+        let sources = self.sources.get_or_insert_with(Vec::new);
+        sources.push(Source::Inline { label: label.into(), text: toml.into() });
+        self
+    }
+
+    /// Whether to start with every `#[derive(Connection)]` type linked into the
+    /// program (default `true`).
+    pub fn linked_types(mut self, yes: bool) -> Self {
+        self.linked = yes;
+        self
+    }
+
+    /// Registers `T` in the registry being built.
+    pub fn register<T: Connection>(mut self) -> Self {
+        self.extra.push(Registration::of::<T>());
+        self
+    }
+
+    /// Builds the registry.
+    ///
+    /// With no secrets source given, it reads Streamlit's files,
+    /// `~/.streamlit/secrets.toml` then `./.streamlit/secrets.toml`, or the
+    /// paths in `CONNECTIONS_SECRETS_PATH` when that is set.
+    pub fn build(self) -> Registry {
+        let mut types = Types::default();
+        if self.linked {
+            for reg in inventory::iter::<Registration> {
+                types.add(*reg);
+            }
+        }
+        for reg in self.extra {
+            types.add(reg);
+        }
+        let sources = self
+            .sources
+            .unwrap_or_else(|| secrets::paths_from_env_or_default().into_iter().map(Source::Path).collect());
+        Registry {
+            types: RwLock::new(types),
+            sources,
+            secrets: ArcSwapOption::empty(),
+            secrets_load: Mutex::new(()),
+            default_cache: Cache::new(Policy::default()),
+            caches: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// Resolves `env:VAR` to the value of `$VAR`; other names are returned as they are.
+fn resolve_name(name: &str) -> Result<Cow<'_, str>> {
+    let resolved = match name.strip_prefix("env:") {
+        Some(var) => match std::env::var(var) {
+            Ok(value) => Cow::Owned(value),
+            Err(std::env::VarError::NotPresent) => {
+                return Err(Error::EnvVar { var: var.to_owned(), problem: "not set" });
+            }
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(Error::EnvVar { var: var.to_owned(), problem: "not valid UTF-8" });
+            }
+        },
+        None => Cow::Borrowed(name),
+    };
+    if resolved.is_empty() {
+        return Err(Error::InvalidName {
+            name: name.to_owned(),
+            problem: "a connection name cannot be empty; use the name of a [connections.<name>] section, e.g. \"db\"",
+        });
+    }
+    if resolved.chars().any(char::is_control) {
+        return Err(Error::InvalidName {
+            name: name.to_owned(),
+            problem: "a connection name cannot contain control characters; use the name of a [connections.<name>] section, e.g. \"db\"",
+        });
+    }
+    Ok(resolved)
+}
+
+impl Registry {
+    /// The process-wide registry, created on first use.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = connections_core::Registry::global();
+    /// assert!(std::ptr::eq(a, connections_core::Registry::global()));
+    /// ```
+    pub fn global() -> &'static Registry {
+        &GLOBAL
+    }
+
+    /// A builder for an independent registry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let registry = connections_core::Registry::builder().secrets_toml("empty", "").build();
+    /// assert!(registry.secrets().unwrap().connection_names().is_empty());
+    /// ```
+    pub fn builder() -> RegistryBuilder {
+        RegistryBuilder { sources: None, linked: true, extra: Vec::new() }
+    }
+
+    /// Registers connection type `T` under its `type_name` and full path.
+    ///
+    /// Derived types register themselves when their crate is linked, with no
+    /// call from `main`. Call this only for a type in a crate nothing else
+    /// references (the linker drops such a crate, and its registration with
+    /// it), or for a registry built with `linked_types(false)`. Registering a
+    /// type twice is harmless.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{BoxError, BaseConnection, Config, Connection, Registry};
+    /// # #[derive(Connection)]
+    /// # #[connection(type_name = "echo")]
+    /// # struct Echo { base: BaseConnection<String> }
+    /// # impl Echo { fn _connect(&self, c: &Config) -> Result<String, BoxError> { Ok(c.get("text")?) } }
+    /// let registry = Registry::builder().linked_types(false).secrets_toml("s", "").build();
+    /// assert!(registry.type_names().is_empty());
+    /// registry.register::<Echo>();
+    /// assert!(registry.type_names().contains(&"echo"));
+    /// ```
+    pub fn register<T: Connection>(&self) {
+        self.types.write().unwrap_or_else(PoisonError::into_inner).add(Registration::of::<T>());
+    }
+
+    /// Every registered short name and full path, sorted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let registry = connections_core::Registry::builder().linked_types(false).build();
+    /// assert!(registry.type_names().is_empty());
+    /// ```
+    pub fn type_names(&self) -> Vec<&'static str> {
+        self.types.read().unwrap_or_else(PoisonError::into_inner).by_name.keys().copied().collect()
+    }
+
+    /// The merged secrets, read on first use and then kept.
+    ///
+    /// # Errors
+    ///
+    /// A malformed file ([`Error::MalformedSecrets`]), an unreadable one
+    /// ([`Error::ReadSecrets`]) or a bad configured path
+    /// ([`Error::InvalidSecretsPath`]). Finding no file at all is not an
+    /// error: the secrets are then empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let registry = connections_core::Registry::builder().secrets_toml("s", "[api]\nkey = 'k'").build();
+    /// assert_eq!(registry.secrets().unwrap().get::<String>("api.key").unwrap(), "k");
+    /// ```
+    pub fn secrets(&self) -> Result<Arc<Secrets>> {
+        if let Some(secrets) = self.secrets.load_full() {
+            return Ok(secrets);
+        }
+        let _load = self.secrets_load.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(secrets) = self.secrets.load_full() {
+            return Ok(secrets);
+        }
+        let loaded = Arc::new(secrets::load(&self.sources)?);
+        self.secrets.store(Some(Arc::clone(&loaded)));
+        Ok(loaded)
+    }
+
+    /// Re-reads the secrets now; connections already built keep their config.
+    ///
+    /// # Errors
+    ///
+    /// As [`secrets`](Registry::secrets); on error the previous secrets are kept.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let registry = connections_core::Registry::builder().secrets_toml("s", "").build();
+    /// registry.reload_secrets().unwrap();
+    /// ```
+    pub fn reload_secrets(&self) -> Result<()> {
+        let _load = self.secrets_load.lock().unwrap_or_else(PoisonError::into_inner);
+        let loaded = Arc::new(secrets::load(&self.sources)?);
+        self.secrets.store(Some(loaded));
+        Ok(())
+    }
+
+    /// Drops every cached connection; the next lookups build new ones.
+    ///
+    /// Handles already handed out stay valid.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let registry = connections_core::Registry::builder().secrets_toml("s", "").build();
+    /// registry.clear_cache();
+    /// assert_eq!(registry.cached_len(), 0);
+    /// ```
+    pub fn clear_cache(&self) {
+        self.default_cache.clear();
+        for cache in self.caches.lock().unwrap_or_else(PoisonError::into_inner).values() {
+            cache.clear();
+        }
+    }
+
+    /// How many live connections the factory cache holds, across all policies.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let registry = connections_core::Registry::builder().secrets_toml("s", "").build();
+    /// assert_eq!(registry.cached_len(), 0);
+    /// ```
+    pub fn cached_len(&self) -> usize {
+        self.default_cache.len()
+            + self.caches.lock().unwrap_or_else(PoisonError::into_inner).values().map(|c| c.len()).sum::<usize>()
+    }
+
+    /// The cached connection `name` of type `T`, built (unconnected) on first use.
+    ///
+    /// The type is `T`; the section's `type` key is not read as the connection
+    /// type (it may be a client library's own data). A section is not required:
+    /// without one, `_connect` sees an empty [`Config`].
+    ///
+    /// A lookup of a cached connection takes no lock and allocates nothing
+    /// (an `env:` name reads the environment, which allocates).
+    ///
+    /// # Errors
+    ///
+    /// A bad name or unset `env:` variable, or unreadable secrets.
+    ///
+    /// # Examples
+    ///
+    /// See [`Registry`].
+    #[inline]
+    pub fn connection<T: Connection>(&self, name: &str) -> Result<Arc<T>> {
+        let resolved = resolve_name(name)?;
+        let key = KeyRef { type_id: TypeId::of::<T>(), name: &resolved, kwargs: "" };
+        if let Some(hit) = self.default_cache.get(key)
+            && let Ok(conn) = hit.downcast::<T>() {
+                return Ok(conn);
+            }
+        Lookup::resolved(self, resolved).get::<T>()
+    }
+
+    /// The cached connection `name`, its type taken from the secrets.
+    ///
+    /// The type is resolved as Streamlit does: a name that is itself a
+    /// registered `type_name` is that type; otherwise the `type` key of
+    /// `[connections.<name>]`, a short name or a full path.
+    ///
+    /// # Errors
+    ///
+    /// No secrets, no section, no `type` key, or an unknown type, each saying
+    /// what to write; and as [`connection`](Registry::connection).
+    ///
+    /// # Examples
+    ///
+    /// See [`DynConnection`].
+    pub fn connection_dyn(&self, name: &str) -> Result<Arc<dyn DynConnection>> {
+        self.lookup(name).get_dyn()
+    }
+
+    /// A lookup with options: type override, `ttl`, `max_entries`, kwargs, `eager`.
+    ///
+    /// # Examples
+    ///
+    /// See [`Lookup`].
+    pub fn lookup<'r>(&'r self, name: &'r str) -> Lookup<'r> {
+        Lookup::new(self, name)
+    }
+
+    fn cache_for(&self, policy: Policy) -> Arc<Cache> {
+        let mut caches = self.caches.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(caches.entry(policy).or_insert_with(|| Arc::new(Cache::new(policy))))
+    }
+
+    fn with_types<R>(&self, f: impl FnOnce(&Types) -> R) -> R {
+        f(&self.types.read().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("types", &self.type_names())
+            .field("sources", &self.sources.iter().map(Source::label).collect::<Vec<_>>())
+            .field("cached", &self.cached_len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Source {
+    fn label(&self) -> &std::path::Path {
+        match self {
+            Source::Path(p) | Source::Inline { label: p, .. } => p,
+        }
+    }
+}
+
+/// A connection lookup with options, as Streamlit's
+/// `st.connection(name, type=None, max_entries=None, ttl=None, **kwargs)`.
+///
+/// Made by [`lookup`](crate::lookup) or [`Registry::lookup`]; finished by
+/// [`get`](Lookup::get) (typed) or [`get_dyn`](Lookup::get_dyn).
+///
+/// Lookups with the same `ttl` and `max_entries` share one cache; entries are
+/// keyed by (type, resolved name, kwargs), kwargs in sorted order so call
+/// order does not matter.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use connections_core::{BoxError, BaseConnection, Config, Connection, Registry};
+///
+/// #[derive(Connection)]
+/// #[connection(type_name = "echo")]
+/// struct Echo { base: BaseConnection<String> }
+/// impl Echo {
+///     fn _connect(&self, config: &Config) -> Result<String, BoxError> { Ok(config.get("text")?) }
+/// }
+///
+/// let registry = Registry::builder()
+///     .secrets_toml("s", "[connections.e]\ntype = 'echo'\ntext = 'from secrets'")
+///     .build();
+/// let echo = registry
+///     .lookup("e")
+///     .kwarg("text", "from kwargs")       // overrides the secrets key by key
+///     .ttl(Duration::from_secs(60))        // rebuilt a minute after it was built
+///     .max_entries(16)                     // least-recently-used beyond 16
+///     .eager(true)                         // connect now, and return its error
+///     .get::<Echo>()
+///     .unwrap();
+/// assert!(echo.is_connected());
+/// assert_eq!(*echo.instance().unwrap(), "from kwargs");
+/// ```
+#[must_use]
+pub struct Lookup<'r> {
+    registry: &'r Registry,
+    name: Result<Cow<'r, str>>,
+    type_: Option<String>,
+    policy: Policy,
+    max_entries_zero: bool,
+    kwargs: BTreeMap<String, Value>,
+    eager: bool,
+}
+
+impl<'r> Lookup<'r> {
+    fn new(registry: &'r Registry, name: &'r str) -> Self {
+        Self::resolved_result(registry, resolve_name(name))
+    }
+
+    fn resolved(registry: &'r Registry, name: Cow<'r, str>) -> Self {
+        Self::resolved_result(registry, Ok(name))
+    }
+
+    fn resolved_result(registry: &'r Registry, name: Result<Cow<'r, str>>) -> Self {
+        Self {
+            registry,
+            name,
+            type_: None,
+            policy: Policy::default(),
+            max_entries_zero: false,
+            kwargs: BTreeMap::new(),
+            eager: false,
+        }
+    }
+
+    /// The connection type, by short name or full path (`"sqlite"`,
+    /// `"my_app::db::Sqlite"`, or Streamlit's dotted `"my_app.db.Sqlite"`).
+    /// It wins over the section's `type` key.
+    pub fn with_type(mut self, type_name: impl Into<String>) -> Self {
+        self.type_ = Some(type_name.into());
+        self
+    }
+
+    /// Expire the cached connection this long after it was built (reads do not
+    /// extend it). `Duration::ZERO` caches nothing: every lookup builds anew.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.policy.ttl = Some(ttl);
+        self
+    }
+
+    /// Keep at most `n` connections in this lookup's cache, evicting the
+    /// least recently used. Zero is an error ([`Error::InvalidOption`]).
+    pub fn max_entries(mut self, n: usize) -> Self {
+        self.policy.max_entries = NonZeroUsize::new(n);
+        self.max_entries_zero = n == 0;
+        self
+    }
+
+    /// Sets one config key, overriding the secrets section's key of that name.
+    pub fn kwarg(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.kwargs.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets several config keys; see [`kwarg`](Lookup::kwarg).
+    pub fn kwargs<K: Into<String>, V: Into<Value>>(mut self, kwargs: impl IntoIterator<Item = (K, V)>) -> Self {
+        self.kwargs.extend(kwargs.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
+    /// Connect during the lookup and return the connect's error, as
+    /// Streamlit's constructor does. Off by default: connections are lazy.
+    pub fn eager(mut self, eager: bool) -> Self {
+        self.eager = eager;
+        self
+    }
+
+    /// The connection as a `T`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TypeMismatch`] if `with_type` names another type; otherwise as
+    /// [`Registry::connection`], plus the connect's error when `eager`.
+    pub fn get<T: Connection>(self) -> Result<Arc<T>> {
+        let wanted = Registration::of::<T>();
+        if let Some(requested) = &self.type_ {
+            let found = self.registry.with_types(|t| t.resolve(requested))?;
+            if (found.type_id)() != (wanted.type_id)() {
+                return Err(Error::TypeMismatch {
+                    name: self.name_str().to_owned(),
+                    requested: T::TYPE_PATH.to_owned(),
+                    found: found.type_path.to_owned(),
+                });
+            }
+        }
+        let conn = self.run(wanted, true)?;
+        conn.downcast::<T>().map_err(|other| Error::TypeMismatch {
+            name: other.name().to_owned(),
+            requested: T::TYPE_PATH.to_owned(),
+            found: other.type_path().to_owned(),
+        })
+    }
+
+    /// The connection, its type from the `with_type` option, the name, or the
+    /// secrets section's `type` key, in that order (Streamlit's order).
+    ///
+    /// # Errors
+    ///
+    /// As [`Registry::connection_dyn`], plus the connect's error when `eager`.
+    pub fn get_dyn(self) -> Result<Arc<dyn DynConnection>> {
+        let name = self.name.as_deref().map_err(Clone::clone)?;
+        let (reg, explicit) = if let Some(requested) = &self.type_ {
+            (self.registry.with_types(|t| t.resolve(requested))?, true)
+        } else if let Some(reg) = self.registry.with_types(|t| t.is_short_name(name)) {
+            (reg, true)
+        } else {
+            (self.type_from_secrets(name)?, false)
+        };
+        self.run(reg, explicit)
+    }
+
+    fn name_str(&self) -> &str {
+        self.name.as_deref().unwrap_or("")
+    }
+
+    fn type_from_secrets(&self, name: &str) -> Result<Registration> {
+        let secrets = self.registry.secrets()?;
+        let Some(section) = secrets.section(name) else {
+            if !secrets.found_any() {
+                return Err(Error::NoSecrets { name: name.to_owned(), searched: secrets.searched().to_vec() });
+            }
+            return Err(Error::NoSection {
+                name: name.to_owned(),
+                existing: secrets.connection_names().into_iter().map(str::to_owned).collect(),
+                hint: secrets.section_hint(name),
+                files: secrets.files().to_vec(),
+            });
+        };
+        let section_file = || secrets.origin_of(&format!("connections.{name}")).map(PathBuf::from).unwrap_or_default();
+        match section.get("type") {
+            None => Err(Error::NoTypeKey {
+                name: name.to_owned(),
+                file: section_file(),
+                example: self.registry.with_types(Types::example_name),
+            }),
+            Some(Value::String(t)) => self.registry.with_types(|types| types.resolve(t)),
+            Some(other) => Err(Error::InvalidValue {
+                key: "type".to_owned(),
+                table: format!("[connections.{name}]"),
+                origin: secrets.key_origin(name, "type").map(|p| p.display().to_string()).unwrap_or_default(),
+                problem: format!(
+                    "found {}, expected a string naming a connection type, e.g. `type = \"{}\"`",
+                    other.type_str(),
+                    self.registry.with_types(Types::example_name)
+                ),
+            }),
+        }
+    }
+
+    fn run(&self, reg: Registration, explicit: bool) -> Result<Arc<dyn DynConnection>> {
+        let name = self.name.as_deref().map_err(Clone::clone)?;
+        if self.max_entries_zero {
+            return Err(Error::InvalidOption {
+                option: "max_entries",
+                problem: "zero would cache nothing and fail every insert; give at least 1, or leave it unset for no limit",
+            });
+        }
+        let kwargs = if self.kwargs.is_empty() {
+            String::new()
+        } else {
+            toml::to_string(&self.kwargs).unwrap_or_else(|_| format!("{:?}", self.kwargs))
+        };
+        let key = KeyRef { type_id: (reg.type_id)(), name, kwargs: &kwargs };
+        let cache = if self.policy == Policy::default() {
+            None
+        } else {
+            Some(self.registry.cache_for(self.policy))
+        };
+        let cache = cache.as_deref().unwrap_or(&self.registry.default_cache);
+        let conn = cache.get_or_build(
+            key,
+            || self.build(reg, name, explicit),
+            |message| Error::ConnectPanicked { name: name.to_owned(), type_path: reg.type_path, message },
+        )?;
+        if self.eager {
+            conn.connect()?;
+        }
+        Ok(conn)
+    }
+
+    /// Builds the (unconnected) connection: reads its section and lays the kwargs over it.
+    fn build(&self, reg: Registration, name: &str, explicit: bool) -> Result<Arc<dyn DynConnection>> {
+        let secrets = self.registry.secrets()?;
+        let section = secrets.section(name);
+        if explicit {
+            self.warn_if_section_names_another_type(reg, name, &secrets);
+        }
+        let config = Config::resolved(
+            name,
+            section,
+            |key| secrets.key_origin(name, key).map_or(Origin::Code, |p| Origin::File(p.to_path_buf())),
+            &self.kwargs,
+            Arc::new(secrets.info_for(name)),
+        );
+        // User code (`Default` of extra fields) may panic; the cache slot catches it.
+        Ok((reg.build)(name, config))
+    }
+
+    /// A section `type` naming another registered connection type, while the
+    /// call site chose this one: the section's key is left alone (it may be a
+    /// client library's own data) but a warning names both.
+    fn warn_if_section_names_another_type(&self, reg: Registration, name: &str, secrets: &Secrets) {
+        let Some(Value::String(section_type)) = secrets.section(name).and_then(|s| s.get("type")) else {
+            return;
+        };
+        let other = self.registry.with_types(|t| t.resolve(section_type).ok());
+        if let Some(other) = other
+            && (other.type_id)() != (reg.type_id)() {
+                tracing::warn!(
+                    connection = name,
+                    used = reg.type_path,
+                    section_type = other.type_path,
+                    "connection `{name}` is used as `{}` (chosen in code), but `type = \"{section_type}\"` in [connections.{name}] names the connection type `{}`; the section's `type` is ignored: remove it, or ask for that type",
+                    reg.type_path,
+                    other.type_path
+                );
+            }
+    }
+}

@@ -1,0 +1,432 @@
+//! Secrets: Streamlit's `secrets.toml` files and secrets directories, merged key by key.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use toml::{Table, Value};
+
+use crate::config::{convert, find};
+use crate::error::{Error, Result};
+
+/// The environment variable that replaces the default list of secrets paths.
+///
+/// It holds paths separated as `PATH` is (`:` on Unix, `;` on Windows); each is
+/// a `.toml` file or a secrets directory.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(connections_core::SECRETS_PATH_ENV, "CONNECTIONS_SECRETS_PATH");
+/// ```
+pub const SECRETS_PATH_ENV: &str = "CONNECTIONS_SECRETS_PATH";
+
+/// One place secrets are read from.
+#[derive(Clone, Debug)]
+pub(crate) enum Source {
+    /// A `.toml` file (skipped if missing) or a secrets directory (an error if missing).
+    Path(PathBuf),
+    /// TOML text given in code; `label` names it in errors.
+    Inline { label: PathBuf, text: String },
+}
+
+/// Where a configuration came from, for "where to add it" messages.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SourceInfo {
+    /// The file holding the `[connections.<name>]` section (the last one that wrote to it).
+    pub(crate) section_file: Option<PathBuf>,
+    /// Every file that was found and read.
+    pub(crate) files: Vec<PathBuf>,
+    /// Every path that was searched.
+    pub(crate) searched: Vec<PathBuf>,
+}
+
+/// Streamlit's default secrets files, in order: global, then project.
+pub(crate) fn default_paths() -> Vec<PathBuf> {
+    let mut paths = Vec::with_capacity(2);
+    if let Some(home) = std::env::home_dir() {
+        paths.push(home.join(".streamlit").join("secrets.toml"));
+    }
+    paths.push(PathBuf::from(".streamlit").join("secrets.toml"));
+    paths
+}
+
+/// The default paths, or those named by [`SECRETS_PATH_ENV`] when it is set.
+pub(crate) fn paths_from_env_or_default() -> Vec<PathBuf> {
+    match std::env::var_os(SECRETS_PATH_ENV) {
+        Some(v) if !v.is_empty() => std::env::split_paths(&v).collect(),
+        _ => default_paths(),
+    }
+}
+
+/// All secrets, merged from every file and directory found, as Streamlit's `st.secrets`.
+///
+/// Later files merge into earlier ones key by key: a `[connections.db]` table
+/// in the project file adds to and overrides keys of the same table in the
+/// global file, instead of hiding it whole as Streamlit's shallow merge does.
+///
+/// `Debug` lists the files and top-level keys, never values.
+///
+/// # Examples
+///
+/// ```
+/// use connections_core::Registry;
+///
+/// let registry = Registry::builder()
+///     .secrets_toml("global", "[api]\nkey = 'k1'\nregion = 'eu'")
+///     .secrets_toml("project", "[api]\nkey = 'k2'")
+///     .build();
+/// let secrets = registry.secrets().unwrap();
+/// assert_eq!(secrets.get::<String>("api.key").unwrap(), "k2");
+/// assert_eq!(secrets.get::<String>("api.region").unwrap(), "eu"); // kept: merged key by key
+/// assert_eq!(secrets.get_opt::<String>("api.token").unwrap(), None);
+/// ```
+#[derive(Clone, Default)]
+pub struct Secrets {
+    root: Table,
+    /// Dotted path -> the file that last wrote it (tables included).
+    origins: HashMap<String, PathBuf>,
+    files: Vec<PathBuf>,
+    searched: Vec<PathBuf>,
+}
+
+impl Secrets {
+    /// Reads `path` (dotted: `"api.key"`) as a `T`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingKey`] if absent, [`Error::InvalidValue`] if not a `T`;
+    /// both name the key and the file.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let registry = connections_core::Registry::builder().secrets_toml("s", "token = 'abc'").build();
+    /// assert_eq!(registry.secrets().unwrap().get::<String>("token").unwrap(), "abc");
+    /// assert!(registry.secrets().unwrap().get::<String>("missing").is_err());
+    /// ```
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.get_opt(path)?.ok_or_else(|| Error::MissingKey {
+            key: path.to_owned(),
+            table: "the secrets".to_owned(),
+            location: match self.files.last() {
+                Some(f) => format!("add it to {}", f.display()),
+                None => format!(
+                    "no secrets file was found (searched {})",
+                    self.searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                ),
+            },
+        })
+    }
+
+    /// Reads `path` as a `T`, or `None` if it is absent. Never fails for want of
+    /// a secrets file (Streamlit issue 8559).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidValue`] if present but not a `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let registry = connections_core::Registry::builder().secrets_toml("s", "").build();
+    /// assert_eq!(registry.secrets().unwrap().get_opt::<String>("api.key").unwrap(), None);
+    /// ```
+    pub fn get_opt<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>> {
+        let Some(value) = find(&self.root, path) else {
+            return Ok(None);
+        };
+        convert(value, &self.root).map(Some).map_err(|problem| Error::InvalidValue {
+            key: path.to_owned(),
+            table: "the secrets".to_owned(),
+            origin: self.origin_of(path).map_or_else(|| "secrets".to_owned(), |p| p.display().to_string()),
+            problem,
+        })
+    }
+
+    /// Whether `path` (dotted) is present.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let registry = connections_core::Registry::builder().secrets_toml("s", "[a]\nb = 1").build();
+    /// assert!(registry.secrets().unwrap().contains("a.b"));
+    /// ```
+    pub fn contains(&self, path: &str) -> bool {
+        find(&self.root, path).is_some()
+    }
+
+    /// The names of every `[connections.<name>]` section.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let registry = connections_core::Registry::builder()
+    ///     .secrets_toml("s", "[connections.a]\n[connections.b]").build();
+    /// assert_eq!(registry.secrets().unwrap().connection_names(), ["a", "b"]);
+    /// ```
+    pub fn connection_names(&self) -> Vec<&str> {
+        self.connections().map(|t| t.keys().map(String::as_str).collect()).unwrap_or_default()
+    }
+
+    /// The files (and secrets directories) that were found and read, in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let registry = connections_core::Registry::builder().secrets_toml("inline", "").build();
+    /// assert_eq!(registry.secrets().unwrap().files(), [std::path::Path::new("inline")]);
+    /// ```
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    /// Every path that was searched, found or not.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let registry = connections_core::Registry::builder()
+    ///     .secrets_paths(["/nonexistent/secrets.toml"]).build();
+    /// let secrets = registry.secrets().unwrap();
+    /// assert!(secrets.files().is_empty());
+    /// assert_eq!(secrets.searched(), [std::path::Path::new("/nonexistent/secrets.toml")]);
+    /// ```
+    pub fn searched(&self) -> &[PathBuf] {
+        &self.searched
+    }
+
+    /// The whole merged secrets as a TOML table.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let registry = connections_core::Registry::builder().secrets_toml("s", "x = 1").build();
+    /// assert_eq!(registry.secrets().unwrap().as_table()["x"].as_integer(), Some(1));
+    /// ```
+    pub fn as_table(&self) -> &Table {
+        &self.root
+    }
+
+    fn connections(&self) -> Option<&Table> {
+        self.root.get("connections").and_then(Value::as_table)
+    }
+
+    pub(crate) fn section(&self, name: &str) -> Option<&Table> {
+        self.connections()?.get(name)?.as_table()
+    }
+
+    pub(crate) fn origin_of(&self, path: &str) -> Option<&Path> {
+        self.origins.get(path).map(PathBuf::as_path)
+    }
+
+    /// The section-level origin lookup for a key of `[connections.<name>]`.
+    pub(crate) fn key_origin(&self, name: &str, key: &str) -> Option<&Path> {
+        self.origin_of(&format!("connections.{name}.{key}"))
+    }
+
+    pub(crate) fn info_for(&self, name: &str) -> SourceInfo {
+        SourceInfo {
+            section_file: self.origin_of(&format!("connections.{name}")).map(Path::to_path_buf),
+            files: self.files.clone(),
+            searched: self.searched.clone(),
+        }
+    }
+
+    /// Whether any file or directory was found.
+    pub(crate) fn found_any(&self) -> bool {
+        !self.files.is_empty()
+    }
+
+    /// A likely mistake behind a missing `[connections.<name>]`: a singular
+    /// `[connection.<name>]`, a top-level `[<name>]`, or a near-miss name.
+    pub(crate) fn section_hint(&self, name: &str) -> Option<String> {
+        if let Some(t) = self.root.get("connection").and_then(Value::as_table)
+            && t.contains_key(name) {
+                return Some(format!(
+                    "found a singular [connection.{name}] table; rename it to [connections.{name}]"
+                ));
+            }
+        if self.root.get(name).is_some_and(Value::is_table) {
+            return Some(format!("found a top-level [{name}] table; rename it to [connections.{name}]"));
+        }
+        crate::error::nearest(name, self.connection_names())
+            .map(|n| format!("did you mean [connections.{n}]?"))
+    }
+}
+
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Secrets")
+            .field("files", &self.files)
+            .field("keys", &self.root.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads and merges `sources`, in order.
+pub(crate) fn load(sources: &[Source]) -> Result<Secrets> {
+    let mut secrets = Secrets::default();
+    for source in sources {
+        match source {
+            Source::Inline { label, text } => {
+                secrets.searched.push(label.clone());
+                let table = parse_toml(label, text)?;
+                secrets.merge(table, label);
+            }
+            Source::Path(path) => {
+                secrets.searched.push(path.clone());
+                if path.is_dir() {
+                    let table = read_dir_secrets(path)?;
+                    secrets.merge(table, path);
+                } else if path.extension().is_some_and(|e| e == "toml") {
+                    match fs::read_to_string(path) {
+                        // An empty file counts as found, as in Streamlit.
+                        Ok(text) => {
+                            let table = parse_toml(path, &text)?;
+                            secrets.merge(table, path);
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(read_error(path, e)),
+                    }
+                } else {
+                    return Err(Error::InvalidSecretsPath {
+                        path: path.clone(),
+                        problem: "is neither a `.toml` file nor an existing directory; give a path ending in `.toml`, or create the directory"
+                            .to_owned(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(secrets)
+}
+
+impl Secrets {
+    fn merge(&mut self, table: Table, file: &Path) {
+        self.files.push(file.to_path_buf());
+        merge_into(&mut self.root, table, "", file, &mut self.origins);
+    }
+}
+
+/// Merges `src` into `dst` key by key: tables merge recursively, anything else replaces.
+fn merge_into(dst: &mut Table, src: Table, prefix: &str, file: &Path, origins: &mut HashMap<String, PathBuf>) {
+    for (key, value) in src {
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        origins.insert(path.clone(), file.to_path_buf());
+        match (dst.get_mut(&key), value) {
+            (Some(Value::Table(existing)), Value::Table(incoming)) => {
+                merge_into(existing, incoming, &path, file, origins);
+            }
+            (_, value) => {
+                record_origins(&value, &path, file, origins);
+                dst.insert(key, value);
+            }
+        }
+    }
+}
+
+fn record_origins(value: &Value, path: &str, file: &Path, origins: &mut HashMap<String, PathBuf>) {
+    if let Value::Table(t) = value {
+        for (k, v) in t {
+            let p = format!("{path}.{k}");
+            origins.insert(p.clone(), file.to_path_buf());
+            record_origins(v, &p, file, origins);
+        }
+    }
+}
+
+/// Parses a TOML document; the error names the line and column but quotes none of the text.
+pub(crate) fn parse_toml(path: &Path, text: &str) -> Result<Table> {
+    text.parse::<Table>().map_err(|e| {
+        let (line, column) = e.span().map_or((1, 1), |span| line_col(text, span.start));
+        Error::MalformedSecrets {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: e.message().trim().to_owned(),
+        }
+    })
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+fn read_error(path: &Path, e: io::Error) -> Error {
+    Error::ReadSecrets { path: path.to_path_buf(), source: Arc::new(e) }
+}
+
+/// A secrets directory, as Kubernetes mounts them: each subfolder is a table
+/// and each file in it a key whose value is the file's trimmed content; a
+/// subfolder holding a single file collapses to that value. Deeper folders
+/// nest further (an extension: `connections/db/password` is
+/// `[connections.db] password`). Hidden entries (`.x`, `..data`) are skipped.
+fn read_dir_secrets(dir: &Path) -> Result<Table> {
+    let mut root = Table::new();
+    for (name, path) in sorted_entries(dir)? {
+        if path.is_dir() {
+            let table = read_dir_tree(&path)?;
+            let single_file = sorted_entries(&path)?;
+            let value = match (single_file.as_slice(), table.len()) {
+                ([(_, only)], 1) if only.is_file() => table.into_iter().next().map_or(Value::Table(Table::new()), |(_, v)| v),
+                _ => Value::Table(table),
+            };
+            root.insert(name, value);
+        }
+    }
+    Ok(root)
+}
+
+fn read_dir_tree(dir: &Path) -> Result<Table> {
+    let mut table = Table::new();
+    for (name, path) in sorted_entries(dir)? {
+        if path.is_dir() {
+            table.insert(name, Value::Table(read_dir_tree(&path)?));
+        } else {
+            let text = fs::read_to_string(&path).map_err(|e| read_error(&path, e))?;
+            table.insert(name, Value::String(text.trim().to_owned()));
+        }
+    }
+    Ok(table)
+}
+
+fn sorted_entries(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut entries = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| read_error(dir, e))? {
+        let entry = entry.map_err(|e| read_error(dir, e))?;
+        let Ok(name) = entry.file_name().into_string() else { continue };
+        if name.starts_with('.') {
+            continue;
+        }
+        entries.push((name, entry.path()));
+    }
+    entries.sort();
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_are_one_based() {
+        assert_eq!(line_col("a = 1\nb = ", 10), (2, 5));
+        assert_eq!(line_col("", 0), (1, 1));
+    }
+
+    #[test]
+    fn malformed_toml_names_line_without_quoting_text() {
+        let err = parse_toml(Path::new("s.toml"), "ok = 1\npassword = \"s3cr3t-value\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("s.toml is not valid TOML: line 2"), "{msg}");
+        assert!(!msg.contains("s3cr3t-value"), "{msg}");
+    }
+}

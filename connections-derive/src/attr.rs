@@ -1,0 +1,154 @@
+//! `#[connection(...)]`: every key keeps its span; every mistake is collected.
+
+use proc_macro2::{Span, TokenTree};
+use syn::meta::ParseNestedMeta;
+use syn::{Attribute, LitStr, Path, Token};
+
+/// The keys `#[connection(...)]` accepts, for "expected one of" messages.
+const KEYS: &str = "`type_name`, `connect`, `crate`";
+
+/// A value with the span of the key that set it.
+pub struct Spanned<T> {
+    pub value: T,
+    pub key: Span,
+}
+
+#[derive(Default)]
+pub struct Attrs {
+    pub type_name: Option<Spanned<LitStr>>,
+    pub connect: Option<Spanned<Path>>,
+    pub krate: Option<Spanned<Path>>,
+}
+
+/// Reads every `#[connection(...)]` on the item; all mistakes are returned together.
+pub fn parse(attrs: &[Attribute]) -> syn::Result<Attrs> {
+    let mut out = Attrs::default();
+    let mut errors: Option<syn::Error> = None;
+    let mut push = |e: syn::Error| match &mut errors {
+        Some(all) => all.combine(e),
+        None => errors = Some(e),
+    };
+    for attr in attrs.iter().filter(|a| a.path().is_ident("connection")) {
+        let result = attr.parse_nested_meta(|meta| {
+            if let Err(e) = parse_key(&meta, &mut out) {
+                push(e);
+                skip_value(&meta)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            push(e);
+        }
+    }
+    match errors {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+fn parse_key(meta: &ParseNestedMeta<'_>, out: &mut Attrs) -> syn::Result<()> {
+    let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+    let span = meta.path.get_ident().map_or_else(Span::call_site, syn::Ident::span);
+    match key.as_str() {
+        "type_name" => {
+            reject_duplicate(out.type_name.as_ref().map(|s| s.key), meta, "type_name")?;
+            let lit = string_value(meta, "type_name", "type_name = \"sqlite\"")?;
+            check_type_name(&lit)?;
+            out.type_name = Some(Spanned { value: lit, key: span });
+        }
+        "connect" => {
+            reject_duplicate(out.connect.as_ref().map(|s| s.key), meta, "connect")?;
+            let path = path_value(meta, "connect", "connect = Self::open")?;
+            out.connect = Some(Spanned { value: path, key: span });
+        }
+        "crate" => {
+            reject_duplicate(out.krate.as_ref().map(|s| s.key), meta, "crate")?;
+            let path = path_value(meta, "crate", "crate = ::my_facade::connections")?;
+            out.krate = Some(Spanned { value: path, key: span });
+        }
+        _ => {
+            let shown = if key.is_empty() {
+                let path = &meta.path;
+                quote::quote!(#path).to_string().replace(' ', "")
+            } else {
+                key
+            };
+            return Err(meta.error(format!(
+                "unknown connection attribute `{shown}`; expected one of {KEYS}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn reject_duplicate(previous: Option<Span>, meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<()> {
+    match previous {
+        Some(_) => Err(meta.error(format!("duplicate connection attribute `{key}`; give it once"))),
+        None => Ok(()),
+    }
+}
+
+fn string_value(meta: &ParseNestedMeta<'_>, key: &str, example: &str) -> syn::Result<LitStr> {
+    if !meta.input.peek(Token![=]) {
+        return Err(meta.error(format!("`{key}` needs a value: write `{example}`")));
+    }
+    let value = meta.value()?;
+    if value.peek(LitStr) {
+        value.parse()
+    } else {
+        Err(value.error(format!("`{key}` takes a string literal: write `{example}`")))
+    }
+}
+
+/// A path, written bare (`connect = Self::open`) or, serde-style, as a string.
+fn path_value(meta: &ParseNestedMeta<'_>, key: &str, example: &str) -> syn::Result<Path> {
+    if !meta.input.peek(Token![=]) {
+        return Err(meta.error(format!("`{key}` needs a value: write `{example}`")));
+    }
+    let value = meta.value()?;
+    if value.peek(LitStr) {
+        let lit: LitStr = value.parse()?;
+        lit.parse::<Path>()
+            .map_err(|_| syn::Error::new(lit.span(), format!("`{key}` takes a path: write `{example}`")))
+    } else {
+        value
+            .parse::<Path>()
+            .map_err(|e| syn::Error::new(e.span(), format!("`{key}` takes a path: write `{example}`")))
+    }
+}
+
+/// A short name: ASCII letters, digits, `_` or `-`, starting with a letter.
+fn check_type_name(lit: &LitStr) -> syn::Result<()> {
+    let name = lit.value();
+    if name.is_empty() {
+        return Err(syn::Error::new(
+            lit.span(),
+            "`type_name` cannot be empty; write a short name such as `type_name = \"sqlite\"`, or leave the key out to use the full path",
+        ));
+    }
+    let starts_with_letter = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+    let valid_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !starts_with_letter || !valid_chars {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "`type_name` must be a short name of ASCII letters, digits, `_` or `-`, starting with a letter (it is written as `type = \"...\"` in secrets files), e.g. `type_name = \"sqlite\"`; found {name:?}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// After a bad key, skips its `= value` (or `(...)`) so the next key is still read.
+fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    meta.input.step(|cursor| {
+        let mut rest = *cursor;
+        while let Some((tt, next)) = rest.token_tree() {
+            if matches!(&tt, TokenTree::Punct(p) if p.as_char() == ',') {
+                break;
+            }
+            rest = next;
+        }
+        Ok(((), rest))
+    })
+}
