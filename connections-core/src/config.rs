@@ -261,12 +261,37 @@ impl Config {
     /// assert!(err.to_string().contains("missing field `port`"), "{err}");
     /// ```
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T> {
-        let whole = Value::Table(self.values.clone());
-        convert_at::<T>(whole, &self.values).map_err(|(path, problem)| {
-            let key = if path.is_empty() { "(whole table)".to_owned() } else { path };
-            let origin = self.origin(&key).to_string();
-            Error::InvalidValue { key, table: self.table_label(), origin, problem }
-        })
+        let mut working = Value::Table(self.values.clone());
+        // The path of the quoted scalar fixed last, and the error it first gave.
+        let mut fixed: Option<(String, String)> = None;
+        // Each retry turns one quoted scalar that did not fit (`port = "5432"`)
+        // into the number or boolean it spells, as `get` does.
+        loop {
+            let (path, problem) = match convert_at::<T>(working.clone(), &self.values) {
+                Ok(value) => return Ok(value),
+                Err(e) => e,
+            };
+            if let Some((fixed_path, original)) = fixed.take() {
+                if fixed_path == path {
+                    // The unquoted value does not fit either: report the original.
+                    return Err(self.invalid(path, original));
+                }
+            }
+            let slot = value_at_mut(&mut working, &path);
+            match slot.and_then(|slot| Some((slot.as_str().and_then(scalar_from_str)?, slot))) {
+                Some((scalar, slot)) => {
+                    *slot = scalar;
+                    fixed = Some((path, problem));
+                }
+                None => return Err(self.invalid(path, problem)),
+            }
+        }
+    }
+
+    fn invalid(&self, path: String, problem: String) -> Error {
+        let key = if path.is_empty() { "(whole table)".to_owned() } else { path };
+        let origin = self.origin(&key).to_string();
+        Error::InvalidValue { key, table: self.table_label(), origin, problem }
     }
 
     fn table_label(&self) -> String {
@@ -376,6 +401,21 @@ fn convert_at<T: DeserializeOwned>(value: Value, all: &Table) -> std::result::Re
         let message = err.into_inner().message().to_owned();
         (path, describe(&message, found, all))
     })
+}
+
+fn value_at_mut<'a>(root: &'a mut Value, path: &str) -> Option<&'a mut Value> {
+    if path.is_empty() {
+        return Some(root);
+    }
+    let mut current = root;
+    for part in path.split('.') {
+        current = match current {
+            Value::Table(t) => t.get_mut(part)?,
+            Value::Array(a) => a.get_mut(part.trim_start_matches('[').trim_end_matches(']').parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(current)
 }
 
 fn value_at<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {

@@ -220,8 +220,11 @@ mod sealed {
 /// A connection of a type known only at run time, as [`connection_dyn`](crate::connection_dyn)
 /// returns it: the type came from the secrets' `type` key.
 ///
-/// Implemented for every [`Connection`]; call [`downcast`](trait@DynConnection#method.downcast)
-/// to get the typed connection back. `Display` and `Debug` match [`BaseConnection`]'s.
+/// Implemented for every [`Connection`]. Its methods (`name`, `type_name`,
+/// `type_path`, `config`, `is_connected`, `reset`, `connect`, `generation`,
+/// `downcast`, `downcast_ref`, `is`) are inherent methods of `dyn DynConnection`,
+/// so importing this trait never clashes with a connection type's own methods.
+/// `Display` and `Debug` match [`BaseConnection`]'s.
 ///
 /// # Examples
 ///
@@ -247,56 +250,131 @@ mod sealed {
 /// assert_eq!(*typed.instance().unwrap(), 5);
 /// ```
 pub trait DynConnection: Any + Send + Sync + sealed::Sealed {
-    /// The resolved connection name.
-    fn name(&self) -> &str;
-    /// The type's short name (or full path if it has none).
-    fn type_name(&self) -> &'static str;
-    /// The type's full Rust path.
-    fn type_path(&self) -> &'static str;
-    /// The configuration.
-    fn config(&self) -> &Config;
-    /// Whether the current generation is connected.
-    fn is_connected(&self) -> bool;
-    /// Forgets the raw instance; the next use reconnects.
-    fn reset(&self);
-    /// Connects now if not connected (what the `eager` option does).
-    ///
-    /// # Errors
-    ///
-    /// The connect's failure, as [`Connection::instance`].
-    fn connect(&self) -> Result<()>;
-    /// How many times the connection has been reset.
-    fn generation(&self) -> u64;
+    // The hooks below are hidden and prefixed so that importing this trait (to
+    // name `dyn DynConnection`) never makes a derived type's own `name()`,
+    // `reset()`, ... ambiguous. The public methods are inherent on `dyn DynConnection`.
+    #[doc(hidden)]
+    fn dyn_name(&self) -> &str;
+    #[doc(hidden)]
+    fn dyn_type_name(&self) -> &'static str;
+    #[doc(hidden)]
+    fn dyn_type_path(&self) -> &'static str;
+    #[doc(hidden)]
+    fn dyn_config(&self) -> &Config;
+    #[doc(hidden)]
+    fn dyn_is_connected(&self) -> bool;
+    #[doc(hidden)]
+    fn dyn_reset(&self);
+    #[doc(hidden)]
+    fn dyn_connect(&self) -> Result<()>;
+    #[doc(hidden)]
+    fn dyn_generation(&self) -> u64;
 }
 
 impl<T: Connection> DynConnection for T {
-    fn name(&self) -> &str {
+    fn dyn_name(&self) -> &str {
         self.base().name()
     }
-    fn type_name(&self) -> &'static str {
+    fn dyn_type_name(&self) -> &'static str {
         T::TYPE_NAME
     }
-    fn type_path(&self) -> &'static str {
+    fn dyn_type_path(&self) -> &'static str {
         T::TYPE_PATH
     }
-    fn config(&self) -> &Config {
+    fn dyn_config(&self) -> &Config {
         self.base().config()
     }
-    fn is_connected(&self) -> bool {
+    fn dyn_is_connected(&self) -> bool {
         self.base().is_connected()
     }
-    fn reset(&self) {
+    fn dyn_reset(&self) {
         self.base().reset();
     }
-    fn connect(&self) -> Result<()> {
+    fn dyn_connect(&self) -> Result<()> {
         self.instance().map(drop)
     }
-    fn generation(&self) -> u64 {
+    fn dyn_generation(&self) -> u64 {
         self.base().generation()
     }
 }
 
 impl dyn DynConnection {
+    /// The resolved connection name.
+    ///
+    /// # Examples
+    ///
+    /// See [`DynConnection`].
+    pub fn name(&self) -> &str {
+        self.dyn_name()
+    }
+
+    /// The type's short name (or full path if it has none).
+    ///
+    /// # Examples
+    ///
+    /// See [`DynConnection`].
+    pub fn type_name(&self) -> &'static str {
+        self.dyn_type_name()
+    }
+
+    /// The type's full Rust path.
+    ///
+    /// # Examples
+    ///
+    /// See [`DynConnection`].
+    pub fn type_path(&self) -> &'static str {
+        self.dyn_type_path()
+    }
+
+    /// The configuration.
+    ///
+    /// # Examples
+    ///
+    /// See [`DynConnection`].
+    pub fn config(&self) -> &Config {
+        self.dyn_config()
+    }
+
+    /// Whether the current generation is connected.
+    ///
+    /// # Examples
+    ///
+    /// See [`DynConnection`].
+    pub fn is_connected(&self) -> bool {
+        self.dyn_is_connected()
+    }
+
+    /// Forgets the raw instance; the next use reconnects.
+    ///
+    /// # Examples
+    ///
+    /// See [`DynConnection`].
+    pub fn reset(&self) {
+        self.dyn_reset();
+    }
+
+    /// Connects now if not connected (what the `eager` option does).
+    ///
+    /// # Errors
+    ///
+    /// The connect's failure, as [`Connection::instance`].
+    ///
+    /// # Examples
+    ///
+    /// See [`DynConnection`].
+    pub fn connect(&self) -> Result<()> {
+        self.dyn_connect()
+    }
+
+    /// How many times the connection has been reset.
+    ///
+    /// # Examples
+    ///
+    /// See [`DynConnection`].
+    pub fn generation(&self) -> u64 {
+        self.dyn_generation()
+    }
+
     /// The typed connection, or `self` back if it is not a `T`.
     ///
     /// # Errors

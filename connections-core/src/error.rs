@@ -38,7 +38,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// Each message says what was asked, what was found and what to write. No
 /// message ever contains a configuration *value*: keys, table names, file
-/// paths and type names only, so errors are safe to log.
+/// paths and type names only, so errors are safe to log. (The one value
+/// quoted is a `type` key's, in [`Error::UnknownType`]: it names a connection
+/// type, and the message must show what was asked for.)
 ///
 /// `Error` is `Clone`, so that every thread waiting on one failed connect can be
 /// handed the same failure.

@@ -725,10 +725,19 @@ impl<'r> Lookup<'r> {
         let cache = cache.as_deref().unwrap_or(&self.registry.default_cache);
         let conn = cache.get_or_build(
             key,
-            || self.build(reg, name, explicit),
+            || {
+                let conn = self.build(reg, name, explicit)?;
+                if self.eager {
+                    // Inside the build, so a failed eager connect caches nothing,
+                    // as a failing Streamlit constructor.
+                    conn.connect()?;
+                }
+                Ok(conn)
+            },
             |message| Error::ConnectPanicked { name: name.to_owned(), type_path: reg.type_path, message },
         )?;
         if self.eager {
+            // A cached entry built by a lazy lookup: connect it now.
             conn.connect()?;
         }
         Ok(conn)

@@ -1,1 +1,17 @@
-//! Integration tests, one module per topic.
+//! Integration tests, one module per topic, in one binary (one link step).
+//!
+//! Tests never share state by accident: each builds its own `Registry` with
+//! inline secrets, or uses a connection name no other test uses.
+
+mod common;
+
+mod concurrency;
+mod derive;
+mod errors;
+mod factory;
+mod hygiene;
+mod lazy_init;
+mod redaction;
+mod registry;
+mod reset;
+mod secrets;

@@ -1,0 +1,113 @@
+//! Connection types and helpers shared by the topic modules.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use connections_core::prelude::*;
+use connections_core::Registry;
+
+/// Per-connection-name counters and scripted behaviour, keyed by name so
+/// tests that use distinct names never see each other's counts.
+#[derive(Default)]
+struct Script {
+    connects: HashMap<String, usize>,
+    fail_next: HashMap<String, usize>,
+}
+
+static SCRIPT: Mutex<Option<Script>> = Mutex::new(None);
+
+fn with_script<R>(f: impl FnOnce(&mut Script) -> R) -> R {
+    let mut guard = SCRIPT.lock().unwrap_or_else(PoisonError::into_inner);
+    f(guard.get_or_insert_with(Script::default))
+}
+
+/// How many times `_connect` ran for connection `name`.
+pub fn connects(name: &str) -> usize {
+    with_script(|s| s.connects.get(name).copied().unwrap_or(0))
+}
+
+/// Makes the next `n` connects of `name` fail.
+pub fn fail_next(name: &str, n: usize) {
+    with_script(|s| {
+        s.fail_next.insert(name.to_owned(), n);
+    });
+}
+
+/// The raw handle of a `Counted` connection.
+#[derive(Debug)]
+pub struct Handle {
+    /// Which connect (1-based, per name) made it.
+    pub serial: usize,
+    pub name: String,
+}
+
+/// A connection whose behaviour is scripted by its config:
+/// `sleep_ms` (delay inside connect), `panic` (bool), and `fail_next`.
+#[derive(Debug, Connection)]
+#[connection(type_name = "counted")]
+pub struct Counted {
+    base: BaseConnection<Handle>,
+}
+
+impl Counted {
+    fn _connect(&self, config: &Config) -> Result<Handle, BoxError> {
+        let name = config.name().to_owned();
+        let serial = with_script(|s| {
+            let n = s.connects.entry(name.clone()).or_insert(0);
+            *n += 1;
+            *n
+        });
+        if let Some(ms) = config.get_opt::<u64>("sleep_ms")? {
+            std::thread::sleep(Duration::from_millis(ms));
+        }
+        if config.get_opt::<bool>("panic")?.unwrap_or(false) {
+            panic!("connect of {name} panicked on purpose");
+        }
+        let fail = with_script(|s| match s.fail_next.get_mut(&name) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        });
+        if fail {
+            return Err(format!("scripted failure of {name}").into());
+        }
+        Ok(Handle { serial, name })
+    }
+}
+
+/// A second connection type, for type-resolution and mismatch tests.
+#[derive(Debug, Connection)]
+#[connection(type_name = "echo")]
+pub struct Echo {
+    base: BaseConnection<String>,
+}
+
+impl Echo {
+    fn _connect(&self, config: &Config) -> Result<String, BoxError> {
+        Ok(config.get_opt::<String>("text")?.unwrap_or_default())
+    }
+}
+
+/// A registry reading only `toml`, labelled `test-secrets.toml`.
+pub fn registry(toml: &str) -> Registry {
+    Registry::builder().secrets_toml("test-secrets.toml", toml).build()
+}
+
+/// Joins all threads, returning their results.
+pub fn join_all<T>(handles: Vec<std::thread::JoinHandle<T>>) -> Vec<T> {
+    handles.into_iter().map(|h| h.join().expect("test thread panicked")).collect()
+}
+
+/// Counts how many distinct `Arc`s are in `items`.
+pub fn distinct<T>(items: &[Arc<T>]) -> usize {
+    let mut seen: Vec<&Arc<T>> = Vec::new();
+    for item in items {
+        if !seen.iter().any(|s| Arc::ptr_eq(s, item)) {
+            seen.push(item);
+        }
+    }
+    seen.len()
+}

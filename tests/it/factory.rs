@@ -1,0 +1,130 @@
+//! The factory cache: keys, ttl, max_entries, separate caches per policy.
+
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use connections_core::prelude::*;
+
+use crate::common::{Counted, Echo, connects, fail_next, registry};
+
+#[test]
+fn kwargs_are_keyed_in_canonical_order() {
+    let reg = registry("");
+    let a = reg.lookup("f_kw").kwarg("a", 1).kwarg("b", "x").get::<Echo>().unwrap();
+    let b = reg.lookup("f_kw").kwarg("b", "x").kwarg("a", 1).get::<Echo>().unwrap();
+    assert!(Arc::ptr_eq(&a, &b), "call order must not matter");
+    let c = reg.lookup("f_kw").kwarg("a", 2).kwarg("b", "x").get::<Echo>().unwrap();
+    assert!(!Arc::ptr_eq(&a, &c));
+    let plain = reg.connection::<Echo>("f_kw").unwrap();
+    assert!(!Arc::ptr_eq(&a, &plain));
+    // Streamlit leaves `_`-prefixed kwargs out of the key; we keep them.
+    let u1 = reg.lookup("f_kw").kwarg("_hidden", 1).get::<Echo>().unwrap();
+    let u2 = reg.lookup("f_kw").kwarg("_hidden", 2).get::<Echo>().unwrap();
+    assert!(!Arc::ptr_eq(&u1, &u2));
+}
+
+#[test]
+fn kwargs_override_the_section_key_by_key() {
+    let reg = registry("[connections.f_over]\ntext = 'secrets'\nport = 1");
+    let conn = reg.lookup("f_over").kwargs([("text", "kwargs")]).get::<Echo>().unwrap();
+    assert_eq!(*conn.instance().unwrap(), "kwargs");
+    assert_eq!(conn.config().get::<i64>("port").unwrap(), 1);
+}
+
+#[test]
+fn the_same_name_with_two_types_is_two_entries() {
+    let reg = registry("");
+    let echo = reg.connection::<Echo>("f_two").unwrap();
+    let counted = reg.connection::<Counted>("f_two").unwrap();
+    assert_eq!(reg.cached_len(), 2);
+    assert_eq!(echo.name(), counted.name());
+}
+
+#[test]
+fn ttl_counts_from_the_write_and_reads_do_not_extend_it() {
+    let reg = registry("");
+    let ttl = Duration::from_millis(300);
+    let start = Instant::now();
+    let first = reg.lookup("f_ttl").ttl(ttl).get::<Echo>().unwrap();
+    // Read often; if reads extended the ttl, the entry would never expire.
+    loop {
+        let now = reg.lookup("f_ttl").ttl(ttl).get::<Echo>().unwrap();
+        let elapsed = start.elapsed();
+        if elapsed < ttl / 3 {
+            assert!(Arc::ptr_eq(&first, &now), "expired early");
+        }
+        if !Arc::ptr_eq(&first, &now) {
+            assert!(elapsed >= ttl, "replaced after {elapsed:?}, before the ttl");
+            break;
+        }
+        assert!(elapsed < ttl * 10, "never expired: reads must have extended it");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn zero_ttl_caches_nothing() {
+    let reg = registry("");
+    let a = reg.lookup("f_ttl0").ttl(Duration::ZERO).get::<Echo>().unwrap();
+    let b = reg.lookup("f_ttl0").ttl(Duration::ZERO).get::<Echo>().unwrap();
+    assert!(!Arc::ptr_eq(&a, &b));
+    assert_eq!(reg.cached_len(), 0);
+}
+
+#[test]
+fn max_entries_evicts_the_least_recently_used() {
+    let reg = registry("");
+    let get = |name: &str| reg.lookup(name).max_entries(2).get::<Echo>().unwrap();
+    let a = get("f_lru_a");
+    let b = get("f_lru_b");
+    assert!(Arc::ptr_eq(&a, &get("f_lru_a"))); // a is now more recent than b
+    let _c = get("f_lru_c"); // evicts b
+    assert!(Arc::ptr_eq(&a, &get("f_lru_a")), "a was used recently and stays");
+    assert!(!Arc::ptr_eq(&b, &get("f_lru_b")), "b was least recently used and was evicted");
+}
+
+#[test]
+fn zero_max_entries_is_a_clear_error() {
+    let err = registry("").lookup("f_zero").max_entries(0).get::<Echo>().unwrap_err();
+    assert!(matches!(err, Error::InvalidOption { option: "max_entries", .. }), "{err}");
+    assert!(err.to_string().contains("give at least 1"), "{err}");
+}
+
+#[test]
+fn one_policy_never_evicts_another() {
+    let reg = registry("");
+    let unbounded = reg.connection::<Echo>("f_pol_x").unwrap();
+    let bounded_x = reg.lookup("f_pol_x").max_entries(1).get::<Echo>().unwrap();
+    let _bounded_y = reg.lookup("f_pol_y").max_entries(1).get::<Echo>().unwrap(); // evicts bounded x only
+    assert!(Arc::ptr_eq(&unbounded, &reg.connection::<Echo>("f_pol_x").unwrap()));
+    assert!(!Arc::ptr_eq(&bounded_x, &reg.lookup("f_pol_x").max_entries(1).get::<Echo>().unwrap()));
+    // Two ttls are two caches too.
+    let t1 = reg.lookup("f_pol_t").ttl(Duration::from_secs(60)).get::<Echo>().unwrap();
+    let t2 = reg.lookup("f_pol_t").ttl(Duration::from_secs(61)).get::<Echo>().unwrap();
+    assert!(!Arc::ptr_eq(&t1, &t2));
+}
+
+#[test]
+fn creation_failures_are_never_cached() {
+    let reg = registry("");
+    fail_next("f_fail", 2);
+    assert!(reg.lookup("f_fail").eager(true).max_entries(4).get::<Counted>().is_err());
+    assert!(reg.lookup("f_fail").eager(true).max_entries(4).get::<Counted>().is_err());
+    assert_eq!(reg.cached_len(), 0);
+    let ok = reg.lookup("f_fail").eager(true).max_entries(4).get::<Counted>().unwrap();
+    assert!(ok.is_connected());
+    assert_eq!(connects("f_fail"), 3);
+    assert_eq!(reg.cached_len(), 1);
+}
+
+#[test]
+fn clear_cache_drops_entries_but_not_handles() {
+    let reg = registry("");
+    let a = reg.connection::<Echo>("f_clear").unwrap();
+    reg.clear_cache();
+    assert_eq!(reg.cached_len(), 0);
+    let b = reg.connection::<Echo>("f_clear").unwrap();
+    assert!(!Arc::ptr_eq(&a, &b));
+    assert_eq!(a.name(), "f_clear");
+}

@@ -1,0 +1,123 @@
+//! No secret value in any output: a sentinel password is planted, every
+//! `Display` and `Debug` the tests can reach is checked.
+
+use connections_core::prelude::*;
+use connections_core::{Registry, Secrets};
+
+use crate::common::{Counted, Echo};
+
+const SENTINEL: &str = "S3NT1NEL-hunter2";
+
+fn assert_clean(what: &str, text: &str) {
+    assert!(!text.contains(SENTINEL), "{what} leaked the secret: {text}");
+    assert!(!text.contains("S3NT1NEL"), "{what} leaked part of the secret: {text}");
+}
+
+fn check<T: std::fmt::Display + std::fmt::Debug>(what: &str, value: &T) {
+    assert_clean(&format!("{what} Display"), &value.to_string());
+    assert_clean(&format!("{what} Debug"), &format!("{value:?}"));
+    assert_clean(&format!("{what} Debug (alternate)"), &format!("{value:#?}"));
+}
+
+fn secrets_toml() -> String {
+    format!(
+        "[connections.vault]\ntype = 'echo'\npassword = '{SENTINEL}'\nport = '{SENTINEL}'\nmode = '{SENTINEL}'\n\
+         [connections.vault.query]\nsslmode = '{SENTINEL}'\n\
+         [connections.panicky]\ntype = 'counted'\npanic = true\npassword = '{SENTINEL}'\n\
+         [api]\nkey = '{SENTINEL}'"
+    )
+}
+
+/// Panics with the password in its message.
+#[derive(Connection)]
+struct Leaky {
+    base: BaseConnection<()>,
+}
+impl Leaky {
+    fn _connect(&self, config: &Config) -> Result<(), BoxError> {
+        let password: String = config.get("password")?;
+        panic!("could not log in with password {password}");
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[allow(dead_code)]
+struct Settings {
+    password: String,
+    mode: Mode,
+}
+#[derive(Debug, serde::Deserialize)]
+#[allow(dead_code)]
+enum Mode {
+    Fast,
+    Safe,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[allow(dead_code)]
+struct Custom {
+    #[serde(deserialize_with = "reject_quoting")]
+    password: String,
+}
+
+fn reject_quoting<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = <String as serde::Deserialize>::deserialize(d)?;
+    Err(serde::de::Error::custom(format!("password {s} is too weak")))
+}
+
+#[test]
+fn no_output_contains_the_secret() {
+    let reg = Registry::builder().secrets_toml("vault.toml", secrets_toml()).build();
+    check("registry", &format!("{reg:?}"));
+
+    let secrets: std::sync::Arc<Secrets> = reg.secrets().unwrap();
+    assert_clean("secrets Debug", &format!("{secrets:?} {secrets:#?}"));
+    check("secrets.get error", &secrets.get::<u32>("api.key").unwrap_err());
+
+    let echo = reg.connection::<Echo>("vault").unwrap();
+    check("connection", echo.base());
+    check("config", &format!("{:?}", echo.config()));
+    let any = reg.connection_dyn("vault").unwrap();
+    assert_clean("dyn Display", &any.to_string());
+    assert_clean("dyn Debug", &format!("{any:?}"));
+
+    let config = echo.config();
+    check("invalid type", &config.get::<u16>("port").unwrap_err());
+    check("invalid nested type", &config.get::<u16>("query.sslmode").unwrap_err());
+    check("invalid bool", &config.get::<bool>("password").unwrap_err());
+    check("unknown variant", &config.deserialize::<Settings>().unwrap_err());
+    check("custom message", &config.deserialize::<Custom>().unwrap_err());
+    check("missing key", &config.get::<String>("nope").unwrap_err());
+
+    // A panic quoting the password.
+    let leaky = reg.lookup("vault").with_type("it::redaction::Leaky").get::<Leaky>().unwrap();
+    let err = leaky.instance().unwrap_err();
+    assert!(matches!(err, Error::ConnectPanicked { .. }), "{err}");
+    assert!(err.to_string().contains("could not log in with password ***"), "{err}");
+    check("connect panicked", &err);
+
+    let panicky = reg.connection::<Counted>("panicky").unwrap();
+    check("connect panicked (counted)", &panicky.instance().unwrap_err());
+
+    // Type errors, mismatches, bad names.
+    check("type mismatch", &reg.lookup("vault").with_type("counted").get::<Echo>().unwrap_err());
+    // The one value errors quote is the `type` key's, which names a connection
+    // type (the message must show what was asked for); other keys stay hidden.
+    let unknown = Registry::builder()
+        .secrets_toml("s", format!("[connections.x]\ntype = 'no-such-type'\npassword = '{SENTINEL}'"))
+        .build()
+        .connection_dyn("x")
+        .unwrap_err();
+    assert!(unknown.to_string().contains("`no-such-type`"), "{unknown}");
+    check("unknown type", &unknown);
+
+    // Malformed TOML whose bad line holds the secret.
+    let bad = Registry::builder()
+        .secrets_toml("bad.toml", format!("[connections.x]\npassword = \"{SENTINEL}\nport = 1"))
+        .build();
+    check("malformed toml", &bad.secrets().unwrap_err());
+    let bad = Registry::builder()
+        .secrets_toml("bad2.toml", format!("[connections.x]\npassword = {SENTINEL}"))
+        .build();
+    check("malformed toml (bare value)", &bad.secrets().unwrap_err());
+}
