@@ -28,7 +28,7 @@ use crate::error::{BoxError, Error, Result};
 ///   broken handle cause one reconnect, not one each.
 ///
 /// `Display` shows the name, the full type path and, when the connection has
-/// a secrets section, "configured from [connections.<name>]"; `Debug` adds
+/// a secrets section, "configured from `[connections.<name>]`"; `Debug` adds
 /// the config keys, never values.
 ///
 /// # Examples
@@ -73,7 +73,13 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
     /// assert_eq!((base.name(), base.type_name(), base.type_path()), ("n", "t", "crate::T"));
     /// ```
     pub fn new(name: &str, type_name: &'static str, type_path: &'static str, config: Config) -> Self {
-        Self { name: name.into(), type_name, type_path, config, cell: SingleFlight::new() }
+        Self {
+            name: name.into(),
+            type_name,
+            type_path,
+            config,
+            cell: SingleFlight::new(),
+        }
     }
 
     /// Returns the raw instance, calling `connect` with the configuration if

@@ -47,7 +47,12 @@ pub(crate) struct KeyRef<'a> {
 
 impl Hash for Key {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        KeyRef { type_id: self.type_id, name: &self.name, kwargs: &self.kwargs }.hash(state);
+        KeyRef {
+            type_id: self.type_id,
+            name: &self.name,
+            kwargs: &self.kwargs,
+        }
+        .hash(state);
     }
 }
 
@@ -59,7 +64,11 @@ impl Equivalent<Key> for KeyRef<'_> {
 
 impl KeyRef<'_> {
     fn to_owned_key(self) -> Key {
-        Key { type_id: self.type_id, name: self.name.into(), kwargs: self.kwargs.into() }
+        Key {
+            type_id: self.type_id,
+            name: self.name.into(),
+            kwargs: self.kwargs.into(),
+        }
     }
 }
 
@@ -84,7 +93,12 @@ pub(crate) struct Cache {
 
 impl Cache {
     pub(crate) fn new(policy: Policy) -> Self {
-        Self { policy, map: ArcSwap::from_pointee(HashMap::new()), write: Mutex::new(()), tick: AtomicU64::new(0) }
+        Self {
+            policy,
+            map: ArcSwap::from_pointee(HashMap::new()),
+            write: Mutex::new(()),
+            tick: AtomicU64::new(0),
+        }
     }
 
     fn expired(&self, entry: &Entry) -> bool {
@@ -93,7 +107,8 @@ impl Cache {
 
     fn touch(&self, slot: &Slot) {
         if self.policy.max_entries.is_some() {
-            slot.last_used.store(self.tick.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+            slot.last_used
+                .store(self.tick.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
         }
     }
 
@@ -129,7 +144,14 @@ impl Cache {
         }
         let slot = self.slot_for(key);
         let outcome = slot.cell.get_or_try_init(
-            || build().map(|conn| Arc::new(Entry { conn, written: Instant::now() })),
+            || {
+                build().map(|conn| {
+                    Arc::new(Entry {
+                        conn,
+                        written: Instant::now(),
+                    })
+                })
+            },
             on_panic,
         );
         match outcome {

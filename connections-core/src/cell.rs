@@ -110,7 +110,9 @@ impl<T> SingleFlight<T> {
                 state = self.done.wait(state).unwrap_or_else(PoisonError::into_inner);
             }
         }
-        let attempt = Arc::new(Attempt { outcome: OnceLock::new() });
+        let attempt = Arc::new(Attempt {
+            outcome: OnceLock::new(),
+        });
         state.inflight = Some(Arc::clone(&attempt));
         let generation = self.generation.load(Ordering::Acquire);
         drop(state);
@@ -147,11 +149,7 @@ impl<T> SingleFlight<T> {
     /// resets and the others find a newer (or no) value and leave it alone.
     pub(crate) fn reset_if(&self, seen: &Arc<T>) -> bool {
         let mut state = self.lock();
-        let is_current = self
-            .current
-            .load()
-            .as_ref()
-            .is_some_and(|cur| Arc::ptr_eq(cur, seen));
+        let is_current = self.current.load().as_ref().is_some_and(|cur| Arc::ptr_eq(cur, seen));
         if is_current {
             self.end_generation(&mut state);
         }
@@ -179,13 +177,17 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicUsize;
     use std::sync::Barrier;
+    use std::sync::atomic::AtomicUsize;
     use std::thread;
     use std::time::Duration;
 
     fn boom(msg: String) -> Error {
-        Error::ConnectPanicked { name: "t".into(), type_path: "t", message: msg }
+        Error::ConnectPanicked {
+            name: "t".into(),
+            type_path: "t",
+            message: msg,
+        }
     }
 
     #[test]
@@ -206,7 +208,10 @@ mod tests {
                                 thread::yield_now();
                             }
                             thread::sleep(Duration::from_millis(200));
-                            Err(Error::InvalidOption { option: "x", problem: "fail" })
+                            Err(Error::InvalidOption {
+                                option: "x",
+                                problem: "fail",
+                            })
                         },
                         boom,
                     )

@@ -78,7 +78,12 @@ impl Config {
     /// ```
     pub fn new(name: &str, values: Table) -> Self {
         let origins = values.keys().map(|k| (k.clone(), Origin::Code)).collect();
-        Self { name: name.into(), values, origins, info: Arc::new(SourceInfo::default()) }
+        Self {
+            name: name.into(),
+            values,
+            origins,
+            info: Arc::new(SourceInfo::default()),
+        }
     }
 
     /// A configuration parsed from TOML text, as a `[connections.<name>]` section body.
@@ -109,13 +114,17 @@ impl Config {
         info: Arc<SourceInfo>,
     ) -> Self {
         let mut values = section.cloned().unwrap_or_default();
-        let mut origins: BTreeMap<String, Origin> =
-            values.keys().map(|k| (k.clone(), section_origins(k))).collect();
+        let mut origins: BTreeMap<String, Origin> = values.keys().map(|k| (k.clone(), section_origins(k))).collect();
         for (k, v) in kwargs {
             values.insert(k.clone(), v.clone());
             origins.insert(k.clone(), Origin::Kwargs);
         }
-        Self { name: name.into(), values, origins, info }
+        Self {
+            name: name.into(),
+            values,
+            origins,
+            info,
+        }
     }
 
     /// The connection name this configuration belongs to.
@@ -231,12 +240,14 @@ impl Config {
         let Some(value) = find(&self.values, key) else {
             return Ok(None);
         };
-        convert(value, &self.values).map(Some).map_err(|problem| Error::InvalidValue {
-            key: key.to_owned(),
-            table: self.table_label(),
-            origin: self.origin(key).to_string(),
-            problem,
-        })
+        convert(value, &self.values)
+            .map(Some)
+            .map_err(|problem| Error::InvalidValue {
+                key: key.to_owned(),
+                table: self.table_label(),
+                origin: self.origin(key).to_string(),
+                problem,
+            })
     }
 
     /// Reads the whole configuration into a `T` with serde.
@@ -271,11 +282,11 @@ impl Config {
                 Ok(value) => return Ok(value),
                 Err(e) => e,
             };
-            if let Some((fixed_path, original)) = fixed.take() {
-                if fixed_path == path {
-                    // The unquoted value does not fit either: report the original.
-                    return Err(self.invalid(path, original));
-                }
+            if let Some((fixed_path, original)) = fixed.take()
+                && fixed_path == path
+            {
+                // The unquoted value does not fit either: report the original.
+                return Err(self.invalid(path, original));
             }
             let slot = value_at_mut(&mut working, &path);
             match slot.and_then(|slot| Some((slot.as_str().and_then(scalar_from_str)?, slot))) {
@@ -289,9 +300,18 @@ impl Config {
     }
 
     fn invalid(&self, path: String, problem: String) -> Error {
-        let key = if path.is_empty() { "(whole table)".to_owned() } else { path };
+        let key = if path.is_empty() {
+            "(whole table)".to_owned()
+        } else {
+            path
+        };
         let origin = self.origin(&key).to_string();
-        Error::InvalidValue { key, table: self.table_label(), origin, problem }
+        Error::InvalidValue {
+            key,
+            table: self.table_label(),
+            origin,
+            problem,
+        }
     }
 
     fn table_label(&self) -> String {
@@ -325,12 +345,19 @@ impl Config {
             format!(
                 "no secrets file was found (searched {}); create {} containing {table} and `{key} = ...`",
                 crate::error::list_or_none(&info.searched.iter().map(|p| p.display()).collect::<Vec<_>>()),
-                info.searched.last().map(|p| p.display().to_string()).unwrap_or_default()
+                info.searched
+                    .last()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
             )
         } else {
             format!("add `{key}` to the configuration, or pass it as a kwarg")
         };
-        Error::MissingKey { key: key.to_owned(), table, location }
+        Error::MissingKey {
+            key: key.to_owned(),
+            table,
+            location,
+        }
     }
 
     /// Replaces every string value of this configuration quoted in `text` with `***`.
@@ -369,9 +396,10 @@ pub(crate) fn convert<T: DeserializeOwned>(value: &Value, all: &Table) -> std::r
             // `port = "5432"`: accept a quoted scalar where a number or bool is wanted.
             if let Value::String(s) = value
                 && let Some(scalar) = scalar_from_str(s)
-                    && let Ok(v) = convert_at::<T>(scalar, all) {
-                        return Ok(v);
-                    }
+                && let Ok(v) = convert_at::<T>(scalar, all)
+            {
+                return Ok(v);
+            }
             Err(problem)
         }
     }
@@ -411,7 +439,12 @@ fn value_at_mut<'a>(root: &'a mut Value, path: &str) -> Option<&'a mut Value> {
     for part in path.split('.') {
         current = match current {
             Value::Table(t) => t.get_mut(part)?,
-            Value::Array(a) => a.get_mut(part.trim_start_matches('[').trim_end_matches(']').parse::<usize>().ok()?)?,
+            Value::Array(a) => a.get_mut(
+                part.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<usize>()
+                    .ok()?,
+            )?,
             _ => return None,
         };
     }
@@ -426,7 +459,12 @@ fn value_at<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
     for part in path.split('.') {
         current = match current {
             Value::Table(t) => t.get(part)?,
-            Value::Array(a) => a.get(part.trim_start_matches('[').trim_end_matches(']').parse::<usize>().ok()?)?,
+            Value::Array(a) => a.get(
+                part.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<usize>()
+                    .ok()?,
+            )?,
             _ => return None,
         };
     }
@@ -439,17 +477,24 @@ fn describe(message: &str, found: &str, all: &Table) -> String {
     let message = message.trim();
     for prefix in ["invalid type: ", "invalid value: "] {
         if message.starts_with(prefix)
-            && let Some(i) = message.find(EXPECTED) {
-                return format!("found {found}, expected {}", &message[i + EXPECTED.len()..]);
-            }
+            && let Some(i) = message.find(EXPECTED)
+        {
+            return format!("found {found}, expected {}", &message[i + EXPECTED.len()..]);
+        }
     }
     if message.starts_with("unknown variant ")
-        && let Some(i) = message.find(EXPECTED) {
-            return format!("unknown variant, expected {}", &message[i + EXPECTED.len()..]);
-        }
-    if ["missing field ", "unknown field ", "duplicate field ", "invalid length "]
-        .iter()
-        .any(|p| message.starts_with(p))
+        && let Some(i) = message.find(EXPECTED)
+    {
+        return format!("unknown variant, expected {}", &message[i + EXPECTED.len()..]);
+    }
+    if [
+        "missing field ",
+        "unknown field ",
+        "duplicate field ",
+        "invalid length ",
+    ]
+    .iter()
+    .any(|p| message.starts_with(p))
     {
         // These quote field names and counts, never values.
         return message.to_owned();

@@ -107,7 +107,7 @@ pub enum Error {
         "no [connections.{name}] section in the secrets ({}); sections that exist: {}{}; add a [connections.{name}] table with a `type = \"...\"` line, or pass the type in code",
         list_paths(files),
         list_or_none(existing),
-        hint.as_ref().map(|h| format!("; {h}")).unwrap_or_default()
+        hint.as_ref().map(|h| format!(" ({h})")).unwrap_or_default()
     )]
     NoSection {
         /// The connection name.
@@ -286,11 +286,7 @@ pub(crate) fn list_or_none<S: fmt::Display>(items: &[S]) -> String {
     if items.is_empty() {
         return "none".to_owned();
     }
-    items
-        .iter()
-        .map(|i| format!("`{i}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    items.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
 }
 
 fn list_paths(paths: &[PathBuf]) -> String {

@@ -116,6 +116,11 @@ mod error;
 mod registry;
 mod secrets;
 
+// The README's Rust blocks compile as doctests, so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+mod readme {}
+
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
@@ -129,7 +134,76 @@ pub use crate::error::{BoxError, Error, Result};
 pub use crate::registry::{Lookup, Registration, Registry, RegistryBuilder};
 pub use crate::secrets::{SECRETS_PATH_ENV, Secrets};
 
-/// `#[derive(Connection)]`: see the derive's documentation.
+/// Derives [`Connection`](trait@Connection) for a struct with one
+/// `BaseConnection<Raw>` field and a `_connect` function.
+///
+/// ```
+/// use connections_core::prelude::*;
+///
+/// #[derive(Connection)]
+/// #[connection(type_name = "kv")]          // optional: `type = "kv"` in secrets
+/// pub struct Kv {
+///     base: BaseConnection<std::collections::HashMap<String, String>>,
+///     hits: std::sync::atomic::AtomicUsize, // other fields take their `Default`
+/// }
+///
+/// impl Kv {
+///     // What you write: build the raw instance from the configuration.
+///     fn _connect(&self, config: &Config) -> Result<std::collections::HashMap<String, String>, BoxError> {
+///         let greeting: String = config.get("greeting")?;
+///         Ok([("greeting".to_owned(), greeting)].into())
+///     }
+/// }
+///
+/// let kv = Kv::from_config("kv", Config::from_toml("kv", "greeting = 'hi'")?);
+/// assert_eq!(kv.instance()?["greeting"], "hi");
+/// # Ok::<(), connections_core::Error>(())
+/// ```
+///
+/// # What it generates
+///
+/// Inside a `const _: () = { ... };` block, with every path absolute:
+///
+/// * `impl Connection for Kv`, with
+///   * `type Raw`: the `BaseConnection<Raw>` field's argument;
+///   * `const TYPE_NAME`: the `type_name` key, or the full path if absent;
+///   * `const TYPE_PATH`: the full path, `module_path!()` + `::Kv`;
+///   * `fn from_base`: construction around a `BaseConnection` built from a
+///     resolved name and [`Config`], every other field `Default::default()`;
+///   * `fn base`: access to the `BaseConnection` field;
+///   * `fn connect_raw`: the call to `_connect` (or `connect = path`), its
+///     error boxed into [`BoxError`].
+///
+///   Through the trait, your type gets [`instance`](Connection::instance),
+///   [`reset`](Connection::reset), [`reset_if`](Connection::reset_if),
+///   [`name`](Connection::name), [`config`](Connection::config),
+///   [`is_connected`](Connection::is_connected) and
+///   [`from_config`](Connection::from_config); importing the derive imports the
+///   trait too, since they share a name.
+/// * A registration (`inventory::submit!`) of the type under its `type_name`
+///   and its full path in every registry, with no call from `main`. A crate
+///   that nothing references is not linked, and its registrations with it: for
+///   such a crate, call [`Registry::register::<T>()`](Registry::register).
+///
+/// # Attribute keys
+///
+/// `#[connection(...)]` takes, each at most once:
+///
+/// * `type_name = "sqlite"`: the short name used by `type = "sqlite"` in secrets
+///   (ASCII letters, digits, `_`, `-`, starting with a letter).
+/// * `connect = path`: call this function instead of `_connect`; it has the
+///   same signature, `fn(&Self, &Config) -> Result<Raw, E>`.
+/// * `crate = path`: where the runtime is, for crates that re-export it.
+///
+/// # Compile errors
+///
+/// Each of these fails to compile with a message that points at your code and
+/// says what to write: no `_connect` (the message shows the signature to add),
+/// a `_connect` of the wrong shape or return type, no `BaseConnection` field or
+/// two, an enum, a union, a generic struct, an unknown or repeated attribute
+/// key (all such mistakes are reported together), a malformed `type_name`, a
+/// raw type that is not `Send + Sync + 'static`, an extra field with no
+/// `Default`.
 #[cfg(feature = "derive")]
 pub use connections_derive::Connection;
 

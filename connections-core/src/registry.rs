@@ -46,7 +46,12 @@ pub struct Registration {
 impl Registration {
     /// The registration of connection type `T`.
     pub const fn of<T: Connection>() -> Self {
-        Self { type_name: T::TYPE_NAME, type_path: T::TYPE_PATH, type_id: TypeId::of::<T>, build: build::<T> }
+        Self {
+            type_name: T::TYPE_NAME,
+            type_path: T::TYPE_PATH,
+            type_id: TypeId::of::<T>,
+            build: build::<T>,
+        }
     }
 
     /// The short name (`type_name`), or the full path if the type has none.
@@ -98,7 +103,11 @@ impl Types {
 
     fn is_short_name(&self, name: &str) -> Option<Registration> {
         match self.by_name.get(name).map(Vec::as_slice) {
-            Some([id]) => self.by_id.get(id).filter(|r| r.type_name == name && r.type_path != name).copied(),
+            Some([id]) => self
+                .by_id
+                .get(id)
+                .filter(|r| r.type_name == name && r.type_path != name)
+                .copied(),
             _ => None,
         }
     }
@@ -213,7 +222,10 @@ impl RegistryBuilder {
     /// Giving any source replaces the defaults, so a test registry reads only what it is given.
     pub fn secrets_toml(mut self, label: impl Into<PathBuf>, toml: impl Into<String>) -> Self {
         let sources = self.sources.get_or_insert_with(Vec::new);
-        sources.push(Source::Inline { label: label.into(), text: toml.into() });
+        sources.push(Source::Inline {
+            label: label.into(),
+            text: toml.into(),
+        });
         self
     }
 
@@ -245,9 +257,12 @@ impl RegistryBuilder {
         for reg in self.extra {
             types.add(reg);
         }
-        let sources = self
-            .sources
-            .unwrap_or_else(|| secrets::paths_from_env_or_default().into_iter().map(Source::Path).collect());
+        let sources = self.sources.unwrap_or_else(|| {
+            secrets::paths_from_env_or_default()
+                .into_iter()
+                .map(Source::Path)
+                .collect()
+        });
         Registry {
             types: RwLock::new(types),
             sources,
@@ -265,10 +280,16 @@ fn resolve_name(name: &str) -> Result<Cow<'_, str>> {
         Some(var) => match std::env::var(var) {
             Ok(value) => Cow::Owned(value),
             Err(std::env::VarError::NotPresent) => {
-                return Err(Error::EnvVar { var: var.to_owned(), problem: "not set" });
+                return Err(Error::EnvVar {
+                    var: var.to_owned(),
+                    problem: "not set",
+                });
             }
             Err(std::env::VarError::NotUnicode(_)) => {
-                return Err(Error::EnvVar { var: var.to_owned(), problem: "not valid UTF-8" });
+                return Err(Error::EnvVar {
+                    var: var.to_owned(),
+                    problem: "not valid UTF-8",
+                });
             }
         },
         None => Cow::Borrowed(name),
@@ -310,7 +331,11 @@ impl Registry {
     /// assert!(registry.secrets().unwrap().connection_names().is_empty());
     /// ```
     pub fn builder() -> RegistryBuilder {
-        RegistryBuilder { sources: None, linked: true, extra: Vec::new() }
+        RegistryBuilder {
+            sources: None,
+            linked: true,
+            extra: Vec::new(),
+        }
     }
 
     /// Registers connection type `T` under its `type_name` and full path.
@@ -335,7 +360,10 @@ impl Registry {
     /// assert!(registry.type_names().contains(&"echo"));
     /// ```
     pub fn register<T: Connection>(&self) {
-        self.types.write().unwrap_or_else(PoisonError::into_inner).add(Registration::of::<T>());
+        self.types
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .add(Registration::of::<T>());
     }
 
     /// Every registered short name and full path, sorted.
@@ -347,7 +375,13 @@ impl Registry {
     /// assert!(registry.type_names().is_empty());
     /// ```
     pub fn type_names(&self) -> Vec<&'static str> {
-        self.types.read().unwrap_or_else(PoisonError::into_inner).by_name.keys().copied().collect()
+        self.types
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .by_name
+            .keys()
+            .copied()
+            .collect()
     }
 
     /// The merged secrets, read on first use and then kept.
@@ -425,7 +459,13 @@ impl Registry {
     /// ```
     pub fn cached_len(&self) -> usize {
         self.default_cache.len()
-            + self.caches.lock().unwrap_or_else(PoisonError::into_inner).values().map(|c| c.len()).sum::<usize>()
+            + self
+                .caches
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .values()
+                .map(|c| c.len())
+                .sum::<usize>()
     }
 
     /// The cached connection `name` of type `T`, built (unconnected) on first use.
@@ -447,11 +487,16 @@ impl Registry {
     #[inline]
     pub fn connection<T: Connection>(&self, name: &str) -> Result<Arc<T>> {
         let resolved = resolve_name(name)?;
-        let key = KeyRef { type_id: TypeId::of::<T>(), name: &resolved, kwargs: "" };
+        let key = KeyRef {
+            type_id: TypeId::of::<T>(),
+            name: &resolved,
+            kwargs: "",
+        };
         if let Some(hit) = self.default_cache.get(key)
-            && let Ok(conn) = hit.downcast::<T>() {
-                return Ok(conn);
-            }
+            && let Ok(conn) = hit.downcast::<T>()
+        {
+            return Ok(conn);
+        }
         Lookup::resolved(self, resolved).get::<T>()
     }
 
@@ -610,7 +655,8 @@ impl<'r> Lookup<'r> {
 
     /// Sets several config keys; see [`kwarg`](Lookup::kwarg).
     pub fn kwargs<K: Into<String>, V: Into<Value>>(mut self, kwargs: impl IntoIterator<Item = (K, V)>) -> Self {
-        self.kwargs.extend(kwargs.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self.kwargs
+            .extend(kwargs.into_iter().map(|(k, v)| (k.into(), v.into())));
         self
     }
 
@@ -673,7 +719,10 @@ impl<'r> Lookup<'r> {
         let secrets = self.registry.secrets()?;
         let Some(section) = secrets.section(name) else {
             if !secrets.found_any() {
-                return Err(Error::NoSecrets { name: name.to_owned(), searched: secrets.searched().to_vec() });
+                return Err(Error::NoSecrets {
+                    name: name.to_owned(),
+                    searched: secrets.searched().to_vec(),
+                });
             }
             return Err(Error::NoSection {
                 name: name.to_owned(),
@@ -682,7 +731,12 @@ impl<'r> Lookup<'r> {
                 files: secrets.files().to_vec(),
             });
         };
-        let section_file = || secrets.origin_of(&format!("connections.{name}")).map(PathBuf::from).unwrap_or_default();
+        let section_file = || {
+            secrets
+                .origin_of(&format!("connections.{name}"))
+                .map(PathBuf::from)
+                .unwrap_or_default()
+        };
         match section.get("type") {
             None => Err(Error::NoTypeKey {
                 name: name.to_owned(),
@@ -693,7 +747,10 @@ impl<'r> Lookup<'r> {
             Some(other) => Err(Error::InvalidValue {
                 key: "type".to_owned(),
                 table: format!("[connections.{name}]"),
-                origin: secrets.key_origin(name, "type").map(|p| p.display().to_string()).unwrap_or_default(),
+                origin: secrets
+                    .key_origin(name, "type")
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
                 problem: format!(
                     "found {}, expected a string naming a connection type, e.g. `type = \"{}\"`",
                     other.type_str(),
@@ -716,7 +773,11 @@ impl<'r> Lookup<'r> {
         } else {
             toml::to_string(&self.kwargs).unwrap_or_else(|_| format!("{:?}", self.kwargs))
         };
-        let key = KeyRef { type_id: (reg.type_id)(), name, kwargs: &kwargs };
+        let key = KeyRef {
+            type_id: (reg.type_id)(),
+            name,
+            kwargs: &kwargs,
+        };
         let cache = if self.policy == Policy::default() {
             None
         } else {
@@ -734,7 +795,11 @@ impl<'r> Lookup<'r> {
                 }
                 Ok(conn)
             },
-            |message| Error::ConnectPanicked { name: name.to_owned(), type_path: reg.type_path, message },
+            |message| Error::ConnectPanicked {
+                name: name.to_owned(),
+                type_path: reg.type_path,
+                message,
+            },
         )?;
         if self.eager {
             // A cached entry built by a lazy lookup: connect it now.
@@ -753,7 +818,11 @@ impl<'r> Lookup<'r> {
         let config = Config::resolved(
             name,
             section,
-            |key| secrets.key_origin(name, key).map_or(Origin::Code, |p| Origin::File(p.to_path_buf())),
+            |key| {
+                secrets
+                    .key_origin(name, key)
+                    .map_or(Origin::Code, |p| Origin::File(p.to_path_buf()))
+            },
             &self.kwargs,
             Arc::new(secrets.info_for(name)),
         );
@@ -770,15 +839,16 @@ impl<'r> Lookup<'r> {
         };
         let other = self.registry.with_types(|t| t.resolve(section_type).ok());
         if let Some(other) = other
-            && (other.type_id)() != (reg.type_id)() {
-                tracing::warn!(
-                    connection = name,
-                    used = reg.type_path,
-                    section_type = other.type_path,
-                    "connection `{name}` is used as `{}` (chosen in code), but `type = \"{section_type}\"` in [connections.{name}] names the connection type `{}`; the section's `type` is ignored: remove it, or ask for that type",
-                    reg.type_path,
-                    other.type_path
-                );
-            }
+            && (other.type_id)() != (reg.type_id)()
+        {
+            tracing::warn!(
+                connection = name,
+                used = reg.type_path,
+                section_type = other.type_path,
+                "connection `{name}` is used as `{}` (chosen in code), but `type = \"{section_type}\"` in [connections.{name}] names the connection type `{}`; the section's `type` is ignored: remove it, or ask for that type",
+                reg.type_path,
+                other.type_path
+            );
+        }
     }
 }

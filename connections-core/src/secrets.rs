@@ -117,7 +117,11 @@ impl Secrets {
                 Some(f) => format!("add it to {}", f.display()),
                 None => format!(
                     "no secrets file was found (searched {})",
-                    self.searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                    self.searched
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             },
         })
@@ -140,12 +144,16 @@ impl Secrets {
         let Some(value) = find(&self.root, path) else {
             return Ok(None);
         };
-        convert(value, &self.root).map(Some).map_err(|problem| Error::InvalidValue {
-            key: path.to_owned(),
-            table: "the secrets".to_owned(),
-            origin: self.origin_of(path).map_or_else(|| "secrets".to_owned(), |p| p.display().to_string()),
-            problem,
-        })
+        convert(value, &self.root)
+            .map(Some)
+            .map_err(|problem| Error::InvalidValue {
+                key: path.to_owned(),
+                table: "the secrets".to_owned(),
+                origin: self
+                    .origin_of(path)
+                    .map_or_else(|| "secrets".to_owned(), |p| p.display().to_string()),
+                problem,
+            })
     }
 
     /// Whether `path` (dotted) is present.
@@ -170,7 +178,9 @@ impl Secrets {
     /// assert_eq!(registry.secrets().unwrap().connection_names(), ["a", "b"]);
     /// ```
     pub fn connection_names(&self) -> Vec<&str> {
-        self.connections().map(|t| t.keys().map(String::as_str).collect()).unwrap_or_default()
+        self.connections()
+            .map(|t| t.keys().map(String::as_str).collect())
+            .unwrap_or_default()
     }
 
     /// The files (and secrets directories) that were found and read, in order.
@@ -246,16 +256,18 @@ impl Secrets {
     /// `[connection.<name>]`, a top-level `[<name>]`, or a near-miss name.
     pub(crate) fn section_hint(&self, name: &str) -> Option<String> {
         if let Some(t) = self.root.get("connection").and_then(Value::as_table)
-            && t.contains_key(name) {
-                return Some(format!(
-                    "found a singular [connection.{name}] table; rename it to [connections.{name}]"
-                ));
-            }
-        if self.root.get(name).is_some_and(Value::is_table) {
-            return Some(format!("found a top-level [{name}] table; rename it to [connections.{name}]"));
+            && t.contains_key(name)
+        {
+            return Some(format!(
+                "found a singular [connection.{name}] table; rename it to [connections.{name}]"
+            ));
         }
-        crate::error::nearest(name, self.connection_names())
-            .map(|n| format!("did you mean [connections.{n}]?"))
+        if self.root.get(name).is_some_and(Value::is_table) {
+            return Some(format!(
+                "found a top-level [{name}] table; rename it to [connections.{name}]"
+            ));
+        }
+        crate::error::nearest(name, self.connection_names()).map(|n| format!("did you mean [connections.{n}]?"))
     }
 }
 
@@ -316,7 +328,11 @@ impl Secrets {
 /// Merges `src` into `dst` key by key: tables merge recursively, anything else replaces.
 fn merge_into(dst: &mut Table, src: Table, prefix: &str, file: &Path, origins: &mut HashMap<String, PathBuf>) {
     for (key, value) in src {
-        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
         origins.insert(path.clone(), file.to_path_buf());
         match (dst.get_mut(&key), value) {
             (Some(Value::Table(existing)), Value::Table(incoming)) => {
@@ -361,7 +377,10 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 fn read_error(path: &Path, e: io::Error) -> Error {
-    Error::ReadSecrets { path: path.to_path_buf(), source: Arc::new(e) }
+    Error::ReadSecrets {
+        path: path.to_path_buf(),
+        source: Arc::new(e),
+    }
 }
 
 /// A secrets directory, as Kubernetes mounts them: each subfolder is a table
@@ -376,7 +395,9 @@ fn read_dir_secrets(dir: &Path) -> Result<Table> {
             let table = read_dir_tree(&path)?;
             let single_file = sorted_entries(&path)?;
             let value = match (single_file.as_slice(), table.len()) {
-                ([(_, only)], 1) if only.is_file() => table.into_iter().next().map_or(Value::Table(Table::new()), |(_, v)| v),
+                ([(_, only)], 1) if only.is_file() => {
+                    table.into_iter().next().map_or(Value::Table(Table::new()), |(_, v)| v)
+                }
                 _ => Value::Table(table),
             };
             root.insert(name, value);
@@ -402,7 +423,9 @@ fn sorted_entries(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     let mut entries = Vec::new();
     for entry in fs::read_dir(dir).map_err(|e| read_error(dir, e))? {
         let entry = entry.map_err(|e| read_error(dir, e))?;
-        let Ok(name) = entry.file_name().into_string() else { continue };
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
         if name.starts_with('.') {
             continue;
         }

@@ -43,7 +43,12 @@ impl<'a> Input<'a> {
             Data::Struct(data) => collect_fields(&data.fields),
             Data::Enum(_) | Data::Union(_) => Vec::new(),
         };
-        Ok(Self { original: input, ident: &input.ident, attrs, fields })
+        Ok(Self {
+            original: input,
+            ident: &input.ident,
+            attrs,
+            fields,
+        })
     }
 
     pub fn base_fields(&self) -> impl Iterator<Item = &Field<'a>> {
@@ -57,7 +62,10 @@ fn collect_fields(fields: &Fields) -> Vec<Field<'_>> {
         .enumerate()
         .map(|(i, field)| Field {
             original: field,
-            member: field.ident.clone().map_or_else(|| Member::Unnamed(i.into()), Member::Named),
+            member: field
+                .ident
+                .clone()
+                .map_or_else(|| Member::Unnamed(i.into()), Member::Named),
             ty: &field.ty,
             kind: field_kind(&field.ty),
         })
@@ -68,7 +76,9 @@ fn collect_fields(fields: &Fields) -> Vec<Field<'_>> {
 /// path works) and returns the raw type.
 fn field_kind(ty: &Type) -> FieldKind<'_> {
     let Type::Path(path) = ty else { return FieldKind::Other };
-    let Some(last) = path.path.segments.last() else { return FieldKind::Other };
+    let Some(last) = path.path.segments.last() else {
+        return FieldKind::Other;
+    };
     if last.ident != "BaseConnection" {
         return FieldKind::Other;
     }

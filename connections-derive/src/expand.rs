@@ -8,14 +8,13 @@ use crate::ast::{FieldKind, Input};
 
 pub fn expand(input: &Input<'_>) -> TokenStream {
     let ident = input.ident;
-    let krate = input
-        .attrs
-        .krate
-        .as_ref()
-        .map_or_else(|| quote!(::connections_core), |k| {
+    let krate = input.attrs.krate.as_ref().map_or_else(
+        || quote!(::connections_core),
+        |k| {
             let path = &k.value;
             quote!(#path)
-        });
+        },
+    );
     let private = quote!(#krate::__private);
 
     let Some(base) = input.base_fields().next() else {
@@ -26,11 +25,17 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
     };
     let base_member = &base.member;
 
-    let type_path = quote!(::core::concat!(::core::module_path!(), "::", ::core::stringify!(#ident)));
+    let type_path = quote!(::core::concat!(
+        ::core::module_path!(),
+        "::",
+        ::core::stringify!(#ident)
+    ));
     let type_name = if let Some(name) = &input.attrs.type_name {
         let lit = &name.value;
         quote!(#lit)
-    } else { quote!(<Self as #private::Connection>::TYPE_PATH) };
+    } else {
+        quote!(<Self as #private::Connection>::TYPE_PATH)
+    };
 
     // Every other field takes its `Default`; a field that has none is underlined.
     let others = input.fields.iter().filter(|f| !f.is_base()).map(|f| {
@@ -44,7 +49,9 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
     let connect_fn = if let Some(path) = &input.attrs.connect {
         let path = &path.value;
         quote_spanned!(path.span()=> #path)
-    } else { quote_spanned!(ident.span()=> Self::_connect) };
+    } else {
+        quote_spanned!(ident.span()=> Self::_connect)
+    };
     let call = quote_spanned! {raw.span()=>
         #private::call_connect::<Self, #raw, _>(#connect_fn, self, config)
     };

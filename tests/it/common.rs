@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use connections_core::prelude::*;
 use connections_core::Registry;
+use connections_core::prelude::*;
 
 /// Per-connection-name counters and scripted behaviour, keyed by name so
 /// tests that use distinct names never see each other's counts.
@@ -61,9 +61,10 @@ impl Counted {
         if let Some(ms) = config.get_opt::<u64>("sleep_ms")? {
             std::thread::sleep(Duration::from_millis(ms));
         }
-        if config.get_opt::<bool>("panic")?.unwrap_or(false) {
-            panic!("connect of {name} panicked on purpose");
-        }
+        assert!(
+            !config.get_opt::<bool>("panic")?.unwrap_or(false),
+            "connect of {name} panicked on purpose"
+        );
         let fail = with_script(|s| match s.fail_next.get_mut(&name) {
             Some(n) if *n > 0 => {
                 *n -= 1;
@@ -98,7 +99,10 @@ pub fn registry(toml: &str) -> Registry {
 
 /// Joins all threads, returning their results.
 pub fn join_all<T>(handles: Vec<std::thread::JoinHandle<T>>) -> Vec<T> {
-    handles.into_iter().map(|h| h.join().expect("test thread panicked")).collect()
+    handles
+        .into_iter()
+        .map(|h| h.join().expect("test thread panicked"))
+        .collect()
 }
 
 /// Counts how many distinct `Arc`s are in `items`.

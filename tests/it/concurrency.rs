@@ -6,8 +6,8 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use connections_core::prelude::*;
 use connections_core::Registry;
+use connections_core::prelude::*;
 
 use crate::common::{Counted, connects, distinct, fail_next, join_all, registry};
 
@@ -54,7 +54,11 @@ fn waiters_on_a_failing_connect_share_its_failure() {
     // straggler arriving after the failure was delivered starts a fresh attempt,
     // which succeeds. Never one attempt per thread.
     assert!(failed >= 1, "{results:?}");
-    assert!(connects("cc_fail") <= 2, "retry storm: {} connects", connects("cc_fail"));
+    assert!(
+        connects("cc_fail") <= 2,
+        "retry storm: {} connects",
+        connects("cc_fail")
+    );
     assert!(conn.instance().is_ok());
 }
 
@@ -112,11 +116,17 @@ fn a_slow_build_of_one_key_never_blocks_another() {
     let fast = {
         let reg = Arc::clone(&reg);
         thread::spawn(move || {
-            let conn = reg.lookup("cc_fast").eager(true).get::<Counted>().map(|c| c.is_connected());
+            let conn = reg
+                .lookup("cc_fast")
+                .eager(true)
+                .get::<Counted>()
+                .map(|c| c.is_connected());
             done_tx.send(conn.is_ok_and(|c| c)).unwrap();
         })
     };
-    let fast_ok = done_rx.recv_timeout(Duration::from_secs(30)).expect("another key was blocked by a slow build");
+    let fast_ok = done_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("another key was blocked by a slow build");
     assert!(fast_ok);
     open.send(()).unwrap();
     fast.join().unwrap();
@@ -178,7 +188,9 @@ fn stress_every_instance_is_created_once_per_generation_and_dropped_once() {
         join_all(handles);
         done_tx.send(()).unwrap();
     });
-    done_rx.recv_timeout(Duration::from_secs(60)).expect("deadlock: stress threads did not finish");
+    done_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("deadlock: stress threads did not finish");
     joiner.join().unwrap();
 
     let mut generations = 0;
@@ -188,7 +200,10 @@ fn stress_every_instance_is_created_once_per_generation_and_dropped_once() {
     }
     let connects = STRESS_CONNECTS.load(Ordering::SeqCst) as u64;
     assert!(connects >= 4, "every connection connected");
-    assert!(connects <= generations, "{connects} connects for {generations} generations: more than one per generation");
+    assert!(
+        connects <= generations,
+        "{connects} connects for {generations} generations: more than one per generation"
+    );
     drop(reg);
     assert_eq!(
         STRESS_DROPS.load(Ordering::SeqCst),

@@ -2,8 +2,8 @@
 
 use std::sync::Mutex;
 
-use connections_core::prelude::*;
 use connections_core::Registry;
+use connections_core::prelude::*;
 
 use crate::common::registry;
 
@@ -19,7 +19,12 @@ pub struct WithExtras {
 impl WithExtras {
     fn open(&self, config: &Config) -> Result<u32, std::num::ParseIntError> {
         self.opened_by.lock().unwrap().push("open");
-        config.get_opt::<String>("n").ok().flatten().unwrap_or_else(|| "7".into()).parse()
+        config
+            .get_opt::<String>("n")
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| "7".into())
+            .parse()
     }
 }
 
@@ -102,17 +107,28 @@ fn a_real_database_connects_resets_and_reconnects() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("app.db");
     let reg = Registry::builder()
-        .secrets_toml("s", format!("[connections.local]\ntype = 'sqlite-test'\ndatabase = {:?}", db.display().to_string()))
+        .secrets_toml(
+            "s",
+            format!(
+                "[connections.local]\ntype = 'sqlite-test'\ndatabase = {:?}",
+                db.display().to_string()
+            ),
+        )
         .build();
     let conn = reg.connection::<Sqlite>("local").unwrap();
     {
         let raw = conn.instance().unwrap();
         let raw = raw.lock().unwrap();
-        raw.execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (41);").unwrap();
+        raw.execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (41);")
+            .unwrap();
     }
     conn.reset();
     let raw = conn.instance().unwrap();
-    let x: i64 = raw.lock().unwrap().query_row("SELECT x + 1 FROM t", [], |r| r.get(0)).unwrap();
+    let x: i64 = raw
+        .lock()
+        .unwrap()
+        .query_row("SELECT x + 1 FROM t", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(x, 42, "the reconnected handle sees the data written before reset");
 }
 

@@ -2,25 +2,38 @@
 
 use std::error::Error as _;
 
-use connections_core::prelude::*;
 use connections_core::Registry;
+use connections_core::prelude::*;
 
 use crate::common::{Counted, Echo, fail_next, registry};
 
 #[test]
 fn unknown_type_lists_registered_names_and_the_nearest() {
-    let err = registry("[connections.db]\ntype = 'echoo'").connection_dyn("db").unwrap_err();
+    let err = registry("[connections.db]\ntype = 'echoo'")
+        .connection_dyn("db")
+        .unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(&err, Error::UnknownType { nearest: Some(n), .. } if n == "echo"), "{msg}");
-    assert!(msg.contains("unknown connection type `echoo` (did you mean `echo`?)"), "{msg}");
-    assert!(msg.contains("`counted`") && msg.contains("`it::common::Counted`"), "{msg}");
+    assert!(
+        matches!(&err, Error::UnknownType { nearest: Some(n), .. } if n == "echo"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("unknown connection type `echoo` (did you mean `echo`?)"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("`counted`") && msg.contains("`it::common::Counted`"),
+        "{msg}"
+    );
     let err = registry("").lookup("x").with_type("zzzz").get_dyn().unwrap_err();
     assert!(matches!(&err, Error::UnknownType { nearest: None, .. }), "{err}");
 }
 
 #[test]
 fn no_type_key_shows_the_line_to_add_and_the_file() {
-    let err = registry("[connections.db]\nurl = 'x'").connection_dyn("db").unwrap_err();
+    let err = registry("[connections.db]\nurl = 'x'")
+        .connection_dyn("db")
+        .unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, Error::NoTypeKey { .. }));
     assert!(msg.contains("add a line `type = \""), "{msg}");
@@ -34,7 +47,10 @@ fn no_section_lists_the_sections_and_spots_a_singular_table() {
     let msg = err.to_string();
     assert!(matches!(err, Error::NoSection { .. }), "{msg}");
     assert!(msg.contains("sections that exist: `other`"), "{msg}");
-    assert!(msg.contains("found a singular [connection.db] table; rename it to [connections.db]"), "{msg}");
+    assert!(
+        msg.contains("found a singular [connection.db] table; rename it to [connections.db]"),
+        "{msg}"
+    );
     let typo = reg.connection_dyn("othr").unwrap_err().to_string();
     assert!(typo.contains("did you mean [connections.other]?"), "{typo}");
 }
@@ -43,7 +59,10 @@ fn no_section_lists_the_sections_and_spots_a_singular_table() {
 fn a_non_string_type_key_is_named() {
     let err = registry("[connections.db]\ntype = 3").connection_dyn("db").unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("key `type` in [connections.db] (from test-secrets.toml): found integer, expected a string"), "{msg}");
+    assert!(
+        msg.contains("key `type` in [connections.db] (from test-secrets.toml): found integer, expected a string"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -51,13 +70,22 @@ fn missing_and_mistyped_keys_name_key_table_and_file() {
     let reg = registry("[connections.db]\nport = 'abc'");
     let conn = reg.connection::<Echo>("db").unwrap();
     let missing = conn.config().get::<String>("host").unwrap_err().to_string();
-    assert_eq!(missing, "missing key `host` in [connections.db]: add `host = ...` under [connections.db] in test-secrets.toml");
+    assert_eq!(
+        missing,
+        "missing key `host` in [connections.db]: add `host = ...` under [connections.db] in test-secrets.toml"
+    );
     let mistyped = conn.config().get::<u16>("port").unwrap_err().to_string();
-    assert_eq!(mistyped, "key `port` in [connections.db] (from test-secrets.toml): found string, expected u16");
+    assert_eq!(
+        mistyped,
+        "key `port` in [connections.db] (from test-secrets.toml): found string, expected u16"
+    );
     // With no section at all, the message says where to create it.
     let bare = reg.connection::<Echo>("nosection").unwrap();
     let msg = bare.config().get::<String>("host").unwrap_err().to_string();
-    assert!(msg.contains("there is no [connections.nosection] section in `test-secrets.toml`"), "{msg}");
+    assert!(
+        msg.contains("there is no [connections.nosection] section in `test-secrets.toml`"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -68,7 +96,13 @@ fn missing_key_with_no_secrets_file_says_which_file_to_create() {
     let conn = reg.connection::<Echo>("db").unwrap();
     let msg = conn.config().get::<String>("host").unwrap_err().to_string();
     assert!(msg.contains("no secrets file was found"), "{msg}");
-    assert!(msg.contains(&format!("create {} containing [connections.db] and `host = ...`", project.display())), "{msg}");
+    assert!(
+        msg.contains(&format!(
+            "create {} containing [connections.db] and `host = ...`",
+            project.display()
+        )),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -77,7 +111,11 @@ fn connect_failed_keeps_its_source_and_names_the_connection() {
     fail_next("e_fail", 1);
     let err = reg.connection::<Counted>("e_fail").unwrap().instance().unwrap_err();
     assert!(matches!(err, Error::ConnectFailed { .. }));
-    assert!(err.to_string().starts_with("connecting `e_fail` (it::common::Counted) failed"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("connecting `e_fail` (it::common::Counted) failed"),
+        "{err}"
+    );
     assert_eq!(err.source().unwrap().to_string(), "scripted failure of e_fail");
 }
 

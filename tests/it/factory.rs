@@ -1,4 +1,4 @@
-//! The factory cache: keys, ttl, max_entries, separate caches per policy.
+//! The factory cache: keys, `ttl`, `max_entries`, separate caches per policy.
 
 use std::sync::Arc;
 use std::thread;
@@ -81,13 +81,25 @@ fn max_entries_evicts_the_least_recently_used() {
     assert!(Arc::ptr_eq(&a, &get("f_lru_a"))); // a is now more recent than b
     let _c = get("f_lru_c"); // evicts b
     assert!(Arc::ptr_eq(&a, &get("f_lru_a")), "a was used recently and stays");
-    assert!(!Arc::ptr_eq(&b, &get("f_lru_b")), "b was least recently used and was evicted");
+    assert!(
+        !Arc::ptr_eq(&b, &get("f_lru_b")),
+        "b was least recently used and was evicted"
+    );
 }
 
 #[test]
 fn zero_max_entries_is_a_clear_error() {
     let err = registry("").lookup("f_zero").max_entries(0).get::<Echo>().unwrap_err();
-    assert!(matches!(err, Error::InvalidOption { option: "max_entries", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::InvalidOption {
+                option: "max_entries",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("give at least 1"), "{err}");
 }
 
@@ -98,10 +110,21 @@ fn one_policy_never_evicts_another() {
     let bounded_x = reg.lookup("f_pol_x").max_entries(1).get::<Echo>().unwrap();
     let _bounded_y = reg.lookup("f_pol_y").max_entries(1).get::<Echo>().unwrap(); // evicts bounded x only
     assert!(Arc::ptr_eq(&unbounded, &reg.connection::<Echo>("f_pol_x").unwrap()));
-    assert!(!Arc::ptr_eq(&bounded_x, &reg.lookup("f_pol_x").max_entries(1).get::<Echo>().unwrap()));
+    assert!(!Arc::ptr_eq(
+        &bounded_x,
+        &reg.lookup("f_pol_x").max_entries(1).get::<Echo>().unwrap()
+    ));
     // Two ttls are two caches too.
-    let t1 = reg.lookup("f_pol_t").ttl(Duration::from_secs(60)).get::<Echo>().unwrap();
-    let t2 = reg.lookup("f_pol_t").ttl(Duration::from_secs(61)).get::<Echo>().unwrap();
+    let t1 = reg
+        .lookup("f_pol_t")
+        .ttl(Duration::from_secs(60))
+        .get::<Echo>()
+        .unwrap();
+    let t2 = reg
+        .lookup("f_pol_t")
+        .ttl(Duration::from_secs(61))
+        .get::<Echo>()
+        .unwrap();
     assert!(!Arc::ptr_eq(&t1, &t2));
 }
 
@@ -109,10 +132,27 @@ fn one_policy_never_evicts_another() {
 fn creation_failures_are_never_cached() {
     let reg = registry("");
     fail_next("f_fail", 2);
-    assert!(reg.lookup("f_fail").eager(true).max_entries(4).get::<Counted>().is_err());
-    assert!(reg.lookup("f_fail").eager(true).max_entries(4).get::<Counted>().is_err());
+    assert!(
+        reg.lookup("f_fail")
+            .eager(true)
+            .max_entries(4)
+            .get::<Counted>()
+            .is_err()
+    );
+    assert!(
+        reg.lookup("f_fail")
+            .eager(true)
+            .max_entries(4)
+            .get::<Counted>()
+            .is_err()
+    );
     assert_eq!(reg.cached_len(), 0);
-    let ok = reg.lookup("f_fail").eager(true).max_entries(4).get::<Counted>().unwrap();
+    let ok = reg
+        .lookup("f_fail")
+        .eager(true)
+        .max_entries(4)
+        .get::<Counted>()
+        .unwrap();
     assert!(ok.is_connected());
     assert_eq!(connects("f_fail"), 3);
     assert_eq!(reg.cached_len(), 1);

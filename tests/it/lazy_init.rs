@@ -68,12 +68,20 @@ fn a_panicking_connect_is_an_error_and_poisons_nothing() {
     let reg = registry("[connections.lazy_panic]\npanic = true");
     let conn = reg.connection::<Counted>("lazy_panic").unwrap();
     let err = conn.instance().unwrap_err();
-    assert!(matches!(&err, Error::ConnectPanicked { message, .. } if message.contains("panicked on purpose")), "{err}");
+    assert!(
+        matches!(&err, Error::ConnectPanicked { message, .. } if message.contains("panicked on purpose")),
+        "{err}"
+    );
     // Still usable: the same connection, asked again, runs connect again.
     assert!(conn.instance().is_err());
     assert_eq!(connects("lazy_panic"), 2);
     // And another connection of the same type is unaffected.
-    assert!(reg.connection::<Counted>("lazy_after_panic").unwrap().instance().is_ok());
+    assert!(
+        reg.connection::<Counted>("lazy_after_panic")
+            .unwrap()
+            .instance()
+            .is_ok()
+    );
 }
 
 #[test]
@@ -91,7 +99,10 @@ fn a_config_error_inside_connect_reaches_the_user_unwrapped() {
     let err = reg.connection::<NeedsUrl>("needs_url").unwrap().instance().unwrap_err();
     assert!(matches!(err, Error::MissingKey { .. }), "{err:?}");
     let msg = err.to_string();
-    assert!(msg.contains("add `url = ...` under [connections.needs_url] in test-secrets.toml"), "{msg}");
+    assert!(
+        msg.contains("add `url = ...` under [connections.needs_url] in test-secrets.toml"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -90,7 +90,11 @@ fn no_output_contains_the_secret() {
     check("missing key", &config.get::<String>("nope").unwrap_err());
 
     // A panic quoting the password.
-    let leaky = reg.lookup("vault").with_type("it::redaction::Leaky").get::<Leaky>().unwrap();
+    let leaky = reg
+        .lookup("vault")
+        .with_type("it::redaction::Leaky")
+        .get::<Leaky>()
+        .unwrap();
     let err = leaky.instance().unwrap_err();
     assert!(matches!(err, Error::ConnectPanicked { .. }), "{err}");
     assert!(err.to_string().contains("could not log in with password ***"), "{err}");
@@ -100,11 +104,17 @@ fn no_output_contains_the_secret() {
     check("connect panicked (counted)", &panicky.instance().unwrap_err());
 
     // Type errors, mismatches, bad names.
-    check("type mismatch", &reg.lookup("vault").with_type("counted").get::<Echo>().unwrap_err());
+    check(
+        "type mismatch",
+        &reg.lookup("vault").with_type("counted").get::<Echo>().unwrap_err(),
+    );
     // The one value errors quote is the `type` key's, which names a connection
     // type (the message must show what was asked for); other keys stay hidden.
     let unknown = Registry::builder()
-        .secrets_toml("s", format!("[connections.x]\ntype = 'no-such-type'\npassword = '{SENTINEL}'"))
+        .secrets_toml(
+            "s",
+            format!("[connections.x]\ntype = 'no-such-type'\npassword = '{SENTINEL}'"),
+        )
         .build()
         .connection_dyn("x")
         .unwrap_err();
@@ -113,7 +123,10 @@ fn no_output_contains_the_secret() {
 
     // Malformed TOML whose bad line holds the secret.
     let bad = Registry::builder()
-        .secrets_toml("bad.toml", format!("[connections.x]\npassword = \"{SENTINEL}\nport = 1"))
+        .secrets_toml(
+            "bad.toml",
+            format!("[connections.x]\npassword = \"{SENTINEL}\nport = 1"),
+        )
         .build();
     check("malformed toml", &bad.secrets().unwrap_err());
     let bad = Registry::builder()

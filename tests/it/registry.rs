@@ -18,7 +18,10 @@ fn derived_types_register_under_type_name_and_full_path() {
 
 #[test]
 fn explicit_registration_on_an_empty_registry() {
-    let reg = Registry::builder().linked_types(false).secrets_toml("s", "[connections.e]\ntype = 'echo'").build();
+    let reg = Registry::builder()
+        .linked_types(false)
+        .secrets_toml("s", "[connections.e]\ntype = 'echo'")
+        .build();
     let err = reg.connection_dyn("e").unwrap_err();
     assert!(matches!(err, Error::UnknownType { .. }), "{err}");
     reg.register::<Echo>();
@@ -113,7 +116,10 @@ fn typed_lookup_with_a_conflicting_type_option_is_a_mismatch() {
     let err = reg.lookup("m").with_type("counted").get::<Echo>().unwrap_err();
     assert!(matches!(err, Error::TypeMismatch { .. }), "{err}");
     let msg = err.to_string();
-    assert!(msg.contains("it::common::Counted") && msg.contains("it::common::Echo"), "{msg}");
+    assert!(
+        msg.contains("it::common::Counted") && msg.contains("it::common::Echo"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -130,9 +136,14 @@ fn env_names_resolve_before_anything_else() {
 
 #[test]
 fn unset_env_name_is_an_error_naming_the_variable() {
-    let err = registry("").connection::<Echo>("env:CONNECTIONS_TEST_SURELY_UNSET").unwrap_err();
+    let err = registry("")
+        .connection::<Echo>("env:CONNECTIONS_TEST_SURELY_UNSET")
+        .unwrap_err();
     assert!(matches!(&err, Error::EnvVar { var, .. } if var == "CONNECTIONS_TEST_SURELY_UNSET"));
-    assert!(err.to_string().contains("export CONNECTIONS_TEST_SURELY_UNSET="), "{err}");
+    assert!(
+        err.to_string().contains("export CONNECTIONS_TEST_SURELY_UNSET="),
+        "{err}"
+    );
 }
 
 #[test]
@@ -175,7 +186,8 @@ mod ambiguous {
 
     #[test]
     fn a_short_name_claimed_twice_asks_for_the_full_path() {
-        let reg = registry("[connections.t]\ntype = 'twin'\n[connections.u]\ntype = 'it::registry::ambiguous::other::Twin'");
+        let reg =
+            registry("[connections.t]\ntype = 'twin'\n[connections.u]\ntype = 'it::registry::ambiguous::other::Twin'");
         let err = reg.connection_dyn("t").unwrap_err();
         assert!(matches!(err, Error::AmbiguousType { .. }), "{err}");
         let msg = err.to_string();
@@ -222,7 +234,10 @@ mod warnings {
             reg.connection::<Echo>("w").unwrap();
         });
         assert!(logs.contains("WARN"), "{logs}");
-        assert!(logs.contains("it::common::Echo") && logs.contains("it::common::Counted"), "{logs}");
+        assert!(
+            logs.contains("it::common::Echo") && logs.contains("it::common::Counted"),
+            "{logs}"
+        );
     }
 
     #[test]

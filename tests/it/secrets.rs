@@ -19,7 +19,11 @@ fn write(dir: &Path, rel: &str, text: &str) -> std::path::PathBuf {
 #[test]
 fn later_files_merge_key_by_key() {
     let dir = tempfile::tempdir().unwrap();
-    let global = write(dir.path(), "home/secrets.toml", "[connections.db]\ntype = 'echo'\ntext = 'global'\nport = 1\n[connections.other]\ntext = 'o'");
+    let global = write(
+        dir.path(),
+        "home/secrets.toml",
+        "[connections.db]\ntype = 'echo'\ntext = 'global'\nport = 1\n[connections.other]\ntext = 'o'",
+    );
     let project = write(dir.path(), "project/secrets.toml", "[connections.db]\ntext = 'project'");
     let reg = Registry::builder().secrets_paths([&global, &project]).build();
     let secrets = reg.secrets().unwrap();
@@ -39,7 +43,7 @@ fn missing_toml_files_are_skipped_and_an_empty_file_counts_as_found() {
     let empty = write(dir.path(), "empty.toml", "");
     let reg = Registry::builder().secrets_paths([&missing, &empty]).build();
     let secrets = reg.secrets().unwrap();
-    assert_eq!(secrets.files(), [empty.clone()]);
+    assert_eq!(secrets.files(), std::slice::from_ref(&empty));
     assert_eq!(secrets.searched(), [missing, empty]);
     // Found but empty: the error is "no section", not "no secrets".
     let err = reg.connection_dyn("db").unwrap_err();
@@ -56,7 +60,10 @@ fn no_secrets_at_all_lists_the_paths_searched() {
     let err = reg.connection_dyn("db").unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, Error::NoSecrets { .. }), "{msg}");
-    assert!(msg.contains(&a.display().to_string()) && msg.contains(&b.display().to_string()), "{msg}");
+    assert!(
+        msg.contains(&a.display().to_string()) && msg.contains(&b.display().to_string()),
+        "{msg}"
+    );
     // A typed lookup needs no secrets: the config is just empty.
     assert!(reg.connection::<Echo>("db").unwrap().config().is_empty());
 }
@@ -69,7 +76,10 @@ fn a_configured_directory_that_does_not_exist_is_an_error() {
     let err = reg.secrets().unwrap_err();
     assert!(matches!(err, Error::InvalidSecretsPath { .. }), "{err}");
     let msg = err.to_string();
-    assert!(msg.contains("mounted-secrets") && msg.contains("neither a `.toml` file nor an existing directory"), "{msg}");
+    assert!(
+        msg.contains("mounted-secrets") && msg.contains("neither a `.toml` file nor an existing directory"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -101,7 +111,11 @@ fn directory_secrets_as_kubernetes_mounts_them() {
 #[test]
 fn a_directory_layer_merges_over_a_file() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "secrets.toml", "[connections.db]\ntype = 'echo'\ntext = 'file'\nport = 1");
+    let file = write(
+        dir.path(),
+        "secrets.toml",
+        "[connections.db]\ntype = 'echo'\ntext = 'file'\nport = 1",
+    );
     let mounted = dir.path().join("mounted");
     write(&mounted, "connections/db/text", "mounted");
     let reg = Registry::builder().secrets_paths([&file, &mounted]).build();
@@ -129,15 +143,23 @@ fn malformed_toml_names_file_line_and_column() {
 
 #[test]
 fn whole_secrets_are_readable_as_st_secrets() {
-    let reg = Registry::builder().secrets_toml("s", "api_key = 'top'\n[service]\nretries = '3'\nurl = 'https://x'").build();
+    let reg = Registry::builder()
+        .secrets_toml("s", "api_key = 'top'\n[service]\nretries = '3'\nurl = 'https://x'")
+        .build();
     let s = reg.secrets().unwrap();
     assert_eq!(s.get::<String>("api_key").unwrap(), "top");
     assert_eq!(s.get::<u8>("service.retries").unwrap(), 3);
     assert_eq!(s.get_opt::<String>("service.missing").unwrap(), None);
     let err = s.get::<String>("service.missing").unwrap_err().to_string();
-    assert!(err.contains("missing key `service.missing`") && err.contains("add it to s"), "{err}");
+    assert!(
+        err.contains("missing key `service.missing`") && err.contains("add it to s"),
+        "{err}"
+    );
     let err = s.get::<u8>("service.url").unwrap_err().to_string();
-    assert!(err.contains("key `service.url` in the secrets (from s): found string, expected u8"), "{err}");
+    assert!(
+        err.contains("key `service.url` in the secrets (from s): found string, expected u8"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -155,7 +177,10 @@ fn config_typed_access() {
         sslmode: String,
     }
     let reg = Registry::builder()
-        .secrets_toml("app.toml", "[connections.pg]\nhost = 'localhost'\nport = '5432'\n[connections.pg.query]\nsslmode = 'require'")
+        .secrets_toml(
+            "app.toml",
+            "[connections.pg]\nhost = 'localhost'\nport = '5432'\n[connections.pg.query]\nsslmode = 'require'",
+        )
         .build();
     let conn = reg.connection::<Echo>("pg").unwrap();
     let config = conn.config();
@@ -168,22 +193,40 @@ fn config_typed_access() {
     assert_eq!(db.port, 5432);
     let bad = reg.lookup("pg").kwarg("port", "fifty").get::<Echo>().unwrap();
     let err = bad.config().deserialize::<Db>().unwrap_err().to_string();
-    assert!(err.contains("key `port` in [connections.pg] (from call-site kwargs): found string, expected u16"), "{err}");
+    assert!(
+        err.contains("key `port` in [connections.pg] (from call-site kwargs): found string, expected u16"),
+        "{err}"
+    );
     let kw = reg.lookup("pg").kwarg("port", 5433).get::<Echo>().unwrap();
     let db: Db = kw.config().deserialize().unwrap();
-    assert_eq!(db, Db { host: "localhost".into(), port: 5433, pool: None, query: Query { sslmode: "require".into() } });
+    assert_eq!(
+        db,
+        Db {
+            host: "localhost".into(),
+            port: 5433,
+            pool: None,
+            query: Query {
+                sslmode: "require".into()
+            }
+        }
+    );
 }
 
 /// Runs only in a child process that has `CONNECTIONS_SECRETS_PATH` set.
 #[test]
 #[ignore = "run by secrets_path_env_var_replaces_the_defaults in a child process"]
 fn child_reads_secrets_path_from_env() {
-    let Ok(expected) = std::env::var("CONNECTIONS_TEST_EXPECTED") else { return };
+    let Ok(expected) = std::env::var("CONNECTIONS_TEST_EXPECTED") else {
+        return;
+    };
     let reg = Registry::builder().build();
     let secrets = reg.secrets().unwrap();
     assert_eq!(secrets.get::<String>("marker").unwrap(), expected);
     assert_eq!(secrets.files().len(), 2);
-    assert_eq!(connections_core::secrets().unwrap().get::<String>("marker").unwrap(), expected);
+    assert_eq!(
+        connections_core::secrets().unwrap().get::<String>("marker").unwrap(),
+        expected
+    );
 }
 
 #[test]
@@ -193,12 +236,21 @@ fn secrets_path_env_var_replaces_the_defaults() {
     let b = write(dir.path(), "b.toml", "marker = 'from b'");
     let paths = std::env::join_paths([&a, &b]).unwrap();
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "secrets::child_reads_secrets_path_from_env", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "secrets::child_reads_secrets_path_from_env",
+            "--ignored",
+            "--nocapture",
+        ])
         .env(SECRETS_PATH_ENV, paths)
         .env("CONNECTIONS_TEST_EXPECTED", "from b")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("1 passed"), "the child test did not run: {stdout}");
 }
