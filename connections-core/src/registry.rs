@@ -44,7 +44,7 @@ pub struct Registration {
 }
 
 impl Registration {
-    /// The registration of connection type `T`.
+    /// The registration of connection type `T`; see [`Registration`].
     pub const fn of<T: Connection>() -> Self {
         Self {
             type_name: T::TYPE_NAME,
@@ -54,12 +54,12 @@ impl Registration {
         }
     }
 
-    /// The short name (`type_name`), or the full path if the type has none.
+    /// The short name (`type_name`), or the full path if the type has none; see [`Registration`].
     pub fn type_name(&self) -> &'static str {
         self.type_name
     }
 
-    /// The full Rust path.
+    /// The full Rust path; see [`Registration`].
     pub fn type_path(&self) -> &'static str {
         self.type_path
     }
@@ -211,6 +211,18 @@ impl RegistryBuilder {
     /// Each is a `.toml` file (skipped if it does not exist, as in Streamlit) or
     /// a secrets directory (an error if it does not exist). Later paths merge
     /// into earlier ones key by key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let file = dir.path().join("secrets.toml");
+    /// std::fs::write(&file, "[api]\nkey = 'k'").unwrap();
+    /// let registry = connections_core::Registry::builder()
+    ///     .secrets_paths([dir.path().join("absent.toml"), file])
+    ///     .build();
+    /// assert_eq!(registry.secrets().unwrap().get::<String>("api.key").unwrap(), "k");
+    /// ```
     pub fn secrets_paths<P: Into<PathBuf>>(mut self, paths: impl IntoIterator<Item = P>) -> Self {
         let sources = self.sources.get_or_insert_with(Vec::new);
         sources.extend(paths.into_iter().map(|p| Source::Path(p.into())));
@@ -220,6 +232,18 @@ impl RegistryBuilder {
     /// Adds TOML text as a secrets layer, after any paths; `label` names it in errors.
     ///
     /// Giving any source replaces the defaults, so a test registry reads only what it is given.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let registry = connections_core::Registry::builder()
+    ///     .secrets_toml("base", "[connections.db]\nhost = 'a'\nport = 1")
+    ///     .secrets_toml("override", "[connections.db]\nhost = 'b'")
+    ///     .build();
+    /// let secrets = registry.secrets().unwrap();
+    /// assert_eq!(secrets.get::<String>("connections.db.host").unwrap(), "b");
+    /// assert_eq!(secrets.get::<u16>("connections.db.port").unwrap(), 1);
+    /// ```
     pub fn secrets_toml(mut self, label: impl Into<PathBuf>, toml: impl Into<String>) -> Self {
         let sources = self.sources.get_or_insert_with(Vec::new);
         sources.push(Source::Inline {
@@ -231,12 +255,31 @@ impl RegistryBuilder {
 
     /// Whether to start with every `#[derive(Connection)]` type linked into the
     /// program (default `true`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let registry = connections_core::Registry::builder().linked_types(false).build();
+    /// assert!(registry.type_names().is_empty());
+    /// ```
     pub fn linked_types(mut self, yes: bool) -> Self {
         self.linked = yes;
         self
     }
 
     /// Registers `T` in the registry being built.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{BoxError, BaseConnection, Config, Connection, Registry};
+    /// # #[derive(Connection)]
+    /// # #[connection(type_name = "echo")]
+    /// # struct Echo { base: BaseConnection<String> }
+    /// # impl Echo { fn _connect(&self, c: &Config) -> Result<String, BoxError> { Ok(c.get_opt("text")?.unwrap_or_default()) } }
+    /// let registry = Registry::builder().linked_types(false).register::<Echo>().build();
+    /// assert_eq!(registry.type_names().len(), 2); // "echo" and its full path
+    /// ```
     pub fn register<T: Connection>(mut self) -> Self {
         self.extra.push(Registration::of::<T>());
         self
@@ -247,6 +290,14 @@ impl RegistryBuilder {
     /// With no secrets source given, it reads Streamlit's files,
     /// `~/.streamlit/secrets.toml` then `./.streamlit/secrets.toml`, or the
     /// paths in `CONNECTIONS_SECRETS_PATH` when that is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let registry = connections_core::Registry::builder().build();
+    /// // Reads ~/.streamlit/secrets.toml and ./.streamlit/secrets.toml on first use.
+    /// let _searched = registry.secrets().map(|s| s.searched().len());
+    /// ```
     pub fn build(self) -> Registry {
         let mut types = Types::default();
         if self.linked {
@@ -627,6 +678,19 @@ impl<'r> Lookup<'r> {
     /// The connection type, by short name or full path (`"sqlite"`,
     /// `"my_app::db::Sqlite"`, or Streamlit's dotted `"my_app.db.Sqlite"`).
     /// It wins over the section's `type` key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{BoxError, BaseConnection, Config, Connection, Registry};
+    /// # #[derive(Connection)]
+    /// # #[connection(type_name = "echo-typed")]
+    /// # struct Echo { base: BaseConnection<String> }
+    /// # impl Echo { fn _connect(&self, c: &Config) -> Result<String, BoxError> { Ok(c.get_opt("text")?.unwrap_or_default()) } }
+    /// let registry = Registry::builder().secrets_toml("s", "[connections.x]\ntype = 'service_account'").build();
+    /// let conn = registry.lookup("x").with_type("echo-typed").get_dyn().unwrap();
+    /// assert_eq!(conn.type_name(), "echo-typed");
+    /// ```
     pub fn with_type(mut self, type_name: impl Into<String>) -> Self {
         self.type_ = Some(type_name.into());
         self
@@ -634,6 +698,21 @@ impl<'r> Lookup<'r> {
 
     /// Expire the cached connection this long after it was built (reads do not
     /// extend it). `Duration::ZERO` caches nothing: every lookup builds anew.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{BoxError, BaseConnection, Config, Connection, Registry};
+    /// # #[derive(Connection)]
+    /// # #[connection(type_name = "echo")]
+    /// # struct Echo { base: BaseConnection<String> }
+    /// # impl Echo { fn _connect(&self, c: &Config) -> Result<String, BoxError> { Ok(c.get_opt("text")?.unwrap_or_default()) } }
+    /// # let registry = Registry::builder().secrets_toml("s", "").build();
+    /// use std::{sync::Arc, time::Duration};
+    /// let a = registry.lookup("t").ttl(Duration::ZERO).get::<Echo>().unwrap();
+    /// let b = registry.lookup("t").ttl(Duration::ZERO).get::<Echo>().unwrap();
+    /// assert!(!Arc::ptr_eq(&a, &b));
+    /// ```
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.policy.ttl = Some(ttl);
         self
@@ -641,6 +720,19 @@ impl<'r> Lookup<'r> {
 
     /// Keep at most `n` connections in this lookup's cache, evicting the
     /// least recently used. Zero is an error ([`Error::InvalidOption`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{BoxError, BaseConnection, Config, Connection, Registry};
+    /// # #[derive(Connection)]
+    /// # #[connection(type_name = "echo")]
+    /// # struct Echo { base: BaseConnection<String> }
+    /// # impl Echo { fn _connect(&self, c: &Config) -> Result<String, BoxError> { Ok(c.get_opt("text")?.unwrap_or_default()) } }
+    /// # let registry = Registry::builder().secrets_toml("s", "").build();
+    /// assert!(registry.lookup("m").max_entries(8).get::<Echo>().is_ok());
+    /// assert!(registry.lookup("m").max_entries(0).get::<Echo>().is_err());
+    /// ```
     pub fn max_entries(mut self, n: usize) -> Self {
         self.policy.max_entries = NonZeroUsize::new(n);
         self.max_entries_zero = n == 0;
@@ -648,12 +740,38 @@ impl<'r> Lookup<'r> {
     }
 
     /// Sets one config key, overriding the secrets section's key of that name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{BoxError, BaseConnection, Config, Connection, Registry};
+    /// # #[derive(Connection)]
+    /// # #[connection(type_name = "echo")]
+    /// # struct Echo { base: BaseConnection<String> }
+    /// # impl Echo { fn _connect(&self, c: &Config) -> Result<String, BoxError> { Ok(c.get_opt("text")?.unwrap_or_default()) } }
+    /// let registry = Registry::builder().secrets_toml("s", "[connections.k]\ntext = 'a'").build();
+    /// let conn = registry.lookup("k").kwarg("text", "b").get::<Echo>().unwrap();
+    /// assert_eq!(*conn.instance().unwrap(), "b");
+    /// ```
     pub fn kwarg(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
         self.kwargs.insert(key.into(), value.into());
         self
     }
 
     /// Sets several config keys; see [`kwarg`](Lookup::kwarg).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{BoxError, BaseConnection, Config, Connection, Registry};
+    /// # #[derive(Connection)]
+    /// # #[connection(type_name = "echo")]
+    /// # struct Echo { base: BaseConnection<String> }
+    /// # impl Echo { fn _connect(&self, c: &Config) -> Result<String, BoxError> { Ok(c.get_opt("text")?.unwrap_or_default()) } }
+    /// # let registry = Registry::builder().secrets_toml("s", "").build();
+    /// let conn = registry.lookup("k").kwargs([("text", "hi"), ("mode", "fast")]).get::<Echo>().unwrap();
+    /// assert_eq!(conn.config().keys().collect::<Vec<_>>(), ["mode", "text"]);
+    /// ```
     pub fn kwargs<K: Into<String>, V: Into<Value>>(mut self, kwargs: impl IntoIterator<Item = (K, V)>) -> Self {
         self.kwargs
             .extend(kwargs.into_iter().map(|(k, v)| (k.into(), v.into())));
@@ -662,6 +780,19 @@ impl<'r> Lookup<'r> {
 
     /// Connect during the lookup and return the connect's error, as
     /// Streamlit's constructor does. Off by default: connections are lazy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{BoxError, BaseConnection, Config, Connection, Registry};
+    /// # #[derive(Connection)]
+    /// # #[connection(type_name = "echo")]
+    /// # struct Echo { base: BaseConnection<String> }
+    /// # impl Echo { fn _connect(&self, c: &Config) -> Result<String, BoxError> { Ok(c.get_opt("text")?.unwrap_or_default()) } }
+    /// # let registry = Registry::builder().secrets_toml("s", "").build();
+    /// let conn = registry.lookup("e").eager(true).get::<Echo>().unwrap();
+    /// assert!(conn.is_connected());
+    /// ```
     pub fn eager(mut self, eager: bool) -> Self {
         self.eager = eager;
         self
@@ -673,6 +804,19 @@ impl<'r> Lookup<'r> {
     ///
     /// [`Error::TypeMismatch`] if `with_type` names another type; otherwise as
     /// [`Registry::connection`], plus the connect's error when `eager`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{BoxError, BaseConnection, Config, Connection, Registry};
+    /// # #[derive(Connection)]
+    /// # #[connection(type_name = "echo")]
+    /// # struct Echo { base: BaseConnection<String> }
+    /// # impl Echo { fn _connect(&self, c: &Config) -> Result<String, BoxError> { Ok(c.get_opt("text")?.unwrap_or_default()) } }
+    /// # let registry = Registry::builder().secrets_toml("s", "").build();
+    /// let echo = registry.lookup("g").get::<Echo>().unwrap();
+    /// assert_eq!(echo.name(), "g");
+    /// ```
     pub fn get<T: Connection>(self) -> Result<Arc<T>> {
         let wanted = Registration::of::<T>();
         if let Some(requested) = &self.type_ {
@@ -699,6 +843,18 @@ impl<'r> Lookup<'r> {
     /// # Errors
     ///
     /// As [`Registry::connection_dyn`], plus the connect's error when `eager`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{BoxError, BaseConnection, Config, Connection, Registry};
+    /// # #[derive(Connection)]
+    /// # #[connection(type_name = "echo-dyn")]
+    /// # struct Echo { base: BaseConnection<String> }
+    /// # impl Echo { fn _connect(&self, c: &Config) -> Result<String, BoxError> { Ok(c.get_opt("text")?.unwrap_or_default()) } }
+    /// let registry = Registry::builder().secrets_toml("s", "[connections.d]\ntype = 'echo-dyn'").build();
+    /// assert_eq!(registry.lookup("d").get_dyn().unwrap().type_name(), "echo-dyn");
+    /// ```
     pub fn get_dyn(self) -> Result<Arc<dyn DynConnection>> {
         let name = self.name.as_deref().map_err(Clone::clone)?;
         let (reg, explicit) = if let Some(requested) = &self.type_ {
