@@ -421,16 +421,17 @@ fn scalar_from_str(s: &str) -> Option<Value> {
 /// Deserializes, returning on failure the dotted path of the failing key and a
 /// value-free description of the problem.
 fn convert_at<T: DeserializeOwned>(value: Value, all: &Table) -> std::result::Result<T, (String, String)> {
-    let root = value.clone();
+    let mut root = value.clone();
     serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
         let path = err.path().to_string();
         let path = if path == "." { String::new() } else { path };
-        let found = value_at(&root, &path).map_or("nothing", Value::type_str);
+        let found = value_at_mut(&mut root, &path).map_or("nothing", |v| v.type_str());
         let message = err.into_inner().message().to_owned();
         (path, describe(&message, found, all))
     })
 }
 
+/// The value at a dotted serde path (`query.sslmode`, `hosts.[1]`).
 fn value_at_mut<'a>(root: &'a mut Value, path: &str) -> Option<&'a mut Value> {
     if path.is_empty() {
         return Some(root);
@@ -440,26 +441,6 @@ fn value_at_mut<'a>(root: &'a mut Value, path: &str) -> Option<&'a mut Value> {
         current = match current {
             Value::Table(t) => t.get_mut(part)?,
             Value::Array(a) => a.get_mut(
-                part.trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<usize>()
-                    .ok()?,
-            )?,
-            _ => return None,
-        };
-    }
-    Some(current)
-}
-
-fn value_at<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
-    if path.is_empty() {
-        return Some(root);
-    }
-    let mut current = root;
-    for part in path.split('.') {
-        current = match current {
-            Value::Table(t) => t.get(part)?,
-            Value::Array(a) => a.get(
                 part.trim_start_matches('[')
                     .trim_end_matches(']')
                     .parse::<usize>()
