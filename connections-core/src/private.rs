@@ -25,43 +25,138 @@ pub trait DefinesConnect<Raw> {
 /// The fallback `_connect`, found only when the type has no inherent one; its
 /// unsatisfiable bound turns rustc's bare "no function named `_connect`" into
 /// the message above.
-pub trait ConnectFallback<Raw>: Sized {
+pub trait ConnectFallback: Sized {
     /// Stands in for a missing `_connect`; uncallable.
-    fn _connect(&self, _config: &Config) -> Result<Raw, Infallible>
+    fn _connect(&self, _config: &Config) -> Result<<Self as Connection>::Raw, Infallible>
     where
-        Self: DefinesConnect<Raw>,
+        Self: Connection + DefinesConnect<<Self as Connection>::Raw>,
     {
         self.never()
     }
 }
 
-impl<T, Raw> ConnectFallback<Raw> for T {}
+impl<T> ConnectFallback for T {}
 
-/// What a connect function may return: `Result<Raw, E>` with `E` convertible to [`BoxError`].
+/// What a connect function may return: `Result<Raw, E>`.
 #[diagnostic::on_unimplemented(
-    message = "the connect function returns `{Self}`, but this connection's raw type needs `Result<{Raw}, E>`",
+    message = "the connect function of `{Conn}` returns `{Self}`, but its raw type needs `Result<{Raw}, E>`",
     label = "the raw type is set by this `BaseConnection<{Raw}>` field",
     note = "write `fn _connect(&self, config: &Config) -> Result<{Raw}, E>`, where E is any error type (`std::error::Error + Send + Sync + 'static`, e.g. `connections_core::BoxError`)"
 )]
-pub trait ConnectOutput<Raw> {
-    /// Boxes the error.
-    fn into_boxed(self) -> Result<Raw, BoxError>;
+pub trait ConnectOutput<Conn, Raw> {
+    /// The error type of the result.
+    type Error;
+    /// The result itself.
+    fn into_result(self) -> Result<Raw, Self::Error>;
 }
 
-impl<Raw, E: Into<BoxError>> ConnectOutput<Raw> for Result<Raw, E> {
+impl<Conn, Raw, E> ConnectOutput<Conn, Raw> for Result<Raw, E> {
+    type Error = E;
     #[inline]
-    fn into_boxed(self) -> Result<Raw, BoxError> {
-        self.map_err(Into::into)
+    fn into_result(self) -> Self {
+        self
+    }
+}
+
+/// What a connect function's error may be: anything convertible to [`BoxError`].
+#[diagnostic::on_unimplemented(
+    message = "the connect function of `{Conn}` returns errors of type `{Self}`, which does not convert into `BoxError`",
+    label = "the connect function of `{Conn}` returns `Result<_, {Self}>`",
+    note = "return an error type that implements `std::error::Error + Send + Sync + 'static` (or `connections_core::BoxError`, or `String`), or convert the error with `.map_err(...)`"
+)]
+pub trait ConnectError<Conn> {
+    /// Boxes the error.
+    fn into_box_error(self) -> BoxError;
+}
+
+impl<Conn, E: Into<BoxError>> ConnectError<Conn> for E {
+    #[inline]
+    fn into_box_error(self) -> BoxError {
+        self.into()
     }
 }
 
 /// Calls a connect function of the expected shape; a function of another shape
-/// fails here with rustc's "expected signature ... found ..." message.
+/// fails here with rustc's "expected function that takes 2 arguments" or
+/// "type mismatch in function arguments", at the struct name.
+///
+/// rustc quotes the line of the failed bound in its note, so that line ends
+/// with the signature to write.
 #[inline]
-pub fn call_connect<T, Raw, O: ConnectOutput<Raw>>(
-    connect: impl FnOnce(&T, &Config) -> O,
-    this: &T,
+pub fn call_connect<Conn, O>(
+    connect: impl FnOnce(&Conn, &Config) -> O, // write `fn _connect(&self, config: &Config) -> Result<Raw, E>`
+    this: &Conn,
     config: &Config,
-) -> Result<Raw, BoxError> {
-    connect(this, config).into_boxed()
+) -> O {
+    connect(this, config)
+}
+
+/// The connect function's output as a `Result<Raw, _>`.
+#[inline]
+pub fn into_result<Conn, Raw, O: ConnectOutput<Conn, Raw>>(output: O) -> Result<Raw, O::Error> {
+    output.into_result()
+}
+
+/// The result with its error boxed.
+#[inline]
+pub fn box_error<Conn, Raw, E: ConnectError<Conn>>(result: Result<Raw, E>) -> Result<Raw, BoxError> {
+    result.map_err(ConnectError::into_box_error)
+}
+
+/// A field other than the base takes its `Default`.
+#[diagnostic::on_unimplemented(
+    message = "`{Conn}` has a field of type `{Self}`, which does not implement `Default`",
+    label = "`#[derive(Connection)]` builds every field but the `BaseConnection` with `Default::default()`",
+    note = "add `#[derive(Default)]` to `{Self}` or implement `Default` for it, wrap the field as `Option<{Self}>`, or, if `_connect` makes it, make it part of the raw type"
+)]
+pub trait ExtraField<Conn>: Sized {
+    /// The field's initial value.
+    fn extra_default() -> Self;
+}
+
+impl<Conn, T: Default> ExtraField<Conn> for T {
+    #[inline]
+    fn extra_default() -> Self {
+        T::default()
+    }
+}
+
+/// A raw type is shared across threads as `Arc<Raw>`, so it must be `Send`.
+#[diagnostic::on_unimplemented(
+    message = "the raw type `{Self}` cannot be sent between threads",
+    label = "a connection's raw type must be `Send + Sync`: it is shared across threads as `Arc<{Self}>`",
+    note = "use a thread-safe type instead, e.g. `Arc` for `Rc`"
+)]
+pub trait RawSend {}
+
+impl<T: Send> RawSend for T {}
+
+/// A raw type is shared across threads as `Arc<Raw>`, so it must be `Sync`.
+#[diagnostic::on_unimplemented(
+    message = "the raw type `{Self}` cannot be shared between threads",
+    label = "a connection's raw type must be `Send + Sync`: it is shared across threads as `Arc<{Self}>`",
+    note = "wrap it in a lock: `BaseConnection<std::sync::Mutex<{Self}>>` (a `Mutex<T>` is `Sync` when `T` is `Send`)"
+)]
+pub trait RawSync {}
+
+impl<T: Sync> RawSync for T {}
+
+/// The derive's where clause on its impl, `for<'a> Raw: RawGate<'a>`: the impl
+/// holds only for a raw type that is `Send + Sync + 'static`, so a raw type
+/// without them fails once, in [`register`], instead of once per item of the
+/// impl. The lifetime makes the bound higher-ranked, which rustc does not
+/// reject as "trivially false" when the raw type is concrete.
+pub trait RawGate<'a>: Send + Sync + 'static {}
+
+impl<T: Send + Sync + 'static> RawGate<'_> for T {}
+
+/// The registration of a derived connection type. The raw type is checked
+/// first, with advice; rustc then drops the error of the `Connection` bound,
+/// which fails on the same `Send` or `Sync` at the same place.
+pub const fn register<C, Raw>() -> Registration
+where
+    Raw: RawSend + RawSync + 'static,
+    C: Connection<Raw = Raw>,
+{
+    Registration::of::<C>()
 }

@@ -2,7 +2,7 @@
 
 use proc_macro2::{Span, TokenTree};
 use syn::meta::ParseNestedMeta;
-use syn::{Attribute, LitStr, Path, Token};
+use syn::{Attribute, LitStr, Meta, Path, Token};
 
 /// The keys `#[connection(...)]` accepts, for "expected one of" messages.
 const KEYS: &str = "`type_name`, `connect`, `crate`";
@@ -29,6 +29,15 @@ pub fn parse(attrs: &[Attribute]) -> syn::Result<Attrs> {
         None => errors = Some(e),
     };
     for attr in attrs.iter().filter(|a| a.path().is_ident("connection")) {
+        if !matches!(attr.meta, Meta::List(_)) {
+            push(syn::Error::new_spanned(
+                attr,
+                format!(
+                    "`#[connection]` takes a list of keys: write e.g. `#[connection(type_name = \"sqlite\")]`; the keys are {KEYS}"
+                ),
+            ));
+            continue;
+        }
         let result = attr.parse_nested_meta(|meta| {
             if let Err(e) = parse_key(&meta, &mut out) {
                 push(e);
@@ -124,6 +133,14 @@ fn check_type_name(lit: &LitStr) -> syn::Result<()> {
         return Err(syn::Error::new(
             lit.span(),
             "`type_name` cannot be empty; write a short name such as `type_name = \"sqlite\"`, or leave the key out to use the full path",
+        ));
+    }
+    if name.contains("::") || name.contains('.') {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "`type_name` is a short name, not a path: the full path is registered anyway (`type = \"my_app::db::Sqlite\"` works in secrets files); write a short name such as `type_name = \"sqlite\"`, or leave the key out; found {name:?}"
+            ),
         ));
     }
     let starts_with_letter = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic());

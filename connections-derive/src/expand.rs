@@ -1,21 +1,34 @@
 //! Every `quote!` of the derive lives here.
+//!
+//! Each check in the expansion is spanned at the user's tokens it is about, so
+//! that rustc underlines them and not the `#[derive]`: the raw type for the
+//! raw-type checks, the struct name (or the `connect = path`) for the connect
+//! function, a field's type for its `Default`.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{quote, quote_spanned};
+use syn::Type;
 use syn::spanned::Spanned;
 
 use crate::ast::{FieldKind, Input};
 
+/// The name the expansion gives `#krate::__private` inside its `const _` block,
+/// so that a helper's path can carry the span of the user's tokens.
+fn private_alias(span: Span) -> Ident {
+    Ident::new("__connections_private", span)
+}
+
 pub fn expand(input: &Input<'_>) -> TokenStream {
     let ident = input.ident;
-    let krate = input.attrs.krate.as_ref().map_or_else(
-        || quote!(::connections_core),
+    // A `crate = path` that does not lead to the runtime is an error at the path.
+    let private = input.attrs.krate.as_ref().map_or_else(
+        || quote!(::connections_core::__private),
         |k| {
             let path = &k.value;
-            quote!(#path)
+            quote_spanned!(path.span()=> #path::__private)
         },
     );
-    let private = quote!(#krate::__private);
+    let alias = private_alias(Span::call_site());
 
     let Some(base) = input.base_fields().next() else {
         return syn::Error::new_spanned(ident, "no `BaseConnection<Raw>` field").into_compile_error();
@@ -34,60 +47,120 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
         let lit = &name.value;
         quote!(#lit)
     } else {
-        quote!(<Self as #private::Connection>::TYPE_PATH)
+        type_path.clone()
     };
 
     // Every other field takes its `Default`; a field that has none is underlined.
     let others = input.fields.iter().filter(|f| !f.is_base()).map(|f| {
         let member = &f.member;
         let ty = f.ty;
-        quote_spanned!(ty.span()=> #member: <#ty as ::core::default::Default>::default())
+        let p = private_alias(ty.span());
+        quote_spanned!(ty.span()=> #member: <#ty as #p::ExtraField<Self>>::extra_default())
     });
 
-    // `Self::_connect` resolves to the user's inherent function; when there is
-    // none, to `ConnectFallback::_connect`, whose unmet bound explains what to write.
-    let connect_fn = if let Some(path) = &input.attrs.connect {
-        let path = &path.value;
-        quote_spanned!(path.span()=> #path)
-    } else {
-        quote_spanned!(ident.span()=> Self::_connect)
-    };
-    let call = quote_spanned! {raw.span()=>
-        #private::call_connect::<Self, #raw, _>(#connect_fn, self, config)
+    let raw_gate = raw_gate(raw);
+    let register = register(ident, raw);
+    // The parameter and the locals of `connect_raw` are hygienic: a `connect =
+    // path` cannot name them by accident.
+    let config = Ident::new("config", Span::mixed_site());
+    let connect = connect_body(input, raw, &config);
+
+    let items = quote! {
+        type Raw = #raw;
+        const TYPE_NAME: &'static str = #type_name;
+        const TYPE_PATH: &'static str = #type_path;
+
+        #[inline]
+        fn from_base(base: #alias::BaseConnection<#raw>) -> Self {
+            Self { #base_member: base, #(#others,)* }
+        }
+
+        #[inline]
+        fn base(&self) -> &#alias::BaseConnection<#raw> {
+            &self.#base_member
+        }
+
+        fn connect_raw(
+            &self,
+            #config: &#alias::Config,
+        ) -> ::core::result::Result<#raw, #alias::BoxError> {
+            #connect
+        }
     };
 
+    // One `use` names the runtime: a wrong `crate = path` is one error.
+    // The impl is written twice, with and without the raw-type where clause:
+    // rustdoc sees the second, so the user's docs show a plain impl.
     quote! {
         const _: () = {
+            use #private as #alias;
             #[allow(unused_imports)]
-            use #private::ConnectFallback as _;
+            use #alias::ConnectFallback as _;
 
+            #[cfg(not(doc))]
             #[automatically_derived]
-            impl #private::Connection for #ident {
-                type Raw = #raw;
-                const TYPE_NAME: &'static str = #type_name;
-                const TYPE_PATH: &'static str = #type_path;
-
-                #[inline]
-                fn from_base(base: #private::BaseConnection<#raw>) -> Self {
-                    Self { #base_member: base, #(#others,)* }
-                }
-
-                #[inline]
-                fn base(&self) -> &#private::BaseConnection<#raw> {
-                    &self.#base_member
-                }
-
-                fn connect_raw(
-                    &self,
-                    config: &#private::Config,
-                ) -> ::core::result::Result<#raw, #private::BoxError> {
-                    #call
-                }
+            impl #alias::Connection for #ident where #raw_gate {
+                #items
             }
 
-            #private::inventory::submit! {
-                #private::Registration::of::<#ident>()
+            #[cfg(doc)]
+            #[automatically_derived]
+            impl #alias::Connection for #ident {
+                #items
+            }
+
+            #alias::inventory::submit! {
+                #register
             }
         };
+    }
+}
+
+/// The impl's where clause: `Raw: Send + Sync + 'static`, so that a raw type
+/// without them fails once, in [`register`], and not in every item of the impl.
+///
+/// Higher-ranked, because rustc rejects a plain bound on concrete types that
+/// does not hold ("trivially false") with its own, adviceless message.
+fn raw_gate(raw: &Type) -> TokenStream {
+    let p = private_alias(raw.span());
+    quote_spanned!(raw.span()=> for<'__connection> #raw: #p::RawGate<'__connection>)
+}
+
+/// The registration, through a helper whose first bounds check the raw type
+/// with advice; spanned at the raw type, so the error underlines it.
+fn register(ident: &Ident, raw: &Type) -> TokenStream {
+    let p = private_alias(raw.span());
+    let mut ident = ident.clone();
+    ident.set_span(raw.span());
+    quote_spanned!(raw.span()=> #p::register::<#ident, #raw>())
+}
+
+/// `connect_raw`'s body: call the connect function, check what it returns,
+/// box its error; each step spanned at what it checks.
+fn connect_body(input: &Input<'_>, raw: &Type, config: &Ident) -> TokenStream {
+    // `Self::_connect` resolves to the user's inherent function; when there is
+    // none, to `ConnectFallback::_connect`, whose unmet bound explains what to write.
+    let (path, span) = if let Some(connect) = &input.attrs.connect {
+        let path = &connect.value;
+        let span = path.segments.last().map_or_else(|| path.span(), |s| s.ident.span());
+        (quote!(#path), span)
+    } else {
+        let span = input.ident.span();
+        (quote_spanned!(span=> Self::_connect), span)
+    };
+    let [connect, output, result] = ["connect", "output", "result"].map(|name| Ident::new(name, Span::mixed_site()));
+    let p = private_alias(span);
+    let p_raw = private_alias(raw.span());
+    // The block around `connect` keeps rustc from suggesting a closure in place
+    // of the struct name when the signature is wrong.
+    let call = quote_spanned!(span=> #p::call_connect({ #connect }, self, #config));
+    let into_result = quote_spanned!(raw.span()=> #p_raw::into_result::<Self, #raw, _>(#output));
+    let boxed = quote_spanned!(span=> #p::box_error::<Self, #raw, _>(#result));
+    quote! {
+        let #connect = #path;
+        #[allow(unused_braces)]
+        let #output = #call;
+        let #result = #into_result;
+        #boxed
     }
 }

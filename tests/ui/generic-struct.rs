@@ -1,0 +1,8 @@
+use connections_core::prelude::*;
+
+#[derive(Connection)]
+struct Sqlite<T> {
+    base: BaseConnection<T>,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use connections_core::prelude::*;
+
+#[derive(Connection)]
+enum Sqlite {
+    Open(BaseConnection<String>),
+}
+
+fn main() {}

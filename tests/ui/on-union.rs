@@ -1,0 +1,8 @@
+use connections_core::prelude::*;
+
+#[derive(Connection)]
+union Sqlite {
+    raw: u64,
+}
+
+fn main() {}
