@@ -98,12 +98,22 @@
 //!
 //! # Differences from Streamlit
 //!
-//! * Connections are lazy: nothing connects until `instance()` (or the
-//!   `eager` option, which restores Streamlit's connect-on-construction).
-//! * Secrets files merge key by key instead of table by table.
-//! * The cache key has kwargs in sorted order and includes the full type path;
-//!   `max_entries = 0` is a clear error instead of failing on every insert.
-//! * Waiters on a failing connect share its failure instead of each retrying.
+//! * Lazy by default: nothing connects until `instance()`; the `eager` option
+//!   restores Streamlit's connect-on-construction and returns its error.
+//! * Secrets files merge key by key; Streamlit replaces a top-level table
+//!   wholesale, so a project file's `[connections.*]` hides the global file's.
+//! * Every thread waiting on a connect gets its outcome, failure included;
+//!   only the next call retries (Streamlit's waiters each try again).
+//! * Cache keys: kwargs in sorted order, `_`-prefixed kwargs included, the
+//!   type keyed by identity, `ttl` a `Duration`; `max_entries = 0` is a clear
+//!   error instead of failing on every insert.
+//! * A missing `type` key, an unset `env:` variable and the other mistakes
+//!   Streamlit reports as bare `KeyError`s get messages that say what to write.
+//! * A missing secrets file never breaks a typed lookup: the config is empty,
+//!   and a missing key then says which file to create.
+//! * Secrets directories nest below the first level of subfolders.
+//! * With an explicit type, a section's `type` key stays the client library's
+//!   data; a warning names a conflict with another registered type.
 
 #![doc(html_root_url = "https://docs.rs/connections-core/0.1.0")]
 
