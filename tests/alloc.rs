@@ -49,6 +49,27 @@ fn a_cached_lookup_and_instance_allocate_nothing() {
 }
 
 #[test]
+fn the_borrowed_hot_path_allocates_nothing() {
+    let registry = Registry::builder().secrets_toml("s", "").build();
+    let lookups_ref = |registry: &Registry| {
+        let mut sum = 0;
+        for _ in 0..1_000 {
+            sum += *registry
+                .connection_ref::<Fast>("hot_ref")
+                .unwrap()
+                .instance_ref()
+                .unwrap();
+        }
+        sum
+    };
+    black_box(lookups_ref(&registry));
+    let hot = allocation_counter::measure(|| {
+        black_box(lookups_ref(&registry));
+    });
+    assert_eq!(hot.count_total, 0, "{hot:?}");
+}
+
+#[test]
 fn the_global_registry_hot_path_allocates_nothing_either() {
     let global = Registry::global();
     black_box(lookups(global, "alloc_global"));

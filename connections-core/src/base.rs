@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::cell::SingleFlight;
 use crate::config::Config;
 use crate::error::{BoxError, Error, Result};
+use crate::handle::InstanceRef;
 
 /// The state of one connection: its name, type, configuration, and a
 /// resettable cell holding the raw instance (`R`, e.g. a database handle).
@@ -117,6 +118,29 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
                 message: self.config.redact(&message),
             },
         )
+    }
+
+    /// As [`instance_with`](BaseConnection::instance_with), returning a
+    /// borrowed [`InstanceRef`] that touches no shared reference count.
+    ///
+    /// # Errors
+    ///
+    /// As [`instance_with`](BaseConnection::instance_with).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::{BaseConnection, Config};
+    ///
+    /// let base = BaseConnection::<u32>::new("n", "t", "crate::T", Config::new("n", Default::default()));
+    /// assert_eq!(*base.instance_ref_with(|_| Ok(5)).unwrap(), 5);
+    /// ```
+    #[inline]
+    pub fn instance_ref_with(&self, connect: impl FnOnce(&Config) -> Result<R, BoxError>) -> Result<InstanceRef<R>> {
+        if let Some(instance) = InstanceRef::from_guard(self.cell.peek()) {
+            return Ok(instance);
+        }
+        self.instance_with(connect).map(InstanceRef::from_arc)
     }
 
     /// The raw instance if this generation is connected, without connecting.

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, Guard};
 use hashbrown::{Equivalent, HashMap};
 
 use crate::cell::SingleFlight;
@@ -72,8 +72,8 @@ impl KeyRef<'_> {
     }
 }
 
-struct Entry {
-    conn: Arc<dyn DynConnection>,
+pub(crate) struct Entry {
+    pub(crate) conn: Arc<dyn DynConnection>,
     /// When the entry was written: ttl counts from here, reads do not extend it.
     written: Instant,
 }
@@ -115,15 +115,21 @@ impl Cache {
     /// The cached connection for `key`, if built and not expired. The hot path.
     #[inline]
     pub(crate) fn get(&self, key: KeyRef<'_>) -> Option<Arc<dyn DynConnection>> {
+        self.get_guard(key)
+            .and_then(|entry| entry.as_ref().map(|e| Arc::clone(&e.conn)))
+    }
+
+    /// The cached entry for `key` as a guard, touching no shared reference count.
+    #[inline]
+    pub(crate) fn get_guard(&self, key: KeyRef<'_>) -> Option<Guard<Option<Arc<Entry>>>> {
         let map = self.map.load();
         let slot = map.get(&key)?;
         let entry = slot.cell.peek();
-        let entry = entry.as_ref()?;
-        if self.expired(entry) {
+        if entry.as_ref().is_none_or(|e| self.expired(e)) {
             return None;
         }
         self.touch(slot);
-        Some(Arc::clone(&entry.conn))
+        Some(entry)
     }
 
     /// The cached connection for `key`, building it with `build` if needed.

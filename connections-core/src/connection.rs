@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::base::{BaseConnection, describe};
 use crate::config::Config;
 use crate::error::{BoxError, Result};
+use crate::handle::InstanceRef;
 
 /// A named, configured, lazily connected, resettable connection.
 ///
@@ -122,6 +123,30 @@ pub trait Connection: Sized + Send + Sync + 'static {
     fn instance(&self) -> Result<Arc<Self::Raw>> {
         let base = self.base();
         base.instance_with(|config| self.connect_raw(config))
+    }
+
+    /// As [`instance`](Connection::instance), returning a borrowed
+    /// [`InstanceRef`] that touches no shared reference count, so it scales
+    /// with threads on a hot path; `to_arc()` gives an owned handle.
+    ///
+    /// # Errors
+    ///
+    /// As [`instance`](Connection::instance).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{BoxError, BaseConnection, Config, Connection};
+    /// # #[derive(Connection)]
+    /// # struct Echo { base: BaseConnection<String> }
+    /// # impl Echo { fn _connect(&self, c: &Config) -> Result<String, BoxError> { Ok(c.get("text")?) } }
+    /// let echo = Echo::from_config("e", Config::from_toml("e", "text = 'hi'").unwrap());
+    /// assert_eq!(echo.instance_ref().unwrap().len(), 2);
+    /// ```
+    #[inline]
+    fn instance_ref(&self) -> Result<InstanceRef<Self::Raw>> {
+        let base = self.base();
+        base.instance_ref_with(|config| self.connect_raw(config))
     }
 
     /// Forgets the raw instance; the next [`instance`](Connection::instance) reconnects.

@@ -123,6 +123,7 @@ mod cell;
 mod config;
 mod connection;
 mod error;
+mod handle;
 mod registry;
 mod secrets;
 
@@ -141,6 +142,7 @@ pub use crate::base::BaseConnection;
 pub use crate::config::Config;
 pub use crate::connection::{Connection, DynConnection};
 pub use crate::error::{BoxError, Error, Result};
+pub use crate::handle::{ConnectionRef, InstanceRef};
 pub use crate::registry::{Lookup, Registration, Registry, RegistryBuilder};
 pub use crate::secrets::{SECRETS_PATH_ENV, Secrets};
 
@@ -300,6 +302,31 @@ pub fn connection_dyn(name: &str) -> Result<Arc<dyn DynConnection>> {
 /// ```
 pub fn lookup(name: &str) -> Lookup<'_> {
     Registry::global().lookup(name)
+}
+
+/// The cached connection `name` of type `T` from the global registry, as a
+/// borrowed [`ConnectionRef`]; see [`Registry::connection_ref`].
+///
+/// # Errors
+///
+/// As [`Registry::connection`].
+///
+/// # Examples
+///
+/// ```
+/// use connections_core::prelude::*;
+///
+/// #[derive(Connection)]
+/// struct Answer { base: BaseConnection<u64> }
+/// impl Answer { fn _connect(&self, _: &Config) -> Result<u64, BoxError> { Ok(42) } }
+///
+/// let answer = *connections_core::connection_ref::<Answer>("doc_answer")?.instance_ref()?;
+/// assert_eq!(answer, 42);
+/// # Ok::<(), connections_core::Error>(())
+/// ```
+#[inline]
+pub fn connection_ref<T: Connection>(name: &str) -> Result<ConnectionRef<T>> {
+    Registry::global().connection_ref::<T>(name)
 }
 
 /// The global registry's merged secrets, as Streamlit's `st.secrets`.

@@ -16,6 +16,7 @@ use crate::cache::{Cache, KeyRef, Policy};
 use crate::config::{Config, Origin};
 use crate::connection::{Connection, DynConnection};
 use crate::error::{Error, Result, nearest};
+use crate::handle::ConnectionRef;
 use crate::secrets::{self, Secrets, Source};
 
 /// How a connection type is built at run time; what the derive registers.
@@ -549,6 +550,32 @@ impl Registry {
             return Ok(conn);
         }
         Lookup::resolved(self, resolved).get::<T>()
+    }
+
+    /// As [`connection`](Registry::connection), returning a borrowed
+    /// [`ConnectionRef`] that touches no shared reference count when the
+    /// connection is cached, so the lookup scales with threads. Pair it with
+    /// [`instance_ref`](Connection::instance_ref) on a request's hot path.
+    ///
+    /// # Errors
+    ///
+    /// As [`connection`](Registry::connection).
+    ///
+    /// # Examples
+    ///
+    /// See [`ConnectionRef`].
+    #[inline]
+    pub fn connection_ref<T: Connection>(&self, name: &str) -> Result<ConnectionRef<T>> {
+        let resolved = resolve_name(name)?;
+        let key = KeyRef {
+            type_id: TypeId::of::<T>(),
+            name: &resolved,
+            kwargs: "",
+        };
+        if let Some(hit) = self.default_cache.get_guard(key).and_then(ConnectionRef::cached) {
+            return Ok(hit);
+        }
+        Lookup::resolved(self, resolved).get::<T>().map(ConnectionRef::owned)
     }
 
     /// The cached connection `name`, its type taken from the secrets.

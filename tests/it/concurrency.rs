@@ -168,14 +168,25 @@ fn stress_every_instance_is_created_once_per_generation_and_dropped_once() {
             thread::spawn(move || {
                 let mut i = t;
                 while Instant::now() < deadline {
-                    let conn = reg.connection::<Stressed>(&names[i % names.len()]).unwrap();
-                    let handle = conn.instance().unwrap();
-                    match i % 7 {
-                        0 => conn.reset(),
-                        1 | 2 => {
-                            conn.reset_if(&handle);
+                    let name = &names[i % names.len()];
+                    if i % 2 == 0 {
+                        // Owned handles.
+                        let conn = reg.connection::<Stressed>(name).unwrap();
+                        let handle = conn.instance().unwrap();
+                        match i % 7 {
+                            0 => conn.reset(),
+                            1 | 2 => {
+                                conn.reset_if(&handle);
+                            }
+                            _ => {}
                         }
-                        _ => {}
+                    } else {
+                        // Borrowed handles.
+                        let conn = reg.connection_ref::<Stressed>(name).unwrap();
+                        let handle = conn.instance_ref().unwrap();
+                        if i % 5 == 0 {
+                            conn.reset_if(&handle.to_arc());
+                        }
                     }
                     i += 1;
                 }

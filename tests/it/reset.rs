@@ -93,3 +93,20 @@ fn dyn_reset_and_connect() {
     any.connect().unwrap();
     assert_eq!(connects("reset_dyn"), 2);
 }
+
+#[test]
+fn borrowed_handles_stay_valid_across_reset_and_convert_to_arcs() {
+    let reg = registry("");
+    let miss = reg.connection_ref::<Counted>("reset_ref").unwrap(); // built now: an owned handle
+    let hit = reg.connection_ref::<Counted>("reset_ref").unwrap(); // cached: a borrowed one
+    assert!(Arc::ptr_eq(&miss.to_arc(), &hit.to_arc()));
+    let raw = hit.instance_ref().unwrap();
+    assert_eq!(raw.serial, 1);
+    assert!(hit.reset_if(&raw.to_arc()));
+    assert_eq!(raw.serial, 1, "a borrowed instance outlives the reset that ended it");
+    let fresh = hit.instance_ref().unwrap();
+    assert_eq!(fresh.serial, 2);
+    assert!(!hit.reset_if(&raw.to_arc()));
+    assert_eq!(connects("reset_ref"), 2);
+    assert_eq!(format!("{:?}", hit.base()), format!("{hit:?}"));
+}
