@@ -13,13 +13,51 @@
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock, PoisonError};
 
-use arc_swap::ArcSwapOption;
 use arc_swap::Guard;
 
+use self::sync::{AtomicU64, Condvar, Current, Mutex, MutexGuard, Ordering};
 use crate::Error;
+
+/// The primitives, swapped for loom's under `--cfg loom` so the model checker
+/// explores every interleaving of the state machine (`tests/loom.rs`).
+#[cfg(not(loom))]
+mod sync {
+    pub(super) use std::sync::atomic::{AtomicU64, Ordering};
+    pub(super) use std::sync::{Condvar, Mutex, MutexGuard};
+
+    /// The current value: one lock-free `arc-swap` load to read.
+    pub(super) type Current<T> = arc_swap::ArcSwapOption<T>;
+}
+
+#[cfg(loom)]
+mod sync {
+    use std::sync::Arc;
+
+    use arc_swap::Guard;
+    pub(super) use loom::sync::atomic::{AtomicU64, Ordering};
+    pub(super) use loom::sync::{Condvar, Mutex, MutexGuard};
+
+    /// `arc-swap` is invisible to loom; a loom mutex gives the same
+    /// semantics (an atomic swap of an `Option<Arc<T>>`) in a form it models.
+    pub(super) struct Current<T>(Mutex<Option<Arc<T>>>);
+
+    impl<T> Current<T> {
+        pub(super) fn empty() -> Self {
+            Self(Mutex::new(None))
+        }
+        pub(super) fn load_full(&self) -> Option<Arc<T>> {
+            self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        }
+        pub(super) fn load(&self) -> Guard<Option<Arc<T>>> {
+            Guard::from_inner(self.load_full())
+        }
+        pub(super) fn store(&self, value: Option<Arc<T>>) {
+            *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = value;
+        }
+    }
+}
 
 /// One run of the initialiser; waiters hold it until its outcome is set.
 struct Attempt<T> {
@@ -32,7 +70,7 @@ struct State<T> {
 }
 
 pub(crate) struct SingleFlight<T> {
-    current: ArcSwapOption<T>,
+    current: Current<T>,
     /// Bumped by every reset; written under `state`'s lock, read anywhere.
     generation: AtomicU64,
     state: Mutex<State<T>>,
@@ -42,7 +80,7 @@ pub(crate) struct SingleFlight<T> {
 impl<T> SingleFlight<T> {
     pub(crate) fn new() -> Self {
         Self {
-            current: ArcSwapOption::empty(),
+            current: Current::empty(),
             generation: AtomicU64::new(0),
             state: Mutex::new(State { inflight: None }),
             done: Condvar::new(),
@@ -174,7 +212,7 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use std::sync::Barrier;
