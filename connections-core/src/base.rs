@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::cell::SingleFlight;
+use crate::cell::{SingleFlight, Wait};
 use crate::config::Config;
 use crate::error::{BoxError, Error, Result};
 use crate::handle::InstanceRef;
@@ -141,6 +141,19 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
             return Ok(instance);
         }
         self.instance_with(connect).map(InstanceRef::from_arc)
+    }
+
+    /// Waits up to `timeout` for a connect in flight; `None` if there is none.
+    pub(crate) fn wait_for_connect(&self, timeout: std::time::Duration) -> Option<Result<Arc<R>>> {
+        match self.cell.wait_for_attempt(timeout) {
+            Wait::Done(outcome) => Some(outcome),
+            Wait::TimedOut => Some(Err(Error::ConnectTimeout {
+                name: self.name.to_string(),
+                type_path: self.type_path,
+                timeout,
+            })),
+            Wait::Idle => None,
+        }
     }
 
     /// The raw instance if this generation is connected, without connecting.

@@ -14,6 +14,7 @@
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 use arc_swap::Guard;
 
@@ -67,6 +68,16 @@ struct Attempt<T> {
 struct State<T> {
     /// The attempt running for the current generation, if any.
     inflight: Option<Arc<Attempt<T>>>,
+}
+
+/// What [`SingleFlight::wait_for_attempt`] saw.
+pub(crate) enum Wait<T> {
+    /// The value, or the in-flight attempt's outcome.
+    Done(Result<Arc<T>, Error>),
+    /// The attempt is still running.
+    TimedOut,
+    /// No value and no attempt in flight.
+    Idle,
 }
 
 pub(crate) struct SingleFlight<T> {
@@ -173,6 +184,32 @@ impl<T> SingleFlight<T> {
         drop(relocked);
         self.done.notify_all();
         outcome
+    }
+
+    /// Waits up to `timeout` for the attempt in flight, without starting one.
+    pub(crate) fn wait_for_attempt(&self, timeout: Duration) -> Wait<T> {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.lock();
+        if let Some(value) = self.current.load_full() {
+            return Wait::Done(Ok(value));
+        }
+        let Some(attempt) = state.inflight.clone() else {
+            return Wait::Idle;
+        };
+        loop {
+            if let Some(outcome) = attempt.outcome.get() {
+                return Wait::Done(outcome.clone());
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Wait::TimedOut;
+            }
+            state = self
+                .done
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
     }
 
     /// Ends the generation: the next `get_or_try_init` runs the initialiser again.

@@ -2,7 +2,9 @@
 
 use std::any::Any;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
+use std::thread;
+use std::time::Duration;
 
 use crate::base::{BaseConnection, describe};
 use crate::config::Config;
@@ -147,6 +149,63 @@ pub trait Connection: Sized + Send + Sync + 'static {
     fn instance_ref(&self) -> Result<InstanceRef<Self::Raw>> {
         let base = self.base();
         base.instance_ref_with(|config| self.connect_raw(config))
+    }
+
+    /// As [`instance`](Connection::instance), waiting at most `timeout` for
+    /// the connect.
+    ///
+    /// A connect cannot be stopped from outside, so one that outlives the
+    /// timeout goes on as this generation's one attempt: later calls wait for
+    /// it (or time out) instead of starting another, so a hanging server never
+    /// piles up connects. A caller that finds no connect in flight starts it on
+    /// a helper thread; callers that find one wait without a thread.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ConnectTimeout`](crate::Error::ConnectTimeout), naming the
+    /// connection and the timeout; otherwise as [`instance`](Connection::instance).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// # use connections_core::{BoxError, BaseConnection, Config, Connection, Error};
+    /// # #[derive(Connection)]
+    /// # struct Slow { base: BaseConnection<u8> }
+    /// # impl Slow { fn _connect(&self, _: &Config) -> Result<u8, BoxError> {
+    /// #     std::thread::sleep(Duration::from_millis(300)); Ok(1) } }
+    /// let slow = Arc::new(Slow::from_config("slow", Config::new("slow", Default::default())));
+    /// let err = slow.instance_timeout(Duration::from_millis(10)).unwrap_err();
+    /// assert!(matches!(err, Error::ConnectTimeout { .. }));
+    /// // The connect went on; waiting longer gets its outcome.
+    /// assert_eq!(*slow.instance_timeout(Duration::from_secs(30)).unwrap(), 1);
+    /// ```
+    fn instance_timeout(self: &Arc<Self>, timeout: Duration) -> Result<Arc<Self::Raw>> {
+        if let Some(value) = self.base().get() {
+            return Ok(value);
+        }
+        if let Some(outcome) = self.base().wait_for_connect(timeout) {
+            return outcome;
+        }
+        // Nothing in flight: start the connect where it may outlive us.
+        let (tx, rx) = mpsc::channel();
+        let this = Arc::clone(self);
+        let spawned = thread::Builder::new()
+            .name("connections-connect".into())
+            .spawn(move || {
+                // The receiver may have timed out and gone; the outcome is stored anyway.
+                let _ = tx.send(this.instance());
+            });
+        if let Err(e) = spawned {
+            return Err(crate::Error::connect_failed(self.name(), Self::TYPE_PATH, e.into()));
+        }
+        rx.recv_timeout(timeout).unwrap_or_else(|_| {
+            Err(crate::Error::ConnectTimeout {
+                name: self.name().to_owned(),
+                type_path: Self::TYPE_PATH,
+                timeout,
+            })
+        })
     }
 
     /// Forgets the raw instance; the next [`instance`](Connection::instance) reconnects.

@@ -249,6 +249,22 @@ pub enum Error {
         source: Arc<dyn StdError + Send + Sync + 'static>,
     },
 
+    /// A connect did not finish within the time a caller was willing to wait.
+    ///
+    /// The connect itself goes on, as the generation's one attempt; a later
+    /// call gets its outcome instead of starting another.
+    #[error(
+        "connecting `{name}` ({type_path}) did not finish within {timeout:?}; it goes on in the background and a later call gets its outcome: check that the server is reachable, or wait longer"
+    )]
+    ConnectTimeout {
+        /// The connection name.
+        name: String,
+        /// The connection type's full path.
+        type_path: &'static str,
+        /// How long the caller waited.
+        timeout: std::time::Duration,
+    },
+
     /// The connection's `_connect` panicked; the panic was caught and poisons nothing.
     #[error("connecting `{name}` ({type_path}) panicked: {message}; the next call tries again")]
     ConnectPanicked {

@@ -13,6 +13,7 @@ mod concurrency;
 mod derive;
 mod errors;
 mod factory;
+mod faults;
 mod hygiene;
 mod lazy_init;
 mod redaction;
