@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
+use serde_path_to_error::{Path as SerdePath, Segment};
 use toml::{Table, Value};
 
 use crate::error::{Error, Result};
@@ -282,19 +283,20 @@ impl Config {
                 Ok(value) => return Ok(value),
                 Err(e) => e,
             };
-            if let Some((fixed_path, original)) = fixed.take()
-                && fixed_path == path
+            let key = path_key(&path);
+            if let Some((fixed_key, original)) = fixed.take()
+                && fixed_key == key
             {
                 // The unquoted value does not fit either: report the original.
-                return Err(self.invalid(path, original));
+                return Err(self.invalid(key, original));
             }
             let slot = value_at_mut(&mut working, &path);
             match slot.and_then(|slot| Some((slot.as_str().and_then(scalar_from_str)?, slot))) {
                 Some((scalar, slot)) => {
                     *slot = scalar;
-                    fixed = Some((path, problem));
+                    fixed = Some((key, problem));
                 }
-                None => return Err(self.invalid(path, problem)),
+                None => return Err(self.invalid(key, problem)),
             }
         }
     }
@@ -319,7 +321,8 @@ impl Config {
     }
 
     fn origin(&self, key: &str) -> Origin {
-        let top = key.split('.').next().unwrap_or(key);
+        // `query.sslmode` and `hosts[1]` came from where `query` and `hosts` did.
+        let top = key.split(['.', '[']).next().unwrap_or(key);
         self.origins
             .get(key)
             .or_else(|| self.origins.get(top))
@@ -418,34 +421,32 @@ fn scalar_from_str(s: &str) -> Option<Value> {
     }
 }
 
-/// Deserializes, returning on failure the dotted path of the failing key and a
+/// Deserializes, returning on failure the path of the failing value and a
 /// value-free description of the problem.
-fn convert_at<T: DeserializeOwned>(value: Value, all: &Table) -> std::result::Result<T, (String, String)> {
+fn convert_at<T: DeserializeOwned>(value: Value, all: &Table) -> std::result::Result<T, (SerdePath, String)> {
     let mut root = value.clone();
     serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
-        let path = err.path().to_string();
-        let path = if path == "." { String::new() } else { path };
+        let path = err.path().clone();
         let found = value_at_mut(&mut root, &path).map_or("nothing", |v| v.type_str());
         let message = err.into_inner().message().to_owned();
         (path, describe(&message, found, all))
     })
 }
 
-/// The value at a dotted serde path (`query.sslmode`, `hosts.[1]`).
-fn value_at_mut<'a>(root: &'a mut Value, path: &str) -> Option<&'a mut Value> {
-    if path.is_empty() {
-        return Some(root);
-    }
+/// A serde path as a key: `query.sslmode`, `hosts[1]`; empty for the whole value.
+fn path_key(path: &SerdePath) -> String {
+    let key = path.to_string();
+    if key == "." { String::new() } else { key }
+}
+
+/// The value at a serde path, walked segment by segment (a key may itself
+/// hold `.` or `[`, so the path's text cannot be split reliably).
+fn value_at_mut<'a>(root: &'a mut Value, path: &SerdePath) -> Option<&'a mut Value> {
     let mut current = root;
-    for part in path.split('.') {
-        current = match current {
-            Value::Table(t) => t.get_mut(part)?,
-            Value::Array(a) => a.get_mut(
-                part.trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<usize>()
-                    .ok()?,
-            )?,
+    for segment in path {
+        current = match (current, segment) {
+            (Value::Table(t), Segment::Map { key } | Segment::Enum { variant: key }) => t.get_mut(key)?,
+            (Value::Array(a), Segment::Seq { index }) => a.get_mut(*index)?,
             _ => return None,
         };
     }

@@ -61,8 +61,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// A connection type was asked for by a name no registered type has.
     #[error(
-        "unknown connection type `{requested}`{}; registered types: {}; write one of these as `type = \"...\"` or register the type with `Registry::register::<T>()`",
+        "unknown connection type `{requested}`{}{}; registered types: {}; write one of these as `type = \"...\"` or register the type with `Registry::register::<T>()`",
         nearest_hint(nearest.as_deref()),
+        asked_by_clause(asked_by.as_deref()),
         list_or_none(registered)
     )]
     UnknownType {
@@ -72,11 +73,15 @@ pub enum Error {
         registered: Vec<String>,
         /// The registered name nearest to `requested`, if one is close.
         nearest: Option<String>,
+        /// What asked for it: the `type` key of a `[connections.<name>]`
+        /// section and its file, or a lookup's `with_type` option.
+        asked_by: Option<String>,
     },
 
     /// A short type name is claimed by more than one registered type.
     #[error(
-        "connection type `{requested}` is ambiguous: it is the `type_name` of {}; write the full path instead, e.g. `type = \"{}\"`",
+        "connection type `{requested}`{} is ambiguous: it is the `type_name` of {}; write the full path instead, e.g. `type = \"{}\"`",
+        asked_by_clause(asked_by.as_deref()),
         list_or_none(candidates),
         candidates.first().map_or("", String::as_str)
     )]
@@ -85,6 +90,8 @@ pub enum Error {
         requested: String,
         /// The full paths of the types that claim it.
         candidates: Vec<String>,
+        /// What asked for it, as in [`Error::UnknownType`].
+        asked_by: Option<String>,
     },
 
     /// A section exists but has no `type` key, and no type was given in code.
@@ -134,16 +141,18 @@ pub enum Error {
 
     /// A secrets file is not valid TOML.
     #[error(
-        "{} is not valid TOML: line {line}, column {column}: {message}; fix that line (the file's contents are not shown because they may be secret)",
-        path.display()
+        "{} is not valid TOML{}: {message}; fix it there (the file's contents are not shown because they may be secret)",
+        path.display(),
+        position(*line, *column)
     )]
     MalformedSecrets {
         /// The file.
         path: PathBuf,
-        /// 1-based line of the error.
-        line: usize,
-        /// 1-based column of the error.
-        column: usize,
+        /// 1-based line of the error, when the parser gives a position (it
+        /// gives none for some limits, e.g. a key nested past its depth limit).
+        line: Option<usize>,
+        /// 1-based column of the error, when the parser gives a position.
+        column: Option<usize>,
         /// The parser's message, without any quoted file contents.
         message: String,
     },
@@ -291,6 +300,25 @@ impl Error {
                 source: Arc::from(other),
             },
         }
+    }
+
+    /// Names what asked for an unknown or ambiguous type; other errors are unchanged.
+    pub(crate) fn type_asked_by(mut self, by: impl FnOnce() -> String) -> Self {
+        if let Error::UnknownType { asked_by, .. } | Error::AmbiguousType { asked_by, .. } = &mut self {
+            *asked_by = Some(by());
+        }
+        self
+    }
+}
+
+fn asked_by_clause(asked_by: Option<&str>) -> String {
+    asked_by.map(|a| format!(", asked for by {a}")).unwrap_or_default()
+}
+
+fn position(line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(line), Some(column)) => format!(" at line {line}, column {column}"),
+        _ => " (the parser gave no position)".to_owned(),
     }
 }
 

@@ -125,6 +125,7 @@ impl Types {
             Some(ids) if ids.len() > 1 => Err(Error::AmbiguousType {
                 requested: requested.to_owned(),
                 candidates: ids.iter().map(|id| self.by_id[id].type_path.to_owned()).collect(),
+                asked_by: None,
             }),
             _ => {
                 let registered: Vec<String> = self.by_name.keys().map(|k| (*k).to_owned()).collect();
@@ -132,6 +133,7 @@ impl Types {
                     nearest: nearest(requested, registered.iter().map(String::as_str)),
                     requested: requested.to_owned(),
                     registered,
+                    asked_by: None,
                 })
             }
         }
@@ -847,7 +849,7 @@ impl<'r> Lookup<'r> {
     pub fn get<T: Connection>(self) -> Result<Arc<T>> {
         let wanted = Registration::of::<T>();
         if let Some(requested) = &self.type_ {
-            let found = self.registry.with_types(|t| t.resolve(requested))?;
+            let found = self.resolve_with_type(requested)?;
             if (found.type_id)() != (wanted.type_id)() {
                 return Err(Error::TypeMismatch {
                     name: self.name_str().to_owned(),
@@ -885,7 +887,7 @@ impl<'r> Lookup<'r> {
     pub fn get_dyn(self) -> Result<Arc<dyn DynConnection>> {
         let name = self.name.as_deref().map_err(Clone::clone)?;
         let (reg, explicit) = if let Some(requested) = &self.type_ {
-            (self.registry.with_types(|t| t.resolve(requested))?, true)
+            (self.resolve_with_type(requested)?, true)
         } else if let Some(reg) = self.registry.with_types(|t| t.is_short_name(name)) {
             (reg, true)
         } else {
@@ -896,6 +898,16 @@ impl<'r> Lookup<'r> {
 
     fn name_str(&self) -> &str {
         self.name.as_deref().unwrap_or("")
+    }
+
+    /// The type named by the `with_type` option; an error names the option and the connection.
+    fn resolve_with_type(&self, requested: &str) -> Result<Registration> {
+        self.registry.with_types(|t| t.resolve(requested)).map_err(|e| {
+            e.type_asked_by(|| match &self.name {
+                Ok(name) => format!("the `with_type` option of connection `{name}`"),
+                Err(_) => "the `with_type` option".to_owned(),
+            })
+        })
     }
 
     fn type_from_secrets(&self, name: &str) -> Result<Registration> {
@@ -926,7 +938,15 @@ impl<'r> Lookup<'r> {
                 file: section_file(),
                 example: self.registry.with_types(Types::example_name),
             }),
-            Some(Value::String(t)) => self.registry.with_types(|types| types.resolve(t)),
+            Some(Value::String(t)) => self.registry.with_types(|types| types.resolve(t)).map_err(|e| {
+                // Which section asked, and in which file, as for every other section error.
+                e.type_asked_by(|| {
+                    let file = secrets
+                        .key_origin(name, "type")
+                        .map_or_else(section_file, std::path::Path::to_path_buf);
+                    format!("the `type` key of [connections.{name}] in {}", file.display())
+                })
+            }),
             Some(other) => Err(Error::InvalidValue {
                 key: "type".to_owned(),
                 table: format!("[connections.{name}]"),

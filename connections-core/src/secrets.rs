@@ -359,7 +359,8 @@ fn record_origins(value: &Value, path: &str, file: &Path, origins: &mut HashMap<
 /// Parses a TOML document; the error names the line and column but quotes none of the text.
 pub(crate) fn parse_toml(path: &Path, text: &str) -> Result<Table> {
     text.parse::<Table>().map_err(|e| {
-        let (line, column) = e.span().map_or((1, 1), |span| line_col(text, span.start));
+        // Some errors (a key nested past the parser's depth limit) come without a position.
+        let (line, column) = e.span().map(|span| line_col(text, span.start)).unzip();
         Error::MalformedSecrets {
             path: path.to_path_buf(),
             line,
@@ -449,7 +450,7 @@ mod tests {
     fn malformed_toml_names_line_without_quoting_text() {
         let err = parse_toml(Path::new("s.toml"), "ok = 1\npassword = \"s3cr3t-value\n").unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("s.toml is not valid TOML: line 2"), "{msg}");
+        assert!(msg.contains("s.toml is not valid TOML at line 2, column"), "{msg}");
         assert!(!msg.contains("s3cr3t-value"), "{msg}");
     }
 }

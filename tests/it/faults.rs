@@ -128,7 +128,7 @@ fn secrets_that_vanish_or_turn_unreadable_keep_the_last_good_ones() {
     fs::write(&file, "[connections.fault_db\n").unwrap();
     assert!(matches!(
         reg.reload_secrets(),
-        Err(Error::MalformedSecrets { line: 1, .. })
+        Err(Error::MalformedSecrets { line: Some(1), .. })
     ));
     assert!(reg.secrets().unwrap().contains("connections.fault_db"));
 
