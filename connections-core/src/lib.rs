@@ -88,7 +88,10 @@
 //! ```
 //!
 //! Set `CONNECTIONS_SECRETS_PATH` (paths separated as in `PATH`) to read other
-//! files or secrets directories. [`Config`] gives typed access to a
+//! files or secrets directories. Environment variables
+//! `CONNECTIONS__<NAME>__<KEY>=value` override the files and can define a
+//! connection with no file at all (see [`ENV_PREFIX`]); call-site kwargs
+//! override both. [`Config`] gives typed access to a
 //! connection's section; [`secrets()`] to all of it.
 //!
 //! # Errors
@@ -112,6 +115,7 @@
 //! * A missing secrets file never breaks a typed lookup: the config is empty,
 //!   and a missing key then says which file to create.
 //! * Secrets directories nest below the first level of subfolders.
+//! * Configuration from environment variables, which Streamlit does not offer.
 //! * With an explicit type, a section's `type` key stays the client library's
 //!   data; a warning names a conflict with another registered type.
 
@@ -144,7 +148,7 @@ pub use crate::connection::{Connection, DynConnection};
 pub use crate::error::{BoxError, Error, Result};
 pub use crate::handle::{ConnectionRef, InstanceRef};
 pub use crate::registry::{Lookup, Registration, Registry, RegistryBuilder};
-pub use crate::secrets::{SECRETS_PATH_ENV, Secrets};
+pub use crate::secrets::{ENV_PREFIX, SECRETS_PATH_ENV, Secrets};
 
 /// Derives [`Connection`](trait@Connection) for a struct with one
 /// `BaseConnection<Raw>` field and a `_connect` function.

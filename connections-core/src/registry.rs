@@ -181,6 +181,7 @@ impl Types {
 pub struct Registry {
     types: RwLock<Types>,
     sources: Vec<Source>,
+    environment: bool,
     secrets: ArcSwapOption<Secrets>,
     secrets_load: Mutex<()>,
     default_cache: Cache,
@@ -200,12 +201,20 @@ static GLOBAL: std::sync::LazyLock<Registry> = std::sync::LazyLock::new(|| Regis
 ///     .build();
 /// # let _ = registry;
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 #[must_use]
 pub struct RegistryBuilder {
     sources: Option<Vec<Source>>,
+    environment: bool,
     linked: bool,
     extra: Vec<Registration>,
+}
+
+impl Default for RegistryBuilder {
+    /// The same as [`Registry::builder`].
+    fn default() -> Self {
+        Registry::builder()
+    }
 }
 
 impl RegistryBuilder {
@@ -253,6 +262,24 @@ impl RegistryBuilder {
             label: label.into(),
             text: toml.into(),
         });
+        self
+    }
+
+    /// Whether `CONNECTIONS__<NAME>__<KEY>` environment variables override the
+    /// secrets files (default `true`); see [`ENV_PREFIX`](crate::ENV_PREFIX).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // A registry that reads only what it is given, whatever the environment holds.
+    /// let registry = connections_core::Registry::builder()
+    ///     .secrets_toml("s", "")
+    ///     .env_overrides(false)
+    ///     .build();
+    /// assert!(registry.secrets().unwrap().connection_names().is_empty());
+    /// ```
+    pub fn env_overrides(mut self, yes: bool) -> Self {
+        self.environment = yes;
         self
     }
 
@@ -320,6 +347,7 @@ impl RegistryBuilder {
         Registry {
             types: RwLock::new(types),
             sources,
+            environment: self.environment,
             secrets: ArcSwapOption::empty(),
             secrets_load: Mutex::new(()),
             default_cache: Cache::new(Policy::default()),
@@ -387,6 +415,7 @@ impl Registry {
     pub fn builder() -> RegistryBuilder {
         RegistryBuilder {
             sources: None,
+            environment: true,
             linked: true,
             extra: Vec::new(),
         }
@@ -461,7 +490,7 @@ impl Registry {
         if let Some(secrets) = self.secrets.load_full() {
             return Ok(secrets);
         }
-        let loaded = Arc::new(secrets::load(&self.sources)?);
+        let loaded = Arc::new(secrets::load(&self.sources, self.environment)?);
         self.secrets.store(Some(Arc::clone(&loaded)));
         Ok(loaded)
     }
@@ -480,7 +509,7 @@ impl Registry {
     /// ```
     pub fn reload_secrets(&self) -> Result<()> {
         let _load = self.secrets_load.lock().unwrap_or_else(PoisonError::into_inner);
-        let loaded = Arc::new(secrets::load(&self.sources)?);
+        let loaded = Arc::new(secrets::load(&self.sources, self.environment)?);
         self.secrets.store(Some(loaded));
         Ok(())
     }

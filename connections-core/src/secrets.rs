@@ -280,8 +280,101 @@ impl fmt::Debug for Secrets {
     }
 }
 
-/// Reads and merges `sources`, in order.
-pub(crate) fn load(sources: &[Source]) -> Result<Secrets> {
+/// The prefix of environment variables that set connection keys:
+/// `CONNECTIONS__<NAME>__<KEY>=value` sets `<key>` in `[connections.<name>]`.
+///
+/// Deeper keys nest with more `__` (`CONNECTIONS__DB__QUERY__SSLMODE`). A name
+/// or key matches an existing section or key whatever its case, and is
+/// lowercased otherwise. Values stay text; typed reads turn `5432` or `true`
+/// into a number or a boolean when asked for one, so `12345` can still be a
+/// password. The environment overrides every file; call-site kwargs override
+/// the environment.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(connections_core::ENV_PREFIX, "CONNECTIONS__");
+/// ```
+pub const ENV_PREFIX: &str = "CONNECTIONS__";
+
+/// Reads and merges `sources`, in order, then the environment overrides.
+pub(crate) fn load(sources: &[Source], environment: bool) -> Result<Secrets> {
+    let mut secrets = load_sources(sources)?;
+    if environment {
+        secrets.apply_environment(std::env::vars_os());
+    }
+    Ok(secrets)
+}
+
+impl Secrets {
+    /// Lays `CONNECTIONS__<NAME>__<KEY>` variables over the merged files.
+    fn apply_environment(&mut self, vars: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>) {
+        let mut applied: Vec<(String, String)> = Vec::new();
+        for (var, value) in vars {
+            let Some(var) = var.to_str() else { continue };
+            let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let parts: Vec<&str> = rest.split("__").collect();
+            if parts.len() < 2 || parts.iter().any(|p| p.is_empty()) {
+                tracing::warn!(
+                    variable = var,
+                    "ignoring `{var}`: write it as {ENV_PREFIX}<NAME>__<KEY>=value"
+                );
+                continue;
+            }
+            let Some(value) = value.to_str() else {
+                tracing::warn!(variable = var, "ignoring `{var}`: its value is not valid UTF-8");
+                continue;
+            };
+            applied.push((var.to_owned(), value.to_owned()));
+        }
+        // Sorted, so the outcome does not depend on the environment's order.
+        applied.sort();
+        for (var, value) in &applied {
+            self.set_from_env(var, value);
+        }
+        if !applied.is_empty() {
+            self.files
+                .push(PathBuf::from(format!("the environment ({ENV_PREFIX}*)")));
+        }
+    }
+
+    fn set_from_env(&mut self, var: &str, value: &str) {
+        let origin = PathBuf::from(format!("environment variable {var}"));
+        let parts = var[ENV_PREFIX.len()..].split("__");
+        let mut table = self
+            .root
+            .entry("connections")
+            .or_insert_with(|| Value::Table(Table::new()));
+        let mut path = String::from("connections");
+        let mut parts = parts.peekable();
+        while let Some(part) = parts.next() {
+            let Value::Table(current) = table else {
+                tracing::warn!(
+                    variable = var,
+                    "ignoring `{var}`: `{path}` is not a table in the secrets"
+                );
+                return;
+            };
+            // An existing key of any case, else the lowercased part.
+            let key = current
+                .keys()
+                .find(|k| k.eq_ignore_ascii_case(part))
+                .cloned()
+                .unwrap_or_else(|| part.to_ascii_lowercase());
+            path = format!("{path}.{key}");
+            self.origins.insert(path.clone(), origin.clone());
+            if parts.peek().is_none() {
+                current.insert(key, Value::String(value.to_owned()));
+                return;
+            }
+            table = current.entry(key).or_insert_with(|| Value::Table(Table::new()));
+        }
+    }
+}
+
+fn load_sources(sources: &[Source]) -> Result<Secrets> {
     let mut secrets = Secrets::default();
     for source in sources {
         match source {

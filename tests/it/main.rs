@@ -11,6 +11,7 @@ mod common;
 
 mod concurrency;
 mod derive;
+mod environment;
 mod errors;
 mod factory;
 mod faults;

@@ -1,0 +1,104 @@
+//! `CONNECTIONS__<NAME>__<KEY>` environment variables: connections defined
+//! with no file, and the precedence files < environment < kwargs.
+//!
+//! The variables are set on a child process running the ignored test below
+//! (the workspace forbids `unsafe`, and `std::env::set_var` is unsafe).
+
+use std::process::Command;
+
+use connections_core::Registry;
+use connections_core::prelude::*;
+
+use crate::common::Echo;
+
+const FILE: &str = "[connections.db]\ntype = 'echo'\ntext = 'file'\nport = 1\nhost = 'file-host'\n\
+                    [connections.MyDb]\ntype = 'echo'\ntext = 'kept'\n";
+
+#[test]
+#[ignore = "run by environment_overrides_the_files in a child process"]
+fn child_with_connection_variables() {
+    if std::env::var("CONNECTIONS__ENVONLY__TYPE").is_err() {
+        return;
+    }
+    let reg = Registry::builder().secrets_toml("secrets.toml", FILE).build();
+
+    // A connection defined by environment variables alone.
+    let env_only = reg.connection_dyn("envonly").unwrap();
+    assert_eq!(env_only.type_name(), "echo");
+    let echo = env_only.downcast::<Echo>().ok().unwrap();
+    assert_eq!(*echo.instance().unwrap(), "from the environment");
+
+    // The environment overrides the file key by key; untouched keys stay.
+    let db = reg.connection::<Echo>("db").unwrap();
+    assert_eq!(*db.instance().unwrap(), "env text");
+    assert_eq!(db.config().get::<String>("host").unwrap(), "file-host");
+    // Values stay text and read as numbers when asked: a numeric password stays a string.
+    assert_eq!(db.config().get::<u16>("port").unwrap(), 5433);
+    assert_eq!(db.config().get::<String>("password").unwrap(), "12345");
+    assert_eq!(db.config().get::<String>("query.sslmode").unwrap(), "require");
+    // Errors name the variable a value came from.
+    let err = db.config().get::<u32>("timeout").unwrap_err().to_string();
+    assert!(
+        err.contains("(from environment variable CONNECTIONS__DB__TIMEOUT)"),
+        "{err}"
+    );
+
+    // Kwargs override the environment.
+    let kw = reg.lookup("db").kwarg("text", "kwarg text").get::<Echo>().unwrap();
+    assert_eq!(*kw.instance().unwrap(), "kwarg text");
+
+    // A name matches an existing section whatever its case.
+    let my_db = reg.connection::<Echo>("MyDb").unwrap();
+    assert_eq!(my_db.config().get::<String>("host").unwrap(), "mixed-case");
+    assert_eq!(*my_db.instance().unwrap(), "kept");
+
+    // Malformed variables are ignored, not fatal.
+    assert!(
+        reg.secrets()
+            .unwrap()
+            .get_opt::<String>("connections.lonely")
+            .unwrap()
+            .is_none()
+    );
+
+    // A registry can opt out.
+    let plain = Registry::builder()
+        .secrets_toml("secrets.toml", FILE)
+        .env_overrides(false)
+        .build();
+    assert!(plain.connection_dyn("envonly").is_err());
+    assert_eq!(*plain.connection::<Echo>("db").unwrap().instance().unwrap(), "file");
+    println!("child checks passed");
+}
+
+#[test]
+fn environment_overrides_the_files() {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "environment::child_with_connection_variables",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("CONNECTIONS__ENVONLY__TYPE", "echo")
+        .env("CONNECTIONS__ENVONLY__TEXT", "from the environment")
+        .env("CONNECTIONS__DB__TEXT", "env text")
+        .env("CONNECTIONS__DB__PORT", "5433")
+        .env("CONNECTIONS__DB__PASSWORD", "12345")
+        .env("CONNECTIONS__DB__QUERY__SSLMODE", "require")
+        .env("CONNECTIONS__DB__TIMEOUT", "soon")
+        .env("CONNECTIONS__MYDB__HOST", "mixed-case")
+        .env("CONNECTIONS__LONELY", "no key")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("child checks passed"),
+        "the child test did not run: {stdout}"
+    );
+}
