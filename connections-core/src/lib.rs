@@ -129,6 +129,7 @@ mod connection;
 mod error;
 mod handle;
 mod registry;
+mod secret;
 mod secrets;
 
 // The README's Rust blocks compile as doctests, so it cannot drift from the API.
@@ -148,6 +149,7 @@ pub use crate::connection::{Connection, DynConnection};
 pub use crate::error::{BoxError, Error, Result};
 pub use crate::handle::{ConnectionRef, InstanceRef};
 pub use crate::registry::{Lookup, Registration, Registry, RegistryBuilder};
+pub use crate::secret::Secret;
 pub use crate::secrets::{ENV_PREFIX, SECRETS_PATH_ENV, Secrets};
 
 /// Derives [`Connection`](trait@Connection) for a struct with one
@@ -236,7 +238,7 @@ pub use connections_derive::Connection;
 /// # let _: Option<Error> = None;
 /// ```
 pub mod prelude {
-    pub use crate::{BaseConnection, BoxError, Config, Connection, Error};
+    pub use crate::{BaseConnection, BoxError, Config, Connection, Error, Secret};
 }
 
 /// The cached connection `name` of type `T` from the global registry.

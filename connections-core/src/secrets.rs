@@ -392,6 +392,7 @@ fn load_sources(sources: &[Source]) -> Result<Secrets> {
                     match fs::read_to_string(path) {
                         // An empty file counts as found, as in Streamlit.
                         Ok(text) => {
+                            warn_if_readable_by_others(path);
                             let table = parse_toml(path, &text)?;
                             secrets.merge(table, path);
                         }
@@ -417,6 +418,40 @@ impl Secrets {
         merge_into(&mut self.root, table, "", file, &mut self.origins);
     }
 }
+
+/// Warns, once per file per process, when a secrets file is readable by its
+/// group or by others.
+#[cfg(unix)]
+fn warn_if_readable_by_others(path: &Path) {
+    use std::collections::BTreeSet;
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::Mutex;
+
+    static WARNED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+    let Ok(meta) = fs::metadata(path) else { return };
+    let mode = meta.permissions().mode() & 0o777;
+    // The group and other bits, as `chmod` spells them.
+    #[allow(clippy::verbose_bit_mask)]
+    if mode & 0o077 == 0 {
+        return;
+    }
+    let first_time = WARNED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(path.to_path_buf());
+    if first_time {
+        tracing::warn!(
+            file = %path.display(),
+            mode = format_args!("{mode:o}"),
+            "secrets file {} is readable by group or others (mode {mode:o}); run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        );
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_readable_by_others(_path: &Path) {}
 
 /// Merges `src` into `dst` key by key: tables merge recursively, anything else replaces.
 fn merge_into(dst: &mut Table, src: Table, prefix: &str, file: &Path, origins: &mut HashMap<String, PathBuf>) {

@@ -55,6 +55,13 @@ enum Mode {
 
 #[derive(Debug, serde::Deserialize)]
 #[allow(dead_code)]
+struct Login {
+    password: Secret<String>,
+    query: std::collections::BTreeMap<String, Secret<String>>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[allow(dead_code)]
 struct Custom {
     #[serde(deserialize_with = "reject_quoting")]
     password: String,
@@ -88,6 +95,13 @@ fn no_output_contains_the_secret() {
     check("unknown variant", &config.deserialize::<Settings>().unwrap_err());
     check("custom message", &config.deserialize::<Custom>().unwrap_err());
     check("missing key", &config.get::<String>("nope").unwrap_err());
+
+    // Secret<T> read from the config, alone and inside a struct.
+    let password: Secret<String> = config.get("password").unwrap();
+    check("Secret", &password);
+    assert_eq!(password.expose(), SENTINEL);
+    let login: Login = config.deserialize().unwrap();
+    assert_clean("struct with Secret fields", &format!("{login:?} {login:#?}"));
 
     // A panic quoting the password.
     let leaky = reg

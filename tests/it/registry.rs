@@ -200,32 +200,7 @@ mod ambiguous {
 
 mod warnings {
     use super::*;
-    use std::io::Write;
-    use std::sync::Mutex;
-
-    /// Collects formatted log lines.
-    #[derive(Clone, Default)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-    impl Write for Sink {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    fn captured(f: impl FnOnce()) -> String {
-        let sink = Sink::default();
-        let writer = sink.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::with_default(subscriber, f);
-        String::from_utf8(sink.0.lock().unwrap().clone()).unwrap()
-    }
+    use crate::common::captured_logs as captured;
 
     #[test]
     fn a_section_type_naming_another_registered_type_warns_naming_both() {

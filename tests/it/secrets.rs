@@ -254,3 +254,29 @@ fn secrets_path_env_var_replaces_the_defaults() {
     );
     assert!(stdout.contains("1 passed"), "the child test did not run: {stdout}");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_secrets_file_readable_by_others_warns_once_with_the_chmod_to_run() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let open_file = write(dir.path(), "open.toml", "[connections.x]\ntype = 'echo'");
+    fs::set_permissions(&open_file, fs::Permissions::from_mode(0o644)).unwrap();
+    let closed_file = write(dir.path(), "closed.toml", "[connections.y]\ntype = 'echo'");
+    fs::set_permissions(&closed_file, fs::Permissions::from_mode(0o600)).unwrap();
+
+    let logs = crate::common::captured_logs(|| {
+        let reg = Registry::builder().secrets_paths([&open_file, &closed_file]).build();
+        reg.secrets().unwrap();
+        reg.reload_secrets().unwrap();
+    });
+    let expected = format!("run `chmod 600 {}`", open_file.display());
+    assert_eq!(
+        logs.matches(&expected).count(),
+        1,
+        "one warning, naming the file: {logs}"
+    );
+    assert!(logs.contains("mode 644"), "{logs}");
+    assert!(!logs.contains("closed.toml"), "a 600 file is fine: {logs}");
+}
