@@ -145,3 +145,46 @@ pub fn captured_logs(f: impl FnOnce()) -> String {
     let bytes = sink.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
     String::from_utf8_lossy(&bytes).into_owned()
 }
+
+/// Runs `f` on `n` threads released together by a barrier, and returns their
+/// results in thread order.
+pub fn all_at_once<S, R>(n: usize, state: &Arc<S>, f: impl Fn(&S) -> R + Send + Sync + 'static) -> Vec<R>
+where
+    S: Send + Sync + 'static,
+    R: Send + 'static,
+{
+    let barrier = Arc::new(std::sync::Barrier::new(n));
+    let f = Arc::new(f);
+    let handles = (0..n)
+        .map(|_| {
+            let (state, barrier, f) = (Arc::clone(state), Arc::clone(&barrier), Arc::clone(&f));
+            std::thread::spawn(move || {
+                barrier.wait();
+                f(&state)
+            })
+        })
+        .collect();
+    join_all(handles)
+}
+
+/// Runs the ignored test `test` of this binary in a child process with
+/// `envs` set, asserts it passed, and returns its output.
+///
+/// For tests that need environment variables: the workspace forbids
+/// `unsafe`, and `std::env::set_var` is unsafe.
+pub fn run_in_child(test: &str, envs: &[(&str, &std::ffi::OsStr)]) -> String {
+    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+    command.args(["--exact", test, "--ignored", "--nocapture"]);
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    let out = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 passed"), "the child test did not run: {stdout}");
+    stdout
+}

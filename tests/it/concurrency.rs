@@ -2,14 +2,14 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use connections_core::Registry;
 use connections_core::prelude::*;
 
-use crate::common::{Counted, connects, distinct, fail_next, join_all, registry};
+use crate::common::{Counted, all_at_once, connects, distinct, fail_next, join_all, registry};
 
 const THREADS: usize = 16;
 
@@ -18,17 +18,7 @@ fn sixteen_threads_one_connect() {
     // The connect sleeps, so every thread arrives while it runs.
     let reg = registry("[connections.cc_once]\nsleep_ms = 100");
     let conn = reg.connection::<Counted>("cc_once").unwrap();
-    let barrier = Arc::new(Barrier::new(THREADS));
-    let handles = (0..THREADS)
-        .map(|_| {
-            let (conn, barrier) = (Arc::clone(&conn), Arc::clone(&barrier));
-            thread::spawn(move || {
-                barrier.wait();
-                conn.instance().unwrap()
-            })
-        })
-        .collect();
-    let handles = join_all(handles);
+    let handles = all_at_once(THREADS, &conn, |conn| conn.instance().unwrap());
     assert_eq!(connects("cc_once"), 1);
     assert_eq!(distinct(&handles), 1);
 }
@@ -38,17 +28,9 @@ fn waiters_on_a_failing_connect_share_its_failure() {
     let reg = registry("[connections.cc_fail]\nsleep_ms = 200");
     let conn = reg.connection::<Counted>("cc_fail").unwrap();
     fail_next("cc_fail", 1);
-    let barrier = Arc::new(Barrier::new(THREADS));
-    let handles = (0..THREADS)
-        .map(|_| {
-            let (conn, barrier) = (Arc::clone(&conn), Arc::clone(&barrier));
-            thread::spawn(move || {
-                barrier.wait();
-                conn.instance().map(|_| ()).map_err(|e| e.to_string())
-            })
-        })
-        .collect();
-    let results = join_all(handles);
+    let results = all_at_once(THREADS, &conn, |conn| {
+        conn.instance().map(|_| ()).map_err(|e| e.to_string())
+    });
     let failed = results.iter().filter(|r| r.is_err()).count();
     // Threads released by the barrier join the one attempt while it sleeps; a
     // straggler arriving after the failure was delivered starts a fresh attempt,
@@ -65,17 +47,9 @@ fn waiters_on_a_failing_connect_share_its_failure() {
 #[test]
 fn concurrent_first_lookups_of_one_key_build_one_connection() {
     let reg = Arc::new(registry("[connections.cc_build]\nsleep_ms = 100"));
-    let barrier = Arc::new(Barrier::new(THREADS));
-    let handles = (0..THREADS)
-        .map(|_| {
-            let (reg, barrier) = (Arc::clone(&reg), Arc::clone(&barrier));
-            thread::spawn(move || {
-                barrier.wait();
-                reg.lookup("cc_build").eager(true).get::<Counted>().unwrap()
-            })
-        })
-        .collect();
-    let conns = join_all(handles);
+    let conns = all_at_once(THREADS, &reg, |reg| {
+        reg.lookup("cc_build").eager(true).get::<Counted>().unwrap()
+    });
     assert_eq!(distinct(&conns), 1);
     assert_eq!(connects("cc_build"), 1);
 }

@@ -4,8 +4,6 @@
 //! The variables are set on a child process running the ignored test below
 //! (the workspace forbids `unsafe`, and `std::env::set_var` is unsafe).
 
-use std::process::Command;
-
 use connections_core::Registry;
 use connections_core::prelude::*;
 
@@ -73,32 +71,18 @@ fn child_with_connection_variables() {
 
 #[test]
 fn environment_overrides_the_files() {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "environment::child_with_connection_variables",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env("CONNECTIONS__ENVONLY__TYPE", "echo")
-        .env("CONNECTIONS__ENVONLY__TEXT", "from the environment")
-        .env("CONNECTIONS__DB__TEXT", "env text")
-        .env("CONNECTIONS__DB__PORT", "5433")
-        .env("CONNECTIONS__DB__PASSWORD", "12345")
-        .env("CONNECTIONS__DB__QUERY__SSLMODE", "require")
-        .env("CONNECTIONS__DB__TIMEOUT", "soon")
-        .env("CONNECTIONS__MYDB__HOST", "mixed-case")
-        .env("CONNECTIONS__LONELY", "no key")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        stdout.contains("child checks passed"),
-        "the child test did not run: {stdout}"
-    );
+    let vars = [
+        ("CONNECTIONS__ENVONLY__TYPE", "echo"),
+        ("CONNECTIONS__ENVONLY__TEXT", "from the environment"),
+        ("CONNECTIONS__DB__TEXT", "env text"),
+        ("CONNECTIONS__DB__PORT", "5433"),
+        ("CONNECTIONS__DB__PASSWORD", "12345"),
+        ("CONNECTIONS__DB__QUERY__SSLMODE", "require"),
+        ("CONNECTIONS__DB__TIMEOUT", "soon"),
+        ("CONNECTIONS__MYDB__HOST", "mixed-case"),
+        ("CONNECTIONS__LONELY", "no key"),
+    ];
+    let envs: Vec<(&str, &std::ffi::OsStr)> = vars.iter().map(|(k, v)| (*k, v.as_ref())).collect();
+    let stdout = crate::common::run_in_child("environment::child_with_connection_variables", &envs);
+    assert!(stdout.contains("child checks passed"), "{stdout}");
 }

@@ -1,11 +1,10 @@
 //! `reset()` and `reset_if()`.
 
-use std::sync::{Arc, Barrier};
-use std::thread;
+use std::sync::Arc;
 
 use connections_core::prelude::*;
 
-use crate::common::{Counted, connects, join_all, registry};
+use crate::common::{Counted, all_at_once, connects, registry};
 
 #[test]
 fn reset_reconnects_and_old_handles_stay_valid() {
@@ -47,19 +46,11 @@ fn many_threads_that_saw_the_same_broken_handle_reconnect_once() {
     let reg = registry("");
     let conn = reg.connection::<Counted>("reset_if_many").unwrap();
     let broken = conn.instance().unwrap();
-    let barrier = Arc::new(Barrier::new(16));
-    let handles = (0..16)
-        .map(|_| {
-            let (conn, broken, barrier) = (Arc::clone(&conn), Arc::clone(&broken), Arc::clone(&barrier));
-            thread::spawn(move || {
-                barrier.wait();
-                let did_reset = conn.reset_if(&broken);
-                let fresh = conn.instance().unwrap();
-                (did_reset, fresh)
-            })
-        })
-        .collect();
-    let results = join_all(handles);
+    let results = all_at_once(16, &Arc::new((conn, broken)), |(conn, broken)| {
+        let did_reset = conn.reset_if(broken);
+        let fresh = conn.instance().unwrap();
+        (did_reset, fresh)
+    });
     let resets = results.iter().filter(|(did, _)| *did).count();
     assert_eq!(resets, 1, "exactly one thread resets");
     assert_eq!(connects("reset_if_many"), 2, "one reconnect, not one per thread");

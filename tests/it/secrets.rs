@@ -2,7 +2,6 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 use connections_core::prelude::*;
 use connections_core::{Registry, SECRETS_PATH_ENV};
@@ -235,24 +234,13 @@ fn secrets_path_env_var_replaces_the_defaults() {
     let a = write(dir.path(), "a.toml", "marker = 'from a'");
     let b = write(dir.path(), "b.toml", "marker = 'from b'");
     let paths = std::env::join_paths([&a, &b]).unwrap();
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "secrets::child_reads_secrets_path_from_env",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env(SECRETS_PATH_ENV, paths)
-        .env("CONNECTIONS_TEST_EXPECTED", "from b")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    crate::common::run_in_child(
+        "secrets::child_reads_secrets_path_from_env",
+        &[
+            (SECRETS_PATH_ENV, &paths),
+            ("CONNECTIONS_TEST_EXPECTED", "from b".as_ref()),
+        ],
     );
-    assert!(stdout.contains("1 passed"), "the child test did not run: {stdout}");
 }
 
 #[cfg(unix)]
