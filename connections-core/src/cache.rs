@@ -7,7 +7,7 @@
 //! has its own single-flight slot, so concurrent first lookups of one key build
 //! once and a slow build of one key never blocks another.
 
-use std::any::TypeId;
+use std::any::{Any, TypeId};
 use std::hash::{Hash, Hasher};
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +18,7 @@ use arc_swap::{ArcSwap, Guard};
 use hashbrown::{Equivalent, HashMap};
 
 use crate::cell::SingleFlight;
-use crate::connection::DynConnection;
+use crate::connection::{Connection, DynConnection};
 use crate::error::{Error, Result};
 
 /// A cache's eviction settings.
@@ -105,6 +105,11 @@ impl Cache {
         self.policy.ttl.is_some_and(|ttl| entry.written.elapsed() >= ttl)
     }
 
+    /// Whether a slot may serve lookups: still building, or built and unexpired.
+    fn usable(&self, slot: &Slot) -> bool {
+        slot.cell.peek().as_ref().is_none_or(|e| !self.expired(e))
+    }
+
     fn touch(&self, slot: &Slot) {
         if self.policy.max_entries.is_some() {
             slot.last_used
@@ -112,11 +117,22 @@ impl Cache {
         }
     }
 
-    /// The cached connection for `key`, if built and not expired. The hot path.
+    /// The cached connection for `key`, if built and not expired.
     #[inline]
     pub(crate) fn get(&self, key: KeyRef<'_>) -> Option<Arc<dyn DynConnection>> {
         self.get_guard(key)
             .and_then(|entry| entry.as_ref().map(|e| Arc::clone(&e.conn)))
+    }
+
+    /// The cached connection for `key` as a `T`: the `Arc` hot path. One
+    /// reference-count increment, where cloning and then downcasting the
+    /// `Arc<dyn DynConnection>` would take a second increment and a decrement.
+    #[inline]
+    pub(crate) fn get_typed<T: Connection>(&self, key: KeyRef<'_>) -> Option<Arc<T>> {
+        let entry = self.get_guard(key)?;
+        let conn = Arc::clone(&entry.as_ref()?.conn);
+        let conn: Arc<dyn Any + Send + Sync> = conn;
+        conn.downcast::<T>().ok()
     }
 
     /// The cached entry for `key` as a guard, touching no shared reference count.
@@ -177,14 +193,13 @@ impl Cache {
     fn slot_for(&self, key: KeyRef<'_>) -> Arc<Slot> {
         let _write = self.write.lock().unwrap_or_else(PoisonError::into_inner);
         let map = self.map.load();
-        if let Some(slot) = map.get(&key) {
-            let usable = slot.cell.peek().as_ref().is_none_or(|e| !self.expired(e));
-            if usable {
-                return Arc::clone(slot);
-            }
+        if let Some(slot) = map.get(&key)
+            && self.usable(slot)
+        {
+            return Arc::clone(slot);
         }
         let mut next: HashMap<Key, Arc<Slot>> = (**map).clone();
-        next.retain(|_, slot| slot.cell.peek().as_ref().is_none_or(|e| !self.expired(e)));
+        next.retain(|_, slot| self.usable(slot));
         next.remove(&key);
         if let Some(max) = self.policy.max_entries {
             while next.len() >= max.get() {

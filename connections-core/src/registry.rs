@@ -575,9 +575,7 @@ impl Registry {
             name: &resolved,
             kwargs: "",
         };
-        if let Some(hit) = self.default_cache.get(key)
-            && let Ok(conn) = hit.downcast::<T>()
-        {
+        if let Some(conn) = self.default_cache.get_typed::<T>(key) {
             return Ok(conn);
         }
         Lookup::resolved(self, resolved).get::<T>()
@@ -706,8 +704,8 @@ pub struct Lookup<'r> {
     registry: &'r Registry,
     name: Result<Cow<'r, str>>,
     type_: Option<String>,
-    policy: Policy,
-    max_entries_zero: bool,
+    ttl: Option<Duration>,
+    max_entries: Option<usize>,
     kwargs: BTreeMap<String, Value>,
     eager: bool,
 }
@@ -726,8 +724,8 @@ impl<'r> Lookup<'r> {
             registry,
             name,
             type_: None,
-            policy: Policy::default(),
-            max_entries_zero: false,
+            ttl: None,
+            max_entries: None,
             kwargs: BTreeMap::new(),
             eager: false,
         }
@@ -772,7 +770,7 @@ impl<'r> Lookup<'r> {
     /// assert!(!Arc::ptr_eq(&a, &b));
     /// ```
     pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.policy.ttl = Some(ttl);
+        self.ttl = Some(ttl);
         self
     }
 
@@ -792,8 +790,7 @@ impl<'r> Lookup<'r> {
     /// assert!(registry.lookup("m").max_entries(0).get::<Echo>().is_err());
     /// ```
     pub fn max_entries(mut self, n: usize) -> Self {
-        self.policy.max_entries = NonZeroUsize::new(n);
-        self.max_entries_zero = n == 0;
+        self.max_entries = Some(n);
         self
     }
 
@@ -994,12 +991,17 @@ impl<'r> Lookup<'r> {
 
     fn run(&self, reg: Registration, explicit: bool) -> Result<Arc<dyn DynConnection>> {
         let name = self.name.as_deref().map_err(Clone::clone)?;
-        if self.max_entries_zero {
-            return Err(Error::InvalidOption {
+        let max_entries = match self.max_entries {
+            None => None,
+            Some(n) => Some(NonZeroUsize::new(n).ok_or(Error::InvalidOption {
                 option: "max_entries",
                 problem: "zero would cache nothing and fail every insert; give at least 1, or leave it unset for no limit",
-            });
-        }
+            })?),
+        };
+        let policy = Policy {
+            ttl: self.ttl,
+            max_entries,
+        };
         let kwargs = if self.kwargs.is_empty() {
             String::new()
         } else {
@@ -1010,10 +1012,10 @@ impl<'r> Lookup<'r> {
             name,
             kwargs: &kwargs,
         };
-        let cache = if self.policy == Policy::default() {
+        let cache = if policy == Policy::default() {
             None
         } else {
-            Some(self.registry.cache_for(self.policy))
+            Some(self.registry.cache_for(policy))
         };
         let cache = cache.as_deref().unwrap_or(&self.registry.default_cache);
         let conn = cache.get_or_build(

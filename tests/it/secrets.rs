@@ -226,6 +226,7 @@ fn child_reads_secrets_path_from_env() {
         connections_core::secrets().unwrap().get::<String>("marker").unwrap(),
         expected
     );
+    println!("{}", crate::common::CHILD_CHECKED);
 }
 
 #[test]
