@@ -873,12 +873,13 @@ impl<'r> Lookup<'r> {
     /// assert_eq!(echo.name(), "g");
     /// ```
     pub fn get<T: Connection>(self) -> Result<Arc<T>> {
+        let name = self.name.as_deref().map_err(Clone::clone)?;
         let wanted = Registration::of::<T>();
         if let Some(requested) = &self.type_ {
             let found = self.resolve_with_type(requested)?;
             if (found.type_id)() != (wanted.type_id)() {
                 return Err(Error::TypeMismatch {
-                    name: self.name_str().to_owned(),
+                    name: name.to_owned(),
                     requested: T::TYPE_PATH.to_owned(),
                     found: found.type_path.to_owned(),
                 });
@@ -920,10 +921,6 @@ impl<'r> Lookup<'r> {
             (self.type_from_secrets(name)?, false)
         };
         self.run(reg, explicit)
-    }
-
-    fn name_str(&self) -> &str {
-        self.name.as_deref().unwrap_or("")
     }
 
     /// The type named by the `with_type` option; an error names the option and the connection.

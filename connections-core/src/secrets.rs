@@ -364,11 +364,14 @@ impl Secrets {
                 .cloned()
                 .unwrap_or_else(|| part.to_ascii_lowercase());
             path = format!("{path}.{key}");
-            self.origins.insert(path.clone(), origin.clone());
             if parts.peek().is_none() {
+                self.origins.insert(path, origin);
                 current.insert(key, Value::String(value.to_owned()));
                 return;
             }
+            // A table a file defined stays that file's: "add `key = ...` under
+            // [connections.db] in secrets.toml" must not name this variable.
+            self.origins.entry(path.clone()).or_insert_with(|| origin.clone());
             table = current.entry(key).or_insert_with(|| Value::Table(Table::new()));
         }
     }

@@ -34,6 +34,13 @@ fn child_with_connection_variables() {
     assert_eq!(db.config().get::<u16>("port").unwrap(), 5433);
     assert_eq!(db.config().get::<String>("password").unwrap(), "12345");
     assert_eq!(db.config().get::<String>("query.sslmode").unwrap(), "require");
+    // A variable sets one key: the section is still the file's, so a missing
+    // key says to add it there, not to the variable.
+    let missing = db.config().get::<String>("user").unwrap_err().to_string();
+    assert!(
+        missing.contains("add `user = ...` under [connections.db] in secrets.toml"),
+        "{missing}"
+    );
     // Errors name the variable a value came from.
     let err = db.config().get::<u32>("timeout").unwrap_err().to_string();
     assert!(

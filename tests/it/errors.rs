@@ -133,6 +133,12 @@ fn invalid_names_are_rejected() {
     assert!(empty.to_string().contains("cannot be empty"), "{empty}");
     let control = reg.connection::<Echo>("a\u{7}b").unwrap_err();
     assert!(control.to_string().contains("control characters"), "{control}");
+    // The name is checked first, whatever the other options say.
+    let bad_name_and_type = reg.lookup("").with_type("counted").get::<Echo>().unwrap_err();
+    assert!(
+        matches!(bad_name_and_type, Error::InvalidName { .. }),
+        "{bad_name_and_type}"
+    );
     // Unicode is fine.
     assert_eq!(reg.connection::<Echo>("données").unwrap().name(), "données");
 }
