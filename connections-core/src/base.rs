@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::cell::{SingleFlight, Wait};
+use crate::cell::{AsyncInit, SingleFlight, Wait};
 use crate::config::Config;
 use crate::error::{BoxError, Error, Result};
 use crate::handle::InstanceRef;
@@ -107,16 +107,8 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
     #[inline]
     pub fn instance_with(&self, connect: impl FnOnce(&Config) -> Result<R, BoxError>) -> Result<Arc<R>> {
         self.cell.get_or_try_init(
-            || {
-                connect(&self.config)
-                    .map(Arc::new)
-                    .map_err(|e| Error::connect_failed(&self.name, self.type_path, e))
-            },
-            |message| Error::ConnectPanicked {
-                name: self.name.to_string(),
-                type_path: self.type_path,
-                message: self.config.redact(&message),
-            },
+            || connect(&self.config).map(Arc::new).map_err(|e| self.connect_failed(e)),
+            |message| self.connect_panicked(&message),
         )
     }
 
@@ -141,6 +133,25 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
             return Ok(instance);
         }
         self.instance_with(connect).map(InstanceRef::from_arc)
+    }
+
+    /// The async state machine behind an async connection's `instance()`.
+    pub(crate) fn async_init(&self) -> AsyncInit<'_, R> {
+        AsyncInit::new(&self.cell)
+    }
+
+    /// The error for a connect that returned `Err`.
+    pub(crate) fn connect_failed(&self, error: BoxError) -> Error {
+        Error::connect_failed(&self.name, self.type_path, error)
+    }
+
+    /// The error for a connect that panicked: the message with config values redacted.
+    pub(crate) fn connect_panicked(&self, message: &str) -> Error {
+        Error::ConnectPanicked {
+            name: self.name.to_string(),
+            type_path: self.type_path,
+            message: self.config.redact(message),
+        }
     }
 
     /// Waits up to `timeout` for a connect in flight; `None` if there is none.

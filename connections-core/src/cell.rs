@@ -10,16 +10,27 @@
 //! * `reset()` ends the generation. An initialiser still running for the old
 //!   generation hands its result to the callers that waited for it but does not
 //!   store it; handles already handed out stay valid until dropped.
+//! * The async form ([`AsyncInit`]) keeps the same contract without a runtime:
+//!   waiters park their `Waker`s on the attempt. If the future driving the
+//!   connect is dropped mid-way, the attempt is abandoned and its waiters wake
+//!   and start over, one of them driving a new connect: no generation is left
+//!   stuck behind a cancelled task.
 
 use std::any::Any;
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, OnceLock, PoisonError};
+use std::pin::Pin;
+// The async waiters' list uses std's primitives under loom too: loom models the sync path.
+use std::sync::atomic::{AtomicBool, Ordering as StdOrdering};
+use std::sync::{Arc, Mutex as StdMutex, MutexGuard as StdMutexGuard, OnceLock, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use arc_swap::Guard;
 
 use self::sync::{AtomicU64, Condvar, Current, Mutex, MutexGuard, Ordering};
 use crate::Error;
+use crate::error::BoxError;
 
 /// The primitives, swapped for loom's under `--cfg loom` so the model checker
 /// explores every interleaving of the state machine (`tests/loom.rs`).
@@ -63,6 +74,44 @@ mod sync {
 /// One run of the initialiser; waiters hold it until its outcome is set.
 struct Attempt<T> {
     outcome: OnceLock<Result<Arc<T>, Error>>,
+    /// Set when the future driving an async attempt was dropped before it finished.
+    abandoned: AtomicBool,
+    /// Async waiters, woken once the outcome is set or the attempt is abandoned.
+    wakers: StdMutex<Wakers>,
+}
+
+#[derive(Default)]
+struct Wakers {
+    next_id: u64,
+    list: Vec<(u64, Waker)>,
+}
+
+impl<T> Attempt<T> {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            outcome: OnceLock::new(),
+            abandoned: AtomicBool::new(false),
+            wakers: StdMutex::new(Wakers::default()),
+        })
+    }
+
+    fn is_abandoned(&self) -> bool {
+        self.abandoned.load(StdOrdering::Acquire)
+    }
+
+    fn wakers(&self) -> StdMutexGuard<'_, Wakers> {
+        self.wakers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Wakes every async waiter. Called after the outcome (or `abandoned`)
+    /// is set, so a waiter that registers under the lock either sees it or
+    /// is in the list taken here: no wake-up is lost.
+    fn wake_all(&self) {
+        let list = std::mem::take(&mut self.wakers().list);
+        for (_, waker) in list {
+            waker.wake();
+        }
+    }
 }
 
 struct State<T> {
@@ -150,18 +199,23 @@ impl<T> SingleFlight<T> {
         if let Some(value) = self.current.load_full() {
             return Ok(value);
         }
-        if let Some(attempt) = state.inflight.clone() {
+        while let Some(attempt) = state.inflight.clone() {
             // Someone is connecting: wait for that attempt and share its outcome.
             loop {
                 if let Some(outcome) = attempt.outcome.get() {
                     return outcome.clone();
                 }
+                if attempt.is_abandoned() {
+                    // Its driver was dropped: start over (connect, or wait for the new attempt).
+                    break;
+                }
                 state = self.done.wait(state).unwrap_or_else(PoisonError::into_inner);
             }
+            if let Some(value) = self.current.load_full() {
+                return Ok(value);
+            }
         }
-        let attempt = Arc::new(Attempt {
-            outcome: OnceLock::new(),
-        });
+        let attempt = Attempt::new();
         state.inflight = Some(Arc::clone(&attempt));
         let generation = self.generation.load(Ordering::Acquire);
         drop(state);
@@ -172,9 +226,16 @@ impl<T> SingleFlight<T> {
             Err(payload) => Err(on_panic(panic_message(payload.as_ref()))),
         };
 
+        self.finish(&attempt, generation, &outcome);
+        outcome
+    }
+
+    /// Publishes an attempt's outcome: stored if its generation is still
+    /// current and it succeeded; handed to every waiter either way.
+    fn finish(&self, attempt: &Attempt<T>, generation: u64, outcome: &Result<Arc<T>, Error>) {
         let mut relocked = self.lock();
         if self.generation.load(Ordering::Acquire) == generation {
-            if let Ok(value) = &outcome {
+            if let Ok(value) = outcome {
                 self.current.store(Some(Arc::clone(value)));
             }
             relocked.inflight = None;
@@ -183,7 +244,20 @@ impl<T> SingleFlight<T> {
         let _ = attempt.outcome.set(outcome.clone());
         drop(relocked);
         self.done.notify_all();
-        outcome
+        attempt.wake_all();
+    }
+
+    /// Gives up an async attempt whose driver was dropped: its waiters wake
+    /// and start over, and the next caller connects.
+    fn abandon(&self, attempt: &Arc<Attempt<T>>) {
+        let mut state = self.lock();
+        if state.inflight.as_ref().is_some_and(|a| Arc::ptr_eq(a, attempt)) {
+            state.inflight = None;
+        }
+        attempt.abandoned.store(true, StdOrdering::Release);
+        drop(state);
+        self.done.notify_all();
+        attempt.wake_all();
     }
 
     /// Waits up to `timeout` for the attempt in flight, without starting one.
@@ -199,6 +273,9 @@ impl<T> SingleFlight<T> {
         loop {
             if let Some(outcome) = attempt.outcome.get() {
                 return Wait::Done(outcome.clone());
+            }
+            if attempt.is_abandoned() {
+                return Wait::Idle;
             }
             let now = Instant::now();
             if now >= deadline {
@@ -235,6 +312,171 @@ impl<T> SingleFlight<T> {
         self.generation.fetch_add(1, Ordering::AcqRel);
         state.inflight = None;
         self.current.store(None);
+    }
+}
+
+/// A connect future, boxed: the user's `async fn _connect` has no nameable type.
+pub(crate) type BoxConnect<'a, T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send + 'a>>;
+
+/// How an [`AsyncInit`] starts a connect and names its failures.
+pub(crate) trait Connector<'a, T> {
+    /// The connect future (called once, by the caller that drives the attempt).
+    fn start(&self) -> BoxConnect<'a, T>;
+    /// The error for a connect that returned `Err`.
+    fn failed(&self, error: BoxError) -> Error;
+    /// The error for a connect that panicked, from the panic's message.
+    fn panicked(&self, message: String) -> Error;
+}
+
+enum Phase<'a, T> {
+    /// Not yet looked at the cell (or told to start over).
+    Start,
+    /// This future runs the generation's connect.
+    Driving {
+        attempt: Arc<Attempt<T>>,
+        generation: u64,
+        connect: BoxConnect<'a, T>,
+    },
+    /// Another future runs it; this one waits for its outcome.
+    Waiting { attempt: Arc<Attempt<T>>, id: Option<u64> },
+}
+
+/// The async twin of [`SingleFlight::get_or_try_init`], as a state machine
+/// polled by the connection's `instance()` future.
+///
+/// No runtime is assumed: waiting is done with the `Waker` of the task that
+/// polls, and no lock is held while the connect runs or across a `Pending`.
+pub(crate) struct AsyncInit<'a, T> {
+    cell: &'a SingleFlight<T>,
+    phase: Phase<'a, T>,
+}
+
+impl<'a, T> AsyncInit<'a, T> {
+    pub(crate) fn new(cell: &'a SingleFlight<T>) -> Self {
+        Self {
+            cell,
+            phase: Phase::Start,
+        }
+    }
+
+    /// Polls for the current value, starting or joining the generation's connect.
+    pub(crate) fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+        connector: &impl Connector<'a, T>,
+    ) -> Poll<Result<Arc<T>, Error>> {
+        loop {
+            match &mut self.phase {
+                Phase::Start => {
+                    if let Some(value) = self.cell.current.load_full() {
+                        return Poll::Ready(Ok(value));
+                    }
+                    let mut state = self.cell.lock();
+                    if let Some(value) = self.cell.current.load_full() {
+                        return Poll::Ready(Ok(value));
+                    }
+                    if let Some(attempt) = state.inflight.clone() {
+                        self.phase = Phase::Waiting { attempt, id: None };
+                        continue;
+                    }
+                    let attempt = Attempt::new();
+                    state.inflight = Some(Arc::clone(&attempt));
+                    let generation = self.cell.generation.load(Ordering::Acquire);
+                    drop(state);
+                    // Calling the connect function runs user code too (a `connect = path`
+                    // may do work before returning its future).
+                    match catch_unwind(AssertUnwindSafe(|| connector.start())) {
+                        Ok(connect) => {
+                            self.phase = Phase::Driving {
+                                attempt,
+                                generation,
+                                connect,
+                            };
+                        }
+                        Err(payload) => {
+                            let outcome = Err(connector.panicked(panic_message(payload.as_ref())));
+                            self.cell.finish(&attempt, generation, &outcome);
+                            return Poll::Ready(outcome);
+                        }
+                    }
+                }
+                Phase::Driving {
+                    attempt,
+                    generation,
+                    connect,
+                } => {
+                    let polled = catch_unwind(AssertUnwindSafe(|| connect.as_mut().poll(cx)));
+                    let outcome = match polled {
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Ready(Ok(raw))) => Ok(Arc::new(raw)),
+                        Ok(Poll::Ready(Err(error))) => Err(connector.failed(error)),
+                        Err(payload) => Err(connector.panicked(panic_message(payload.as_ref()))),
+                    };
+                    let (attempt, generation) = (Arc::clone(attempt), *generation);
+                    // Drop the finished connect before publishing; `Start` so that a
+                    // poll after completion starts afresh instead of abandoning.
+                    self.phase = Phase::Start;
+                    self.cell.finish(&attempt, generation, &outcome);
+                    return Poll::Ready(outcome);
+                }
+                Phase::Waiting { attempt, id } => {
+                    if let Some(outcome) = attempt.outcome.get() {
+                        let outcome = outcome.clone();
+                        self.stop_waiting();
+                        return Poll::Ready(outcome);
+                    }
+                    let mut wakers = attempt.wakers();
+                    if let Some(outcome) = attempt.outcome.get() {
+                        let outcome = outcome.clone();
+                        drop(wakers);
+                        self.stop_waiting();
+                        return Poll::Ready(outcome);
+                    }
+                    if attempt.is_abandoned() {
+                        drop(wakers);
+                        self.stop_waiting();
+                        continue;
+                    }
+                    let waker = cx.waker();
+                    let known = id.and_then(|id| wakers.list.iter_mut().find(|(i, _)| *i == id));
+                    if let Some((_, registered)) = known {
+                        if !registered.will_wake(waker) {
+                            registered.clone_from(waker);
+                        }
+                    } else {
+                        let new_id = wakers.next_id;
+                        wakers.next_id += 1;
+                        wakers.list.push((new_id, waker.clone()));
+                        *id = Some(new_id);
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+
+    /// Leaves `Waiting`: takes this waiter's waker off the attempt.
+    fn stop_waiting(&mut self) {
+        if let Phase::Waiting { attempt, id: Some(id) } = std::mem::replace(&mut self.phase, Phase::Start) {
+            attempt.wakers().list.retain(|(i, _)| *i != id);
+        }
+    }
+}
+
+impl<T> Drop for AsyncInit<'_, T> {
+    fn drop(&mut self) {
+        match std::mem::replace(&mut self.phase, Phase::Start) {
+            Phase::Driving { attempt, connect, .. } => {
+                // Cancelled mid-connect: drop the connect, then let a waiter take over.
+                drop(connect);
+                self.cell.abandon(&attempt);
+            }
+            waiting @ Phase::Waiting { .. } => {
+                self.phase = waiting;
+                self.stop_waiting();
+            }
+            Phase::Start => {}
+        }
     }
 }
 

@@ -274,6 +274,22 @@ pub enum Error {
         timeout: std::time::Duration,
     },
 
+    /// A blocking call was asked to connect an async (`#[connection(async)]`)
+    /// connection, which only an `.await` can connect without blocking a thread.
+    #[error(
+        "connection `{name}` ({type_path}) connects asynchronously (`#[connection(async)]`), so {call} cannot connect it without blocking; write {instead}"
+    )]
+    AsyncConnection {
+        /// The connection name.
+        name: String,
+        /// The connection type's full path.
+        type_path: &'static str,
+        /// What was called, e.g. `connect()`.
+        call: &'static str,
+        /// What to write instead.
+        instead: &'static str,
+    },
+
     /// The connection's `_connect` panicked; the panic was caught and poisons nothing.
     #[error("connecting `{name}` ({type_path}) panicked: {message}; the next call tries again")]
     ConnectPanicked {

@@ -63,6 +63,18 @@
 //! that say what to write: a missing `_connect`, for one, shows the signature
 //! to add.
 //!
+//! # Async connections
+//!
+//! Mark the struct `#[connection(async)]` and write `async fn _connect`; then
+//! `instance()` returns [`Connecting`], a `Send` future: `conn.instance().await?`.
+//! The contract is the same (one connect per generation however many tasks
+//! ask, shared failures, panics as errors, `reset_if`), no runtime is assumed
+//! (tokio, `futures::executor`, smol, ...), and it is cancellation-safe:
+//! dropping the task that drives a connect hands the connect to the next
+//! waiter or caller, so a runtime's timeout around `instance()` is safe.
+//! Blocking-only methods (`instance_ref`, `instance_timeout`) are compile
+//! errors on an async connection, with the `.await` to write instead.
+//!
 //! # Lookup
 //!
 //! * [`connection::<T>(name)`](connection): typed. The type is `T`; the
@@ -145,7 +157,9 @@ use std::sync::Arc;
 
 pub use crate::base::BaseConnection;
 pub use crate::config::Config;
-pub use crate::connection::{Connection, DynConnection};
+pub use crate::connection::{
+    AsyncConnection, BlockingConnection, ConnectFuture, Connecting, Connection, DynConnection, InstanceOutput,
+};
 pub use crate::error::{BoxError, Error, Result};
 pub use crate::handle::{ConnectionRef, InstanceRef};
 pub use crate::registry::{Lookup, Registration, Registry, RegistryBuilder};
@@ -189,10 +203,13 @@ pub use crate::secrets::{ENV_PREFIX, SECRETS_PATH_ENV, Secrets};
 ///   * `fn from_base`: construction around a `BaseConnection` built from a
 ///     resolved name and [`Config`], every other field `Default::default()`;
 ///   * `fn base`: access to the `BaseConnection` field;
-///   * `fn connect_raw`: the call to `_connect` (or `connect = path`), its
-///     error boxed into [`BoxError`].
+///   * `type Instance` and `fn instance`: `Result<Arc<Raw>>` from the
+///     single-flight cell, or, with `async`, the [`Connecting`] future.
+/// * `impl BlockingConnection for Kv` (or, with `async`, `impl AsyncConnection`)
+///   with `fn connect_raw`: the call to `_connect` (or `connect = path`), its
+///   error boxed into [`BoxError`] (and, async, its future boxed).
 ///
-///   Through the trait, your type gets [`instance`](Connection::instance),
+///   Through the traits, your type gets [`instance`](Connection::instance),
 ///   [`reset`](Connection::reset), [`reset_if`](Connection::reset_if),
 ///   [`name`](Connection::name), [`config`](Connection::config),
 ///   [`is_connected`](Connection::is_connected) and
@@ -209,8 +226,30 @@ pub use crate::secrets::{ENV_PREFIX, SECRETS_PATH_ENV, Secrets};
 ///
 /// * `type_name = "sqlite"`: the short name used by `type = "sqlite"` in secrets
 ///   (ASCII letters, digits, `_`, `-`, starting with a letter).
+/// * `async`: `_connect` is an `async fn`, and `instance()` returns a future
+///   to `.await` (any executor; see [`Connecting`]):
+///
+///   ```
+///   use connections_core::prelude::*;
+///
+///   #[derive(Connection)]
+///   #[connection(type_name = "remote-kv", async)]
+///   struct RemoteKv { base: BaseConnection<String> }
+///
+///   impl RemoteKv {
+///       async fn _connect(&self, config: &Config) -> Result<String, BoxError> {
+///           Ok(config.get("url")?) // e.g. `Client::connect(&url).await?`
+///       }
+///   }
+///
+///   let kv = RemoteKv::from_config("kv", Config::from_toml("kv", "url = 'redis://127.0.0.1'")?);
+///   let raw = futures_executor::block_on(kv.instance())?;
+///   assert_eq!(*raw, "redis://127.0.0.1");
+///   # Ok::<(), connections_core::Error>(())
+///   ```
 /// * `connect = path`: call this function instead of `_connect`; it has the
-///   same signature, `fn(&Self, &Config) -> Result<Raw, E>`.
+///   same signature, `fn(&Self, &Config) -> Result<Raw, E>` (`async` too with
+///   the `async` key).
 /// * `crate = path`: where the runtime is, for crates that re-export it.
 ///
 /// # Compile errors
@@ -221,7 +260,10 @@ pub use crate::secrets::{ENV_PREFIX, SECRETS_PATH_ENV, Secrets};
 /// two, an enum, a union, a generic struct, an unknown or repeated attribute
 /// key (all such mistakes are reported together), a malformed `type_name`, a
 /// raw type that is not `Send + Sync + 'static`, an extra field with no
-/// `Default`.
+/// `Default`; with `async`: a `_connect` that is not `async` (or an `async`
+/// one without the key), a connect future that is not `Send` (rustc shows
+/// which value is held across which `.await`), and a blocking method
+/// (`instance_ref`, `instance_timeout`) called on an async connection.
 #[cfg(feature = "derive")]
 pub use connections_derive::Connection;
 

@@ -2,14 +2,35 @@
 //! may change in any release.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
 
 pub use inventory;
 
 pub use crate::base::BaseConnection;
 pub use crate::config::Config;
-pub use crate::connection::Connection;
+pub use crate::connection::{AsyncConnection, BlockingConnection, ConnectFuture, Connecting, Connection};
 pub use crate::error::BoxError;
 pub use crate::registry::Registration;
+
+/// What a blocking connection's `instance()` returns.
+pub type BlockingInstance<Raw> = crate::Result<Arc<Raw>>;
+
+/// The blocking `instance()`: the derive's body for it.
+#[inline]
+pub fn instance_blocking<C: BlockingConnection>(conn: &C) -> crate::Result<Arc<C::Raw>> {
+    crate::connection::instance_blocking(conn)
+}
+
+/// A connect started for `dyn DynConnection`: done already (blocking), or a future (async).
+pub enum DynConnect<'a> {
+    /// A blocking connection's outcome.
+    Ready(crate::Result<()>),
+    /// An async connection's connect, to be awaited.
+    Pending(Pin<Box<dyn Future<Output = crate::Result<()>> + Send + 'a>>),
+}
 
 /// Implemented for nothing: reaching it means the type has no inherent `_connect`.
 #[diagnostic::on_unimplemented(
@@ -37,11 +58,126 @@ pub trait ConnectFallback: Sized {
 
 impl<T> ConnectFallback for T {}
 
+/// The async twin of [`DefinesConnect`]: implemented for nothing.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` derives `Connection` but has no `_connect` function",
+    label = "`_connect` is missing for this connection type",
+    note = "add to your code:\n    impl {Self} {{\n        async fn _connect(&self, config: &Config) -> Result<{Raw}, E> {{ ... }}\n    }}\n(E: any error type, e.g. `connections_core::BoxError`), or name another function with `#[connection(connect = path)]`"
+)]
+pub trait DefinesAsyncConnect<Raw> {
+    /// Never called: no type implements this trait.
+    fn never(&self) -> std::future::Ready<Result<Raw, Infallible>>;
+}
+
+/// The async twin of [`ConnectFallback`], imported instead of it by an
+/// `#[connection(async)]` expansion.
+pub trait AsyncConnectFallback: Sized {
+    /// Stands in for a missing `async fn _connect`; uncallable.
+    fn _connect(&self, _config: &Config) -> std::future::Ready<Result<<Self as Connection>::Raw, Infallible>>
+    where
+        Self: Connection + DefinesAsyncConnect<<Self as Connection>::Raw>,
+    {
+        self.never()
+    }
+}
+
+impl<T> AsyncConnectFallback for T {}
+
+/// Wraps an async connect function's output to check, with advice, that it
+/// is a future: [`ProbeFuture`] takes it when it is one, and only otherwise
+/// does method lookup reach [`ProbeNotFuture`] (autoref), whose bound fails
+/// with the message of [`AsyncConnectIsNotAsync`].
+pub struct AsyncProbe<Conn, Raw, O> {
+    output: O,
+    marker: PhantomData<fn() -> (Conn, Raw)>,
+}
+
+/// The probe around an `#[connection(async)]` connect function's output.
+#[inline]
+pub fn async_probe<Conn, Raw, O>(output: O) -> AsyncProbe<Conn, Raw, O> {
+    AsyncProbe {
+        output,
+        marker: PhantomData,
+    }
+}
+
+/// The output is a future: pass it on.
+pub trait ProbeFuture {
+    /// The connect function's future.
+    type Future;
+    /// The future itself.
+    fn connect_future(self) -> Self::Future;
+}
+
+impl<Conn, Raw, O: Future> ProbeFuture for AsyncProbe<Conn, Raw, O> {
+    type Future = O;
+    #[inline]
+    fn connect_future(self) -> O {
+        self.output
+    }
+}
+
+/// The output is not a future: a compile error that says what to write.
+pub trait ProbeNotFuture<Raw>: Sized {
+    /// Stands in for the missing future; its bound fails with advice.
+    fn connect_future(self) -> std::future::Ready<Result<Raw, Infallible>>
+    where
+        Self: NotAFuture<Raw>,
+    {
+        self.never()
+    }
+}
+
+impl<Conn, Raw, O> ProbeNotFuture<Raw> for &AsyncProbe<Conn, Raw, O> {}
+
+/// Holds only when the probed output names the [`AsyncConnectIsNotAsync`] bound that fails.
+pub trait NotAFuture<Raw> {
+    /// Never called: the bound below never holds.
+    fn never(self) -> std::future::Ready<Result<Raw, Infallible>>;
+}
+
+impl<Conn, Raw, O> NotAFuture<Raw> for &AsyncProbe<Conn, Raw, O>
+where
+    O: AsyncConnectIsNotAsync<Conn, Raw>,
+{
+    fn never(self) -> std::future::Ready<Result<Raw, Infallible>> {
+        O::never()
+    }
+}
+
+/// Implemented for nothing: reaching it means an `#[connection(async)]`
+/// connect function returned something other than a future.
+#[diagnostic::on_unimplemented(
+    message = "`{Conn}` is marked `#[connection(async)]`, but its connect function returns `{Self}`, not a future",
+    label = "this connect function is not `async`",
+    note = "write `async fn _connect(&self, config: &Config) -> Result<{Raw}, E>`, or remove `async` from `#[connection(...)]` to keep a blocking connect"
+)]
+pub trait AsyncConnectIsNotAsync<Conn, Raw> {
+    /// Never called: no type implements this trait.
+    fn never() -> std::future::Ready<Result<Raw, Infallible>>;
+}
+
+/// Boxes an async connect function's future, checking on the way that it is
+/// `Send` and gives `Result<Raw, E>` with a boxable `E`.
+#[inline]
+pub fn box_connect<'a, Conn, Raw, F>(future: F) -> ConnectFuture<'a, Raw>
+where
+    // A non-`Send` future fails here with rustc's own account of which value
+    // is held across which `.await`.
+    F: Future + Send + 'a,
+    F::Output: ConnectOutput<Conn, Raw>,
+    <F::Output as ConnectOutput<Conn, Raw>>::Error: ConnectError<Conn>,
+    Raw: 'a,
+    Conn: 'a,
+{
+    Box::pin(async move { box_error::<Conn, Raw, _>(into_result::<Conn, Raw, _>(future.await)) })
+}
+
 /// What a connect function may return: `Result<Raw, E>`.
 #[diagnostic::on_unimplemented(
     message = "the connect function of `{Conn}` returns `{Self}`, but its raw type needs `Result<{Raw}, E>`",
     label = "the raw type is set by this `BaseConnection<{Raw}>` field",
-    note = "write `fn _connect(&self, config: &Config) -> Result<{Raw}, E>`, where E is any error type (`std::error::Error + Send + Sync + 'static`, e.g. `connections_core::BoxError`)"
+    note = "write `fn _connect(&self, config: &Config) -> Result<{Raw}, E>`, where E is any error type (`std::error::Error + Send + Sync + 'static`, e.g. `connections_core::BoxError`); if it is an `async fn`, mark the struct `#[connection(async)]`"
 )]
 pub trait ConnectOutput<Conn, Raw> {
     /// The error type of the result.
@@ -87,6 +223,17 @@ pub fn call_connect<Conn, O>(
     connect: impl FnOnce(&Conn, &Config) -> O, // write `fn _connect(&self, config: &Config) -> Result<Raw, E>`
     this: &Conn,
     config: &Config,
+) -> O {
+    connect(this, config)
+}
+
+/// Calls an async connect function: the same shape, its future borrowing
+/// `this` and `config` for `'a`.
+#[inline]
+pub fn call_connect_async<'a, Conn, O>(
+    connect: impl FnOnce(&'a Conn, &'a Config) -> O, // write `async fn _connect(&self, config: &Config) -> Result<Raw, E>`
+    this: &'a Conn,
+    config: &'a Config,
 ) -> O {
     connect(this, config)
 }

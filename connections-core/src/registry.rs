@@ -1022,7 +1022,7 @@ impl<'r> Lookup<'r> {
                 if self.eager {
                     // Inside the build, so a failed eager connect caches nothing,
                     // as a failing Streamlit constructor.
-                    conn.connect()?;
+                    eager_connect(&*conn)?;
                 }
                 Ok(conn)
             },
@@ -1034,7 +1034,7 @@ impl<'r> Lookup<'r> {
         )?;
         if self.eager {
             // A cached entry built by a lazy lookup: connect it now.
-            conn.connect()?;
+            eager_connect(&*conn)?;
         }
         Ok(conn)
     }
@@ -1082,4 +1082,17 @@ impl<'r> Lookup<'r> {
             );
         }
     }
+}
+
+/// The `eager` option's connect; an async connection cannot be connected by a blocking lookup.
+fn eager_connect(conn: &dyn DynConnection) -> Result<()> {
+    if conn.is_async() {
+        return Err(Error::AsyncConnection {
+            name: conn.name().to_owned(),
+            type_path: conn.type_path(),
+            call: "a lookup with `eager(true)`",
+            instead: "the lookup without `eager(true)`, then `conn.instance().await` to connect",
+        });
+    }
+    conn.connect()
 }

@@ -5,7 +5,7 @@ use syn::meta::ParseNestedMeta;
 use syn::{Attribute, LitStr, Meta, Path, Token};
 
 /// The keys `#[connection(...)]` accepts, for "expected one of" messages.
-const KEYS: &str = "`type_name`, `connect`, `crate`";
+const KEYS: &str = "`type_name`, `async`, `connect`, `crate`";
 
 /// A value with the span of the key that set it.
 pub struct Spanned<T> {
@@ -18,6 +18,8 @@ pub struct Attrs {
     pub type_name: Option<Spanned<LitStr>>,
     pub connect: Option<Spanned<Path>>,
     pub krate: Option<Spanned<Path>>,
+    /// `async`: the connect function is an `async fn`.
+    pub asyncness: Option<Span>,
 }
 
 /// Reads every `#[connection(...)]` on the item; all mistakes are returned together.
@@ -64,6 +66,14 @@ fn parse_key(meta: &ParseNestedMeta<'_>, out: &mut Attrs) -> syn::Result<()> {
             let lit = string_value(meta, "type_name", "type_name = \"sqlite\"")?;
             check_type_name(&lit)?;
             out.type_name = Some(Spanned { value: lit, key: span });
+        }
+        "async" => {
+            reject_duplicate(out.asyncness, meta, "async")?;
+            if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+                return Err(meta
+                    .error("`async` takes no value: write `#[connection(async)]` and make `_connect` an `async fn`"));
+            }
+            out.asyncness = Some(span);
         }
         "connect" => {
             reject_duplicate(out.connect.as_ref().map(|s| s.key), meta, "connect")?;

@@ -63,10 +63,17 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
     // The parameter and the locals of `connect_raw` are hygienic: a `connect =
     // path` cannot name them by accident.
     let config = Ident::new("config", Span::mixed_site());
-    let connect = connect_body(input, raw, &config);
+    let Mode {
+        instance_type,
+        instance_body,
+        fallback,
+        connect_trait,
+        connect_items,
+    } = mode(input, raw, &alias, &config);
 
-    let items = quote! {
+    let connection_items = quote! {
         type Raw = #raw;
+        type Instance<'__connection> = #instance_type;
         const TYPE_NAME: &'static str = #type_name;
         const TYPE_PATH: &'static str = #type_path;
 
@@ -80,39 +87,98 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
             &self.#base_member
         }
 
-        fn connect_raw(
-            &self,
-            #config: &#alias::Config,
-        ) -> ::core::result::Result<#raw, #alias::BoxError> {
-            #connect
+        #[inline]
+        fn instance(&self) -> Self::Instance<'_> {
+            #instance_body
         }
     };
 
     // One `use` names the runtime: a wrong `crate = path` is one error.
-    // The impl is written twice, with and without the raw-type where clause:
+    // Each impl is written twice, with and without the raw-type where clause:
     // rustdoc sees the second, so the user's docs show a plain impl.
     quote! {
         const _: () = {
             use #private as #alias;
             #[allow(unused_imports)]
-            use #alias::ConnectFallback as _;
+            use #fallback;
 
             #[cfg(not(doc))]
             #[automatically_derived]
             impl #alias::Connection for #ident where #raw_gate {
-                #items
+                #connection_items
             }
 
             #[cfg(doc)]
             #[automatically_derived]
             impl #alias::Connection for #ident {
-                #items
+                #connection_items
+            }
+
+            #[cfg(not(doc))]
+            #[automatically_derived]
+            impl #connect_trait for #ident where #raw_gate {
+                #connect_items
+            }
+
+            #[cfg(doc)]
+            #[automatically_derived]
+            impl #connect_trait for #ident {
+                #connect_items
             }
 
             #alias::inventory::submit! {
                 #register
             }
         };
+    }
+}
+
+/// What differs between a blocking and an `#[connection(async)]` connection.
+struct Mode {
+    /// `Connection::Instance`.
+    instance_type: TokenStream,
+    /// `Connection::instance`'s body.
+    instance_body: TokenStream,
+    /// The fallback `_connect` (and probes) the expansion imports.
+    fallback: TokenStream,
+    /// `BlockingConnection` or `AsyncConnection`.
+    connect_trait: TokenStream,
+    /// That trait's `connect_raw`.
+    connect_items: TokenStream,
+}
+
+fn mode(input: &Input<'_>, raw: &Type, alias: &Ident, config: &Ident) -> Mode {
+    let connect = connect_body(input, raw, config, input.attrs.asyncness.is_some());
+    if input.attrs.asyncness.is_some() {
+        Mode {
+            instance_type: quote!(#alias::Connecting<'__connection, Self>),
+            instance_body: quote!(#alias::Connecting::new(self)),
+            fallback: quote!(#alias::{AsyncConnectFallback as _, ProbeFuture as _, ProbeNotFuture as _}),
+            connect_trait: quote!(#alias::AsyncConnection),
+            connect_items: quote! {
+                fn connect_raw<'__connection>(
+                    &'__connection self,
+                    #config: &'__connection #alias::Config,
+                ) -> #alias::ConnectFuture<'__connection, #raw> {
+                    #connect
+                }
+            },
+        }
+    } else {
+        Mode {
+            instance_type: quote!(#alias::BlockingInstance<#raw>),
+            instance_body: quote!(#alias::instance_blocking(self)),
+            fallback: quote!(#alias::ConnectFallback as _),
+            connect_trait: quote!(#alias::BlockingConnection),
+            connect_items: quote! {
+                fn connect_raw(
+                    &self,
+                    #config: &#alias::Config,
+                ) -> ::core::result::Result<#raw, #alias::BoxError> {
+                    #connect
+                }
+            },
+        }
     }
 }
 
@@ -137,7 +203,7 @@ fn register(ident: &Ident, raw: &Type) -> TokenStream {
 
 /// `connect_raw`'s body: call the connect function, check what it returns,
 /// box its error; each step spanned at what it checks.
-fn connect_body(input: &Input<'_>, raw: &Type, config: &Ident) -> TokenStream {
+fn connect_body(input: &Input<'_>, raw: &Type, config: &Ident, is_async: bool) -> TokenStream {
     // `Self::_connect` resolves to the user's inherent function; when there is
     // none, to `ConnectFallback::_connect`, whose unmet bound explains what to write.
     let (path, span) = if let Some(connect) = &input.attrs.connect {
@@ -153,6 +219,21 @@ fn connect_body(input: &Input<'_>, raw: &Type, config: &Ident) -> TokenStream {
     let p_raw = private_alias(raw.span());
     // The block around `connect` keeps rustc from suggesting a closure in place
     // of the struct name when the signature is wrong.
+    if is_async {
+        // `box_connect` checks, with advice, that the output is a `Send`
+        // future of `Result<Raw, E>` with a boxable `E`.
+        let call = quote_spanned!(span=> #p::call_connect_async({ #connect }, self, #config));
+        let future = Ident::new("future", Span::mixed_site());
+        let probe = quote_spanned!(span=> #p::async_probe::<Self, #raw, _>(#output).connect_future());
+        let boxed = quote_spanned!(span=> #p::box_connect::<Self, #raw, _>(#future));
+        return quote! {
+            let #connect = #path;
+            #[allow(unused_braces)]
+            let #output = #call;
+            let #future = #probe;
+            #boxed
+        };
+    }
     let call = quote_spanned!(span=> #p::call_connect({ #connect }, self, #config));
     let into_result = quote_spanned!(raw.span()=> #p_raw::into_result::<Self, #raw, _>(#output));
     let boxed = quote_spanned!(span=> #p::box_error::<Self, #raw, _>(#result));

@@ -9,6 +9,7 @@
 
 mod common;
 
+mod asynchronous;
 mod concurrency;
 mod derive;
 mod environment;
