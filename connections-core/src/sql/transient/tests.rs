@@ -1,0 +1,163 @@
+use std::borrow::Cow;
+use std::error::Error as StdError;
+use std::fmt;
+use std::io;
+
+use sqlx::error::ErrorKind;
+use sqlx::{Connection as _, SqliteConnection};
+
+use super::*;
+
+/// A database error with a given SQLSTATE, as PostgreSQL's driver reports one.
+#[derive(Debug)]
+struct Coded(Option<&'static str>);
+
+impl fmt::Display for Coded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "database error {:?}", self.0)
+    }
+}
+
+impl StdError for Coded {}
+
+impl DatabaseError for Coded {
+    fn message(&self) -> &'static str {
+        "test"
+    }
+    fn code(&self) -> Option<Cow<'_, str>> {
+        self.0.map(Cow::Borrowed)
+    }
+    fn as_error(&self) -> &(dyn StdError + Send + Sync + 'static) {
+        self
+    }
+    fn as_error_mut(&mut self) -> &mut (dyn StdError + Send + Sync + 'static) {
+        self
+    }
+    fn into_error(self: Box<Self>) -> Box<dyn StdError + Send + Sync + 'static> {
+        self
+    }
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Other
+    }
+}
+
+fn db(code: &'static str) -> sqlx::Error {
+    sqlx::Error::Database(Box::new(Coded(Some(code))))
+}
+
+#[test]
+fn connection_level_errors_are_transient() {
+    for kind in [
+        io::ErrorKind::ConnectionReset,
+        io::ErrorKind::ConnectionRefused,
+        io::ErrorKind::BrokenPipe,
+        io::ErrorKind::UnexpectedEof,
+        io::ErrorKind::TimedOut,
+    ] {
+        assert!(is_transient(&sqlx::Error::Io(io::Error::from(kind))), "{kind:?}");
+    }
+    for error in [
+        sqlx::Error::Protocol("unexpected message".into()),
+        sqlx::Error::PoolTimedOut,
+        sqlx::Error::PoolClosed,
+        sqlx::Error::WorkerCrashed,
+    ] {
+        assert!(is_transient(&error), "{error:?}");
+    }
+}
+
+#[test]
+fn other_sqlx_errors_are_not() {
+    for error in [
+        sqlx::Error::Configuration("bad url".into()),
+        sqlx::Error::Tls("certificate not trusted".into()),
+        sqlx::Error::InvalidArgument("x".into()),
+        sqlx::Error::RowNotFound,
+        sqlx::Error::TypeNotFound { type_name: "t".into() },
+        sqlx::Error::ColumnIndexOutOfBounds { index: 3, len: 1 },
+        sqlx::Error::ColumnNotFound("c".into()),
+        sqlx::Error::ColumnDecode {
+            index: "0".into(),
+            source: "bad".into(),
+        },
+        sqlx::Error::Encode("bad".into()),
+        sqlx::Error::Decode("bad".into()),
+        sqlx::Error::AnyDriverError("unsupported type".into()),
+        sqlx::Error::BeginFailed,
+        sqlx::Error::InvalidSavePointStatement,
+        sqlx::Error::Database(Box::new(Coded(None))),
+    ] {
+        assert!(!is_transient(&error), "{error:?}");
+    }
+}
+
+#[test]
+fn sqlstates_of_a_lost_session_are_transient() {
+    for code in [
+        "08000", "08001", "08003", "08004", "08006", "08007", "08P01", "08S01", "57P01", "57P02", "57P03", "57P05",
+        "25P03",
+    ] {
+        assert!(is_transient(&db(code)), "{code}");
+    }
+    for code in [
+        "42601", // syntax_error
+        "42P01", // undefined_table
+        "23505", // unique_violation
+        "23503", // foreign_key_violation
+        "22P02", // invalid_text_representation
+        "40001", // serialization_failure: retry on the same connection, no reconnect
+        "40P01", // deadlock_detected
+        "57014", // query_canceled
+        "57P04", // database_dropped
+        "53300", // too_many_connections
+        "25P02", // in_failed_sql_transaction
+        "HY000", // MySQL's generic SQLSTATE
+        "70100", // MySQL's interrupted-query SQLSTATE: decided by the number
+    ] {
+        assert!(!is_transient(&db(code)), "{code}");
+    }
+}
+
+#[test]
+fn mysql_numbers() {
+    for n in [1053, 1927, 4031, 2006, 2013] {
+        assert!(mysql_number_is_transient(n), "{n}");
+    }
+    for n in [1317, 3024, 1064, 1062, 1146, 1205, 1213, 1045, 1040] {
+        assert!(!mysql_number_is_transient(n), "{n}");
+    }
+    // The class-08 SQLSTATEs MySQL gives (08S01 for network errors, 08004 for 1040) count.
+    assert!(sqlstate_is_connection_class("08S01") && sqlstate_is_connection_class("08004"));
+    assert!(!sqlstate_is_connection_class("HY000") && !sqlstate_is_connection_class("70100"));
+}
+
+#[test]
+fn real_sqlite_errors_are_not_transient() {
+    let errors = sqlx::test_block_on(async {
+        let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        sqlx::raw_sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL); INSERT INTO t VALUES (1, 'a')")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let mut errors = Vec::new();
+        for sql in [
+            "SELEC 1",                        // syntax
+            "SELECT * FROM missing",          // no such table
+            "INSERT INTO t VALUES (1, 'b')",  // unique
+            "INSERT INTO t VALUES (2, NULL)", // not null
+        ] {
+            errors.push(sqlx::query(sql).execute(&mut conn).await.unwrap_err());
+        }
+        errors.push(sqlx::query("SELECT 1 WHERE 0").fetch_one(&mut conn).await.unwrap_err()); // RowNotFound
+        conn.close().await.unwrap();
+        errors
+    });
+    assert!(
+        matches!(errors[2].as_database_error(), Some(e) if e.is_unique_violation()),
+        "{:?}",
+        errors[2]
+    );
+    for error in &errors {
+        assert!(!is_transient(error), "{error:?}");
+    }
+}
