@@ -157,7 +157,7 @@ fn unsupported_dialects_are_named_with_the_supported_ones() {
 fn malformed_urls_are_rejected_without_showing_them() {
     for url in [
         format!("app:{SENTINEL}@host/db"), // no scheme: the "scheme" would be the user name
-        format!("{SENTINEL}"),             // no colon at all
+        SENTINEL.to_owned(),               // no colon at all
         format!("postgresql:app:{SENTINEL}@h"), // no `//`
         format!("postgresql://app:{SENTINEL}@h:99999/db"), // bad port
         format!("9pg://app:{SENTINEL}@h/db"), // not a scheme
