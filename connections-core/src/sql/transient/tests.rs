@@ -161,3 +161,97 @@ fn real_sqlite_errors_are_not_transient() {
         assert!(!is_transient(error), "{error:?}");
     }
 }
+
+/// A server URL from the environment, for the tests against live servers.
+fn server_url(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| panic!("set {var} to run this test against a live server"))
+}
+
+/// Runs `victim_sql` on a session that another session kills (`kill_sql`
+/// with `{id}` for the victim's id) half a second in; returns the victim's error.
+fn killed_while_running(
+    url: &str,
+    id_sql: &'static str,
+    kill_sql: &'static str,
+    victim_sql: &'static str,
+) -> sqlx::Error {
+    sqlx::any::install_default_drivers();
+    sqlx::test_block_on(async {
+        let mut victim = sqlx::AnyConnection::connect(url).await.unwrap();
+        let id: i64 = sqlx::query_scalar(id_sql).fetch_one(&mut victim).await.unwrap();
+        let url = url.to_owned();
+        let killer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            sqlx::test_block_on(async {
+                let mut admin = sqlx::AnyConnection::connect(&url).await.unwrap();
+                let kill = kill_sql.replace("{id}", &id.to_string());
+                sqlx::raw_sql(sqlx::AssertSqlSafe(kill))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+            });
+        });
+        let error = sqlx::query(victim_sql).execute(&mut victim).await.unwrap_err();
+        killer.join().unwrap();
+        error
+    })
+}
+
+/// `pg_terminate_backend()` of a running session gives it 57P01 `admin_shutdown`.
+#[test]
+#[ignore = "needs a PostgreSQL server: CONNECTIONS_TEST_POSTGRES_URL=postgres://..."]
+fn terminated_postgres_session_is_transient() {
+    let error = killed_while_running(
+        &server_url("CONNECTIONS_TEST_POSTGRES_URL"),
+        "SELECT CAST(pg_backend_pid() AS BIGINT)",
+        "SELECT pg_terminate_backend({id})",
+        "SELECT pg_sleep(10)",
+    );
+    assert_eq!(
+        error.as_database_error().and_then(DatabaseError::code).as_deref(),
+        Some("57P01"),
+        "{error:?}"
+    );
+    assert!(is_transient(&error), "{error:?}");
+}
+
+/// `KILL` of a running session: MariaDB 10.11 just closes the socket (an I/O
+/// error); other versions send 1927 `ER_CONNECTION_KILLED` (MySQL: 1053) first.
+#[test]
+#[ignore = "needs a MySQL/MariaDB server: CONNECTIONS_TEST_MYSQL_URL=mysql://..."]
+fn killed_mysql_session_is_transient() {
+    let error = killed_while_running(
+        &server_url("CONNECTIONS_TEST_MYSQL_URL"),
+        "SELECT CAST(CONNECTION_ID() AS SIGNED)",
+        "KILL {id}",
+        "SELECT SLEEP(10)",
+    );
+    let number = error
+        .as_database_error()
+        .and_then(|e| e.try_downcast_ref::<MySqlDatabaseError>())
+        .map(MySqlDatabaseError::number);
+    assert!(
+        matches!(number, Some(1927 | 1053)) || matches!(error, sqlx::Error::Io(_)),
+        "{error:?}"
+    );
+    assert!(is_transient(&error), "{error:?}");
+}
+
+/// `KILL QUERY` leaves the session alive: 1317, not transient.
+#[test]
+#[ignore = "needs a MySQL/MariaDB server: CONNECTIONS_TEST_MYSQL_URL=mysql://..."]
+fn killed_mysql_query_is_not_transient() {
+    let error = killed_while_running(
+        &server_url("CONNECTIONS_TEST_MYSQL_URL"),
+        "SELECT CAST(CONNECTION_ID() AS SIGNED)",
+        "KILL QUERY {id}",
+        // SLEEP() returns 1 when interrupted; a long query reports the interruption.
+        "SELECT COUNT(*) FROM information_schema.columns a, information_schema.columns b, information_schema.columns c",
+    );
+    let number = error
+        .as_database_error()
+        .and_then(|e| e.try_downcast_ref::<MySqlDatabaseError>())
+        .map(MySqlDatabaseError::number);
+    assert_eq!(number, Some(1317), "{error:?}");
+    assert!(!is_transient(&error), "{error:?}");
+}
