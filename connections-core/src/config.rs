@@ -301,7 +301,7 @@ impl Config {
         }
     }
 
-    fn invalid(&self, path: String, problem: String) -> Error {
+    pub(crate) fn invalid(&self, path: String, problem: String) -> Error {
         let key = if path.is_empty() {
             "(whole table)".to_owned()
         } else {
@@ -333,7 +333,7 @@ impl Config {
             })
     }
 
-    fn missing(&self, key: &str) -> Error {
+    pub(crate) fn missing(&self, key: &str) -> Error {
         let table = self.table_label();
         let info = &self.info;
         let location = if let Some(file) = &info.section_file {

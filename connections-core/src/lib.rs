@@ -143,6 +143,9 @@ mod handle;
 mod registry;
 mod secret;
 mod secrets;
+/// SQL databases, `type = "sql"`, and the [`Value`](sql::Value)s and [`Table`](sql::Table)s they exchange.
+#[cfg(feature = "sql")]
+pub mod sql;
 
 // The README's Rust blocks compile as doctests, so it cannot drift from the API.
 #[cfg(doctest)]

@@ -1,0 +1,689 @@
+//! Reads a `type = "sql"` connection's configuration (Streamlit's keys and
+//! SQLAlchemy's URL forms) into a URL sqlx's `Any` driver reads, pool settings
+//! and the wait between retries.
+//!
+//! Nothing here logs or returns a secret: errors and warnings name keys, never
+//! values, and [`SqlOptions`]'s `Debug` shows only the URL with its password masked.
+
+use std::fmt::{self, Write as _};
+use std::time::Duration;
+
+use toml::Value as Toml;
+use url::Url;
+
+use crate::config::Config;
+use crate::error::Error;
+
+/// The database family, from the URL's scheme or the `dialect` key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+impl Dialect {
+    /// The dialect a SQLAlchemy/sqlx name stands for (lowercase, without a `+driver` part).
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "postgresql" | "postgres" => Some(Dialect::Postgres),
+            // sqlx's MySQL driver speaks to MariaDB too.
+            "mysql" | "mariadb" => Some(Dialect::MySql),
+            "sqlite" => Some(Dialect::Sqlite),
+            _ => None,
+        }
+    }
+
+    /// The URL scheme sqlx's `Any` driver dispatches on.
+    fn scheme(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+            Dialect::MySql => "mysql",
+        }
+    }
+}
+
+const SUPPORTED_DIALECTS: &str = "`postgresql` (or `postgres`), `mysql`, `mariadb`, `sqlite`";
+
+/// Pool settings; `None` leaves sqlx's default.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[allow(dead_code)] // Read by `SqlConnection`'s pool builder in `sql/mod.rs`, still to be written.
+pub(crate) struct PoolSettings {
+    pub max_connections: Option<u32>,
+    pub min_connections: Option<u32>,
+    pub acquire_timeout: Option<Duration>,
+    pub idle_timeout: Option<Duration>,
+    pub max_lifetime: Option<Duration>,
+    pub test_before_acquire: Option<bool>,
+}
+
+/// What [`parse`] makes of a connection's configuration.
+///
+/// `url` holds the password: it goes to sqlx and nowhere else. `Debug` shows
+/// `display_url`, in which the password (and any password-like query
+/// parameter) is `***`.
+#[derive(Clone)]
+#[allow(dead_code)] // Read by `SqlConnection` in `sql/mod.rs`, still to be written.
+pub(crate) struct SqlOptions {
+    /// The URL for sqlx, password included; never show it.
+    pub url: String,
+    /// `url` with its password replaced by `***`, for logs and errors.
+    pub display_url: String,
+    pub dialect: Dialect,
+    pub pool: PoolSettings,
+    /// The wait between query retries, key `retry_wait` (seconds), 1 s by default as Streamlit's.
+    pub retry_wait: Duration,
+    /// An in-memory SQLite database. Each sqlx connection to `sqlite::memory:`
+    /// opens a database of its own, so the pool must keep exactly one
+    /// connection alive (max 1, min 1, no idle timeout, no max lifetime) or
+    /// the data vanishes; SQLAlchemy likewise keeps one connection per thread.
+    pub in_memory: bool,
+}
+
+impl fmt::Debug for SqlOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlOptions")
+            .field("display_url", &self.display_url)
+            .field("dialect", &self.dialect)
+            .field("pool", &self.pool)
+            .field("retry_wait", &self.retry_wait)
+            .field("in_memory", &self.in_memory)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The keys that make the URL when there is no `url` key, as Streamlit's.
+const URL_PART_KEYS: [&str; 8] = [
+    "dialect", "driver", "username", "password", "host", "port", "database", "query",
+];
+
+/// Pool settings: (sqlx name, SQLAlchemy `create_engine` name).
+const POOL_KEYS: [(&str, Option<&str>); 6] = [
+    ("max_connections", Some("pool_size")),
+    ("min_connections", None),
+    ("acquire_timeout", Some("pool_timeout")),
+    ("idle_timeout", None),
+    ("max_lifetime", Some("pool_recycle")),
+    ("test_before_acquire", Some("pool_pre_ping")),
+];
+
+/// Keys read elsewhere or by this module besides the URL parts and pool settings.
+const OTHER_KEYS: [&str; 4] = ["type", "url", "retry_wait", "create_engine_kwargs"];
+
+/// SQLAlchemy `create_engine` options that sqlx has no counterpart for.
+const SQLALCHEMY_IGNORED: [&str; 25] = [
+    "autocommit",
+    "case_sensitive",
+    "connect_args",
+    "convert_unicode",
+    "creator",
+    "echo",
+    "echo_pool",
+    "enable_from_linting",
+    "encoding",
+    "execution_options",
+    "future",
+    "hide_parameters",
+    "implicit_returning",
+    "insertmanyvalues_page_size",
+    "isolation_level",
+    "json_deserializer",
+    "json_serializer",
+    "label_length",
+    "logging_name",
+    "max_overflow",
+    "paramstyle",
+    "plugins",
+    "pool_logging_name",
+    "pool_reset_on_return",
+    "pool_use_lifo",
+];
+
+/// Names people write for a key, and the key they mean.
+const ALIASES: [(&str, &str); 14] = [
+    ("user", "username"),
+    ("usr", "username"),
+    ("login", "username"),
+    ("passwd", "password"),
+    ("pass", "password"),
+    ("pwd", "password"),
+    ("db", "database"),
+    ("dbname", "database"),
+    ("database_name", "database"),
+    ("hostname", "host"),
+    ("server", "host"),
+    ("drivername", "dialect"),
+    ("uri", "url"),
+    ("dsn", "url"),
+];
+
+/// Every top-level key this module reads.
+fn known_keys() -> impl Iterator<Item = &'static str> {
+    URL_PART_KEYS
+        .into_iter()
+        .chain(OTHER_KEYS)
+        .chain(POOL_KEYS.iter().map(|(name, _)| *name))
+        .chain(POOL_KEYS.iter().filter_map(|(_, alias)| *alias))
+}
+
+/// Parses a `type = "sql"` connection's configuration.
+///
+/// `url` wins over the discrete keys; without it, `dialect` is required, and
+/// `host` and `username` for servers or `database` (the file) for SQLite.
+/// Logs one warning for SQLAlchemy engine options sqlx has no counterpart for
+/// and one for unknown keys (with a suggestion when one is close), naming keys only.
+///
+/// # Errors
+///
+/// [`Error::MissingKey`] for an empty configuration or a missing required key;
+/// [`Error::InvalidValue`] for an unsupported dialect, a malformed URL, or a
+/// pool setting or `retry_wait` of the wrong type or range. No error shows a value.
+#[allow(dead_code)] // Called by `SqlConnection::_connect` in `sql/mod.rs`, still to be written.
+pub(crate) fn parse(config: &Config) -> Result<SqlOptions, Error> {
+    warn_about_keys(config);
+    let target = match config.get_opt::<String>("url")? {
+        Some(url) => {
+            let shadowed: Vec<&str> = URL_PART_KEYS.into_iter().filter(|k| config.contains(k)).collect();
+            if !shadowed.is_empty() {
+                tracing::debug!(
+                    connection = config.name(),
+                    "[connections.{}]: `url` is set, so {} are ignored",
+                    config.name(),
+                    crate::error::list_or_none(&shadowed)
+                );
+            }
+            from_url(config, &url)?
+        }
+        None if URL_PART_KEYS.iter().all(|k| !config.contains(k)) => return Err(no_configuration(config)),
+        None => from_keys(config)?,
+    };
+    let pool = pool_settings(config)?;
+    let retry_wait = duration(config, "retry_wait")?.unwrap_or(Duration::from_secs(1));
+    let display_url = display_url(&target.url);
+    Ok(SqlOptions {
+        url: target.url,
+        display_url,
+        dialect: target.dialect,
+        pool,
+        retry_wait,
+        in_memory: target.in_memory,
+    })
+}
+
+/// The URL for sqlx and what it points at.
+struct Target {
+    url: String,
+    dialect: Dialect,
+    in_memory: bool,
+}
+
+fn no_configuration(config: &Config) -> Error {
+    match config.missing("url") {
+        Error::MissingKey { key, table, location } => Error::MissingKey {
+            key,
+            table,
+            location: format!(
+                "{location}; for example `url = \"postgresql://user@localhost:5432/db\"` or `url = \"sqlite:///app.db\"`, \
+                 or the keys `dialect`, `host`, `port`, `username`, `password`, `database` instead of `url`"
+            ),
+        },
+        other => other,
+    }
+}
+
+// ---------------------------------------------------------------- warnings
+
+/// Warns once for ignored SQLAlchemy engine options and once for unknown keys.
+fn warn_about_keys(config: &Config) {
+    let mut ignored = Vec::new();
+    let mut unknown = Vec::new();
+    for key in config.keys() {
+        if known_keys().any(|k| k == key) {
+        } else if SQLALCHEMY_IGNORED.contains(&key) {
+            ignored.push(format!("`{key}`"));
+        } else {
+            unknown.push(unknown_key(key, suggestion(key, known_keys())));
+        }
+    }
+    if let Some(Toml::Table(engine)) = config.as_table().get("create_engine_kwargs") {
+        let pool_names = || {
+            POOL_KEYS
+                .iter()
+                .flat_map(|(name, alias)| std::iter::once(*name).chain(*alias))
+        };
+        for key in engine.keys() {
+            if pool_names().any(|k| k == key) {
+            } else if SQLALCHEMY_IGNORED.contains(&key.as_str()) {
+                ignored.push(format!("`create_engine_kwargs.{key}`"));
+            } else {
+                let nearest = suggestion(key, pool_names()).map(|s| format!("create_engine_kwargs.{s}"));
+                unknown.push(unknown_key(&format!("create_engine_kwargs.{key}"), nearest));
+            }
+        }
+    }
+    let name = config.name();
+    if !ignored.is_empty() {
+        tracing::warn!(
+            connection = name,
+            "[connections.{name}]: ignoring SQLAlchemy engine options that sqlx has no counterpart for: {}",
+            ignored.join(", ")
+        );
+    }
+    if !unknown.is_empty() {
+        tracing::warn!(
+            connection = name,
+            "[connections.{name}]: ignoring unknown keys of a `sql` connection: {}",
+            unknown.join(", ")
+        );
+    }
+}
+
+fn unknown_key(key: &str, nearest: Option<String>) -> String {
+    match nearest {
+        Some(n) => format!("`{key}` (did you mean `{n}`?)"),
+        None => format!("`{key}`"),
+    }
+}
+
+/// The key `key` is probably a misspelling of: a common alias, or a close candidate.
+fn suggestion<'a>(key: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let lower = key.to_ascii_lowercase();
+    if let Some((_, meant)) = ALIASES.iter().find(|(alias, _)| *alias == lower) {
+        return Some((*meant).to_owned());
+    }
+    crate::error::nearest(key, candidates)
+}
+
+// ---------------------------------------------------------------- URL
+
+/// Reads a dialect name (`postgresql+psycopg2`), ignoring any `+driver` part.
+fn dialect_named(name: &str) -> Result<Dialect, String> {
+    let base = name.split('+').next().unwrap_or(name).to_ascii_lowercase();
+    Dialect::from_name(&base).ok_or_else(|| {
+        // A dialect name is no secret, but echo it only if it looks like one.
+        let shown = if !base.is_empty()
+            && base.len() <= 32
+            && base
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            format!("`{base}`")
+        } else {
+            "this dialect".to_owned()
+        };
+        format!("{shown} is not supported; the supported dialects are {SUPPORTED_DIALECTS}")
+    })
+}
+
+fn from_url(config: &Config, raw: &str) -> Result<Target, Error> {
+    let invalid = |problem: String| config.invalid("url".to_owned(), problem);
+    let raw = raw.trim();
+    let Some((scheme, rest)) = raw.split_once(':').filter(|(scheme, _)| is_scheme(scheme)) else {
+        return Err(invalid(
+            "found no `dialect:` scheme, expected a URL such as `postgresql://user:password@host:5432/db` \
+             or `sqlite:///app.db`"
+                .to_owned(),
+        ));
+    };
+    if scheme.eq_ignore_ascii_case("sqlite") {
+        return sqlite_from_url(config, rest).map_err(invalid);
+    }
+    let Some(authority_and_path) = rest.strip_prefix("//") else {
+        // Without `//` the "scheme" may be a user name followed by a password.
+        return Err(invalid(
+            "found no `//` after the scheme, expected a URL such as `postgresql://user:password@host:5432/db`"
+                .to_owned(),
+        ));
+    };
+    let dialect = dialect_named(scheme).map_err(invalid)?;
+    let url = Url::parse(&format!("{}://{authority_and_path}", dialect.scheme()))
+        .map_err(|e| invalid(format!("is not a valid URL ({e})")))?;
+    Ok(Target {
+        url: url.into(),
+        dialect,
+        in_memory: false,
+    })
+}
+
+/// RFC 3986 scheme characters, with `+` for SQLAlchemy's `dialect+driver`.
+fn is_scheme(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+}
+
+/// Reads the part of a SQLite URL after `sqlite:`, in SQLAlchemy's and sqlx's forms.
+fn sqlite_from_url(config: &Config, rest: &str) -> Result<Target, String> {
+    let (body, query) = match rest.split_once('?') {
+        Some((body, query)) => (body, Some(query)),
+        None => (rest, None),
+    };
+    let encoded = match body.strip_prefix("//") {
+        // SQLAlchemy: `sqlite:///app.db` is relative, `sqlite:////abs/app.db`
+        // absolute; sqlx: `sqlite://app.db` is relative too.
+        Some(after) => after.strip_prefix('/').unwrap_or(after),
+        // sqlx: `sqlite:app.db`, `sqlite::memory:`.
+        None => body,
+    };
+    let path = percent_decode(encoded).ok_or("its path is not valid UTF-8 once percent-decoded")?;
+    let params = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    Ok(sqlite_target(config, &path, params))
+}
+
+/// URL query parameters sqlx's SQLite driver reads; it refuses any other.
+const SQLITE_PARAMS: [&str; 4] = ["mode", "cache", "immutable", "vfs"];
+
+/// The sqlx URL of a SQLite database: `sqlite::memory:`, or `sqlite:<path>?mode=rwc`.
+///
+/// sqlx strips `sqlite:` and percent-decodes up to the first `?`, so the path
+/// is percent-encoded (`%`, `?`, `#`, spaces...). `mode=rwc` creates the file
+/// if it is missing, as SQLAlchemy (and SQLite itself) do.
+fn sqlite_target(config: &Config, path: &str, params: Vec<(String, String)>) -> Target {
+    let (kept, dropped): (Vec<_>, Vec<_>) = params
+        .into_iter()
+        .partition(|(k, _)| SQLITE_PARAMS.contains(&k.as_str()));
+    if !dropped.is_empty() {
+        let names: Vec<&str> = dropped.iter().map(|(k, _)| k.as_str()).collect();
+        tracing::warn!(
+            connection = config.name(),
+            "[connections.{}]: ignoring SQLite URL parameters that sqlx does not read: {}; it reads {}",
+            config.name(),
+            crate::error::list_or_none(&names),
+            crate::error::list_or_none(&SQLITE_PARAMS)
+        );
+    }
+    let in_memory = path.is_empty() || path == ":memory:" || kept.iter().any(|(k, v)| k == "mode" && v == "memory");
+    if in_memory {
+        return Target {
+            url: "sqlite::memory:".to_owned(),
+            dialect: Dialect::Sqlite,
+            in_memory,
+        };
+    }
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    if !kept.iter().any(|(k, _)| k == "mode") {
+        query.append_pair("mode", "rwc");
+    }
+    for (k, v) in &kept {
+        query.append_pair(k, v);
+    }
+    Target {
+        url: format!("sqlite:{}?{}", encode_sqlite_path(path), query.finish()),
+        dialect: Dialect::Sqlite,
+        in_memory,
+    }
+}
+
+/// Percent-encodes a SQLite path so that the `Any` driver's `Url::parse` and
+/// sqlx's own decoding give it back unchanged.
+fn encode_sqlite_path(path: &str) -> String {
+    // `sqlite:relative/path` has an opaque path, which `Url::parse` keeps as
+    // is; `sqlite:/abs/path` is hierarchical, where it would drop `.`/`..`
+    // segments and read `//x` as a host. Encoding the first `/` keeps such a
+    // path opaque, and sqlx decodes it back.
+    let opaque_first = path.starts_with("//") || path.split('/').any(|s| s == "." || s == "..");
+    let mut out = String::with_capacity(path.len());
+    for (i, b) in path.bytes().enumerate() {
+        let plain = b.is_ascii_alphanumeric() || b"-._~/\\:!$&'()*+,;=@".contains(&b);
+        if plain && !(i == 0 && b == b'/' && opaque_first) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// Decodes `%XX` escapes; other `%` stay as they are (as sqlx does). `None` if not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(hi), Some(lo)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            )
+        {
+            // Two hex digits are below 256.
+            out.push(u8::try_from(hi * 16 + lo).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Percent-encodes all but RFC 3986's unreserved characters (user names, passwords, database names).
+fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// The URL with its password and any password-like query parameter as `***`.
+fn display_url(url: &str) -> String {
+    let Ok(mut parsed) = Url::parse(url) else {
+        return url.to_owned(); // SQLite URLs we built; they hold no password
+    };
+    if parsed.password().is_some() {
+        // Cannot fail: the URL has a password, so it has a host.
+        let _ = parsed.set_password(Some("***"));
+    }
+    if parsed.query().is_some() {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let lower = k.to_ascii_lowercase();
+                let secret = ["pass", "pwd", "secret", "token"].iter().any(|s| lower.contains(s));
+                (k.into_owned(), if secret { "***".to_owned() } else { v.into_owned() })
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.into()
+}
+
+// ---------------------------------------------------------------- discrete keys
+
+fn from_keys(config: &Config) -> Result<Target, Error> {
+    let dialect_name: String = config.get("dialect")?;
+    let dialect = dialect_named(&dialect_name).map_err(|p| config.invalid("dialect".to_owned(), p))?;
+    // `driver` (`psycopg2`, `pymysql`...) picks a Python module; sqlx has one driver per dialect.
+    let _: Option<String> = config.get_opt("driver")?;
+    let params = query_params(config)?;
+    if dialect == Dialect::Sqlite {
+        let path: String = config.get("database")?;
+        return Ok(sqlite_target(config, &path, params));
+    }
+    let host: String = config.get("host")?;
+    let username: String = config.get("username")?;
+    let password: Option<String> = config.get_opt("password")?;
+    let port: Option<u16> = config.get_opt("port")?;
+    let database: Option<String> = config.get_opt("database")?;
+
+    let mut text = format!("{}://{}", dialect.scheme(), encode_component(&username));
+    if let Some(password) = &password {
+        text.push(':');
+        text.push_str(&encode_component(password));
+    }
+    text.push('@');
+    let mut params = params;
+    if host.starts_with('/') && dialect == Dialect::MySql {
+        // A Unix socket: sqlx's MySQL driver takes it as a parameter.
+        params.push(("socket".to_owned(), host.clone()));
+        text.push_str("localhost");
+    } else if host.starts_with('/') {
+        // A Unix socket directory: sqlx's PostgreSQL driver reads a host that decodes to `/...` as one.
+        text.push_str(&encode_component(&host));
+    } else if host.contains(':') && !host.starts_with('[') {
+        // IPv6
+        let _ = write!(text, "[{host}]");
+    } else {
+        text.push_str(&host);
+    }
+    if let Some(port) = port {
+        let _ = write!(text, ":{port}");
+    }
+    text.push('/');
+    if let Some(database) = &database {
+        text.push_str(&encode_component(database));
+    }
+    let mut url = Url::parse(&text).map_err(|e| {
+        config.invalid(
+            "host".to_owned(),
+            format!("is not a valid host name or IP address ({e})"),
+        )
+    })?;
+    if !params.is_empty() {
+        url.query_pairs_mut().extend_pairs(params);
+    }
+    Ok(Target {
+        url: url.into(),
+        dialect,
+        in_memory: false,
+    })
+}
+
+/// The `query` table as URL query parameters, in key order.
+fn query_params(config: &Config) -> Result<Vec<(String, String)>, Error> {
+    let Some(query) = config.as_table().get("query") else {
+        return Ok(Vec::new());
+    };
+    let Toml::Table(query) = query else {
+        return Err(config.invalid(
+            "query".to_owned(),
+            format!(
+                "found {}, expected a table such as `query = {{ sslmode = \"require\" }}`",
+                query.type_str()
+            ),
+        ));
+    };
+    query
+        .iter()
+        .map(|(k, v)| {
+            let value = match v {
+                Toml::String(s) => s.clone(),
+                Toml::Integer(i) => i.to_string(),
+                Toml::Float(f) => f.to_string(),
+                Toml::Boolean(b) => b.to_string(),
+                Toml::Datetime(d) => d.to_string(),
+                Toml::Array(_) | Toml::Table(_) => {
+                    return Err(config.invalid(
+                        format!("query.{k}"),
+                        format!("found {}, expected a string, number or boolean", v.type_str()),
+                    ));
+                }
+            };
+            Ok((k.clone(), value))
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- pool
+
+fn pool_settings(config: &Config) -> Result<PoolSettings, Error> {
+    if let Some(engine) = config.as_table().get("create_engine_kwargs")
+        && !engine.is_table()
+    {
+        return Err(config.invalid(
+            "create_engine_kwargs".to_owned(),
+            format!(
+                "found {}, expected a table such as `create_engine_kwargs = {{ pool_size = 5 }}`",
+                engine.type_str()
+            ),
+        ));
+    }
+    let [max, min, acquire, idle, lifetime, test] = POOL_KEYS;
+    let pool = PoolSettings {
+        max_connections: pool_value(config, max, Config::get_opt::<u32>)?,
+        min_connections: pool_value(config, min, Config::get_opt::<u32>)?,
+        acquire_timeout: pool_value(config, acquire, duration)?,
+        idle_timeout: pool_value(config, idle, duration)?,
+        max_lifetime: pool_value(config, lifetime, duration)?,
+        test_before_acquire: pool_value(config, test, Config::get_opt::<bool>)?,
+    };
+    if let Some((key, 0)) = pool_key(config, max).zip(pool.max_connections) {
+        return Err(config.invalid(key, "found 0, expected at least 1 connection".to_owned()));
+    }
+    if let (Some(min), Some(max)) = (pool.min_connections, pool.max_connections)
+        && min > max
+        && let Some(key) = pool_key(config, POOL_KEYS[1])
+    {
+        return Err(config.invalid(
+            key,
+            "is larger than the pool's maximum (`max_connections` or `pool_size`); lower it or raise the maximum"
+                .to_owned(),
+        ));
+    }
+    Ok(pool)
+}
+
+/// Where a pool setting may be written, first one wins: top level (sqlx name,
+/// then SQLAlchemy name), then `create_engine_kwargs` (likewise).
+fn pool_candidates((name, alias): (&str, Option<&str>)) -> Vec<String> {
+    let names: Vec<&str> = std::iter::once(name).chain(alias).collect();
+    let mut out: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    out.extend(names.iter().map(|n| format!("create_engine_kwargs.{n}")));
+    out
+}
+
+/// The key a pool setting was read from, if it is set.
+fn pool_key(config: &Config, setting: (&str, Option<&str>)) -> Option<String> {
+    pool_candidates(setting).into_iter().find(|k| config.contains(k))
+}
+
+fn pool_value<T>(
+    config: &Config,
+    setting: (&str, Option<&str>),
+    read: impl Fn(&Config, &str) -> Result<Option<T>, Error>,
+) -> Result<Option<T>, Error> {
+    let set: Vec<String> = pool_candidates(setting)
+        .into_iter()
+        .filter(|k| config.contains(k))
+        .collect();
+    let Some(first) = set.first() else {
+        return Ok(None);
+    };
+    if set.len() > 1 {
+        tracing::debug!(
+            connection = config.name(),
+            "[connections.{}]: `{first}` is used; {} set the same pool setting and are ignored",
+            config.name(),
+            crate::error::list_or_none(&set[1..])
+        );
+    }
+    read(config, first)
+}
+
+/// Reads a number of seconds (integer or float, zero or more).
+fn duration(config: &Config, key: &str) -> Result<Option<Duration>, Error> {
+    let Some(secs) = config.get_opt::<f64>(key)? else {
+        return Ok(None);
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(config.invalid(
+            key.to_owned(),
+            "found a negative or non-finite number, expected a number of seconds, zero or more".to_owned(),
+        ));
+    }
+    Duration::try_from_secs_f64(secs)
+        .map(Some)
+        .map_err(|_| config.invalid(key.to_owned(), "is too large a number of seconds".to_owned()))
+}
+
+#[cfg(test)]
+mod tests;
