@@ -290,6 +290,27 @@ pub enum Error {
         instead: &'static str,
     },
 
+    /// A SQL statement (or the connect) of a [`SqlConnection`](crate::sql::SqlConnection) failed.
+    ///
+    /// Transient errors were retried first, after a reset; `attempts` says
+    /// how many were made. The database's message is included, with any
+    /// configuration value it quoted replaced by `***`; the sqlx error is the
+    /// [`source`](std::error::Error::source) (see [`Error::sql`]).
+    #[error("{operation} on connection `{name}` failed after {attempts} attempt(s): {message}")]
+    Sql {
+        /// The connection name.
+        name: String,
+        /// `query`, `execute`, `begin` or `connect`.
+        operation: &'static str,
+        /// Attempts made, the failed one included.
+        attempts: u32,
+        /// The database's (or driver's) message, redacted.
+        message: String,
+        /// The sqlx error.
+        #[source]
+        source: Arc<dyn StdError + Send + Sync + 'static>,
+    },
+
     /// The connection's `_connect` panicked; the panic was caught and poisons nothing.
     #[error("connecting `{name}` ({type_path}) panicked: {message}; the next call tries again")]
     ConnectPanicked {
@@ -303,6 +324,27 @@ pub enum Error {
 }
 
 impl Error {
+    /// The sqlx error behind an [`Error::Sql`], e.g. to test
+    /// `as_database_error().is_some_and(|e| e.is_unique_violation())`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{Config, Connection, sql::SqlConnection};
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let db = SqlConnection::from_config("e", Config::from_toml("e", "url = 'sqlite::memory:'").unwrap());
+    /// let err = db.query("SELEC 1").execute().await.unwrap_err();
+    /// assert!(err.sql().and_then(|e| e.as_database_error()).is_some());
+    /// # });
+    /// ```
+    #[cfg(feature = "sql")]
+    pub fn sql(&self) -> Option<&sqlx::Error> {
+        match self {
+            Error::Sql { source, .. } => source.downcast_ref::<sqlx::Error>(),
+            _ => None,
+        }
+    }
+
     /// Wraps an error returned by a connection's `_connect`.
     ///
     /// An error that already is a [`Error`] (a missing config key, say) is

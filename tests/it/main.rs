@@ -22,3 +22,4 @@ mod redaction;
 mod registry;
 mod reset;
 mod secrets;
+mod sql;

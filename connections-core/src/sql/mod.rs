@@ -1,7 +1,592 @@
 //! SQLite, PostgreSQL and MySQL/MariaDB through sqlx's `Any` driver.
+//!
+//! [`SqlConnection`] is `type = "sql"`; [`Query`] a statement on it; [`Value`]
+//! and [`Table`] the parameters and rows it exchanges.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, SqlSafeStr, SqlStr, Statement};
+
+use self::options::{Dialect, SqlOptions};
+use self::transient::is_transient;
+pub use self::value::{Table, Value};
+use crate::{BaseConnection, Config, Connection, Error};
 
 mod options;
 mod transient;
 mod value;
 
-pub use value::{Table, Value};
+/// Attempts in all for a statement that fails with a transient error, as the reference.
+const ATTEMPTS: u32 = 3;
+
+/// A SQL database: SQLite, PostgreSQL or MySQL/MariaDB, through a sqlx pool.
+///
+/// Streamlit's `type = "sql"` connection. Configure it as Streamlit does,
+/// with a `url` (SQLAlchemy's forms work: `postgresql+psycopg2://...`,
+/// `sqlite:///app.db`) or the keys `dialect`, `host`, `port`, `username`,
+/// `password`, `database` and `query`; pool options (`max_connections`,
+/// `min_connections`, `acquire_timeout`, `idle_timeout`, `max_lifetime`,
+/// `test_before_acquire`, or SQLAlchemy's `pool_size`, `pool_timeout`,
+/// `pool_recycle`, `pool_pre_ping`, also inside `create_engine_kwargs`)
+/// play the part of `create_engine_kwargs`; `retry_wait` (seconds, default 1)
+/// is the wait between retries. Call-site kwargs override the secrets key by key.
+///
+/// It is async (`instance().await` gives the `AnyPool`) and runs on tokio, as
+/// sqlx's `runtime-tokio` does.
+///
+/// * [`query`](SqlConnection::query): parameters bound, never interpolated;
+///   rows as your `sqlx::FromRow` type or as a [`Table`]; an optional `ttl`
+///   result cache.
+/// * Transient errors (I/O, a closed or killed session, a pool timeout, a
+///   protocol error, a server shutting down) reset the connection and retry,
+///   3 attempts in all, `retry_wait` apart. Other errors (syntax, constraint,
+///   decode) fail at once, with no reset: retrying them cannot succeed, and
+///   a reset would drop every healthy pooled session.
+/// * [`execute`](Query::execute) for writes, [`begin`](SqlConnection::begin)
+///   for transactions, [`pool`](SqlConnection::pool) for everything else
+///   sqlx does (Streamlit's `session` and `engine`).
+///
+/// Values decode through sqlx's `Any` driver: booleans, integers, floats,
+/// text and bytes; cast other types in SQL (`CAST(created AS TEXT)`).
+///
+/// # Examples
+///
+/// ```
+/// use connections_core::Registry;
+/// use connections_core::sql::SqlConnection;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let registry = Registry::builder()
+///     .secrets_toml(".streamlit/secrets.toml", "[connections.sql]\nurl = 'sqlite::memory:'")
+///     .build();
+/// let db = registry.connection::<SqlConnection>("sql")?;
+/// db.query("CREATE TABLE pets (name TEXT, age INTEGER)").execute().await?;
+/// db.query("INSERT INTO pets VALUES (?, ?)").bind("Rex").bind(3).execute().await?;
+///
+/// #[derive(sqlx::FromRow, Clone)]
+/// struct Pet { name: String, age: i64 }
+/// let pets: Vec<Pet> = db.query("SELECT name, age FROM pets WHERE age > ?").bind(1).fetch_all().await?;
+/// assert_eq!((pets[0].name.as_str(), pets[0].age), ("Rex", 3));
+///
+/// let table = db.query("SELECT name, age FROM pets").fetch_table().await?;
+/// assert_eq!(table.columns(), ["name", "age"]);
+/// # Ok::<(), connections_core::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Connection)]
+#[connection(type_name = "sql", async, crate = crate)]
+pub struct SqlConnection {
+    base: BaseConnection<AnyPool>,
+    state: State,
+}
+
+/// What a `SqlConnection` keeps besides its pool; survives `reset()`.
+#[derive(Default)]
+struct State {
+    /// The parsed settings the pool was built from (first successful parse).
+    settings: OnceLock<Settings>,
+    /// The `ttl` result cache.
+    cache: Mutex<HashMap<CacheKey, Cached>>,
+}
+
+#[derive(Clone, Copy)]
+struct Settings {
+    dialect: Dialect,
+    retry_wait: Duration,
+}
+
+#[derive(PartialEq, Eq, Hash)]
+struct CacheKey {
+    sql: String,
+    params: Vec<Value>,
+    /// The row type, or `Table`'s.
+    rows: TypeId,
+}
+
+struct Cached {
+    expires: Instant,
+    rows: Arc<dyn Any + Send + Sync>,
+}
+
+impl SqlConnection {
+    async fn _connect(&self, config: &Config) -> Result<AnyPool, Error> {
+        let options = options::parse(config)?;
+        let _ = self.state.settings.set(Settings {
+            dialect: options.dialect,
+            retry_wait: options.retry_wait,
+        });
+        sqlx::any::install_default_drivers();
+        pool_options(&options)
+            .connect(&options.url)
+            .await
+            .map_err(|error| self.sql_error("connect", 1, error))
+    }
+
+    /// A statement to run on this connection: bind its parameters, then
+    /// [`fetch_all`](Query::fetch_all), [`fetch_table`](Query::fetch_table)
+    /// or [`execute`](Query::execute).
+    ///
+    /// `sql` is a literal (`&'static str`) or, for SQL built at run time,
+    /// wrapped in `sqlx::AssertSqlSafe` after checking it interpolates no
+    /// input; values go through [`bind`](Query::bind). Placeholders are the
+    /// database's own: `?` for SQLite and MySQL, `$1` for PostgreSQL.
+    ///
+    /// # Examples
+    ///
+    /// See [`SqlConnection`].
+    pub fn query(&self, sql: impl SqlSafeStr) -> Query<'_> {
+        Query {
+            conn: self,
+            sql: sql.into_sql_str(),
+            params: Vec::new(),
+            ttl: None,
+        }
+    }
+
+    /// The sqlx pool (Streamlit's `engine`), connecting if needed: for
+    /// anything else sqlx does (streams, prepared statements, `sqlx::query_as`).
+    ///
+    /// # Errors
+    ///
+    /// The connect's failure, as [`Connection::instance`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{Config, Connection, sql::SqlConnection};
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let db = SqlConnection::from_config("mem", Config::from_toml("mem", "url = 'sqlite::memory:'")?);
+    /// let pool = db.pool().await?;
+    /// let one: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&*pool).await.unwrap();
+    /// assert_eq!(one, 1);
+    /// # Ok::<(), connections_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn pool(&self) -> Result<Arc<AnyPool>, Error> {
+        self.instance().await
+    }
+
+    /// Starts a transaction (Streamlit's `session`); it rolls back when
+    /// dropped unless `commit()`ed. Transient errors while acquiring its
+    /// session reset and retry, as for queries.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sql`] if no session could be had.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{Config, Connection, sql::SqlConnection};
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let db = SqlConnection::from_config("tx", Config::from_toml("tx", "url = 'sqlite::memory:'")?);
+    /// db.query("CREATE TABLE t (x INTEGER)").execute().await?;
+    /// let mut tx = db.begin().await?;
+    /// sqlx::query("INSERT INTO t VALUES (1)").execute(&mut *tx).await.unwrap();
+    /// tx.rollback().await.unwrap();
+    /// assert!(db.query("SELECT x FROM t").fetch_table().await?.is_empty());
+    /// # Ok::<(), connections_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, Error> {
+        self.with_retry("begin", |pool| async move { pool.begin().await }).await
+    }
+
+    /// Empties the `ttl` result cache.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{Config, Connection, sql::SqlConnection};
+    /// let db = SqlConnection::from_config("c", Config::from_toml("c", "url = 'sqlite::memory:'").unwrap());
+    /// db.clear_cache();
+    /// ```
+    pub fn clear_cache(&self) {
+        self.cache().clear();
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, Cached>> {
+        self.state.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn settings(&self) -> Settings {
+        self.state.settings.get().copied().unwrap_or(Settings {
+            dialect: Dialect::Sqlite,
+            retry_wait: Duration::from_secs(1),
+        })
+    }
+
+    /// The database's dialect: `"sqlite"`, `"postgresql"` or `"mysql"`;
+    /// `None` before the first connect.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{Config, Connection, sql::SqlConnection};
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let db = SqlConnection::from_config("d", Config::from_toml("d", "url = 'sqlite::memory:'")?);
+    /// assert_eq!(db.dialect(), None);
+    /// db.pool().await?;
+    /// assert_eq!(db.dialect(), Some("sqlite"));
+    /// # Ok::<(), connections_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn dialect(&self) -> Option<&'static str> {
+        self.state.settings.get().map(|s| match s.dialect {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgresql",
+            Dialect::MySql => "mysql",
+        })
+    }
+
+    /// Runs `op` on the pool; on a transient error resets (if that pool is
+    /// still current), waits `retry_wait` and tries again, 3 attempts in all.
+    async fn with_retry<T, F, Fut>(&self, operation: &'static str, mut op: F) -> Result<T, Error>
+    where
+        F: FnMut(Arc<AnyPool>) -> Fut,
+        Fut: Future<Output = Result<T, sqlx::Error>>,
+    {
+        let mut attempt = 1;
+        loop {
+            let failure = match self.instance().await {
+                Ok(pool) => match op(Arc::clone(&pool)).await {
+                    Ok(value) => return Ok(value),
+                    Err(error) => {
+                        let transient = is_transient(&error);
+                        if transient {
+                            self.reset_if(&pool);
+                        }
+                        (transient, self.sql_error(operation, attempt, error))
+                    }
+                },
+                // Not retried here: sqlx's pool already retries a failing
+                // connect with backoff for up to `acquire_timeout`.
+                Err(error) => (false, error),
+            };
+            let (transient, error) = failure;
+            if !transient || attempt == ATTEMPTS {
+                return Err(with_attempts(error, attempt));
+            }
+            let wait = self.settings().retry_wait;
+            tracing::warn!(
+                connection = self.name(),
+                attempt,
+                "{operation} on connection `{}` failed with a transient error (attempt {attempt} of {ATTEMPTS}); reconnecting and retrying in {wait:?}: {error}",
+                self.name()
+            );
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    fn sql_error(&self, operation: &'static str, attempts: u32, error: sqlx::Error) -> Error {
+        Error::Sql {
+            name: self.name().to_owned(),
+            operation,
+            attempts,
+            message: self.config().redact(&error.to_string()),
+            source: Arc::new(error),
+        }
+    }
+
+    async fn fetch_cached<R: Any + Send + Sync>(
+        &self,
+        query: Query<'_>,
+        fetch: impl AsyncFnOnce(&Query<'_>) -> Result<R, Error>,
+    ) -> Result<Arc<R>, Error> {
+        let Some(ttl) = query.ttl.filter(|ttl| !ttl.is_zero()) else {
+            return fetch(&query).await.map(Arc::new);
+        };
+        let key = CacheKey {
+            sql: query.sql.as_str().to_owned(),
+            params: query.params.clone(),
+            rows: TypeId::of::<R>(),
+        };
+        let now = Instant::now();
+        let hit = self
+            .cache()
+            .get(&key)
+            .filter(|c| c.expires > now)
+            .map(|c| Arc::clone(&c.rows));
+        if let Some(Ok(rows)) = hit.map(Arc::downcast::<R>) {
+            return Ok(rows);
+        }
+        // Only successes are cached.
+        let rows = Arc::new(fetch(&query).await?);
+        let mut cache = self.cache();
+        let now = Instant::now();
+        cache.retain(|_, c| c.expires > now);
+        cache.insert(
+            key,
+            Cached {
+                expires: now + ttl,
+                rows: Arc::clone(&rows) as Arc<dyn Any + Send + Sync>,
+            },
+        );
+        Ok(rows)
+    }
+}
+
+/// The error with the attempt count it finally took.
+fn with_attempts(error: Error, attempts: u32) -> Error {
+    match error {
+        Error::Sql {
+            name,
+            operation,
+            message,
+            source,
+            ..
+        } => Error::Sql {
+            name,
+            operation,
+            attempts,
+            message,
+            source,
+        },
+        other => other,
+    }
+}
+
+fn pool_options(options: &SqlOptions) -> AnyPoolOptions {
+    let settings = &options.pool;
+    let mut pool = AnyPoolOptions::new();
+    if options.in_memory {
+        // Every SQLite connection to `:memory:` is a database of its own: keep
+        // exactly one, for the pool's whole life.
+        return pool
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None);
+    }
+    if let Some(max) = settings.max_connections {
+        pool = pool.max_connections(max);
+    }
+    if let Some(min) = settings.min_connections {
+        pool = pool.min_connections(min);
+    }
+    if let Some(timeout) = settings.acquire_timeout {
+        pool = pool.acquire_timeout(timeout);
+    }
+    if let Some(timeout) = settings.idle_timeout {
+        pool = pool.idle_timeout(timeout);
+    }
+    if let Some(lifetime) = settings.max_lifetime {
+        pool = pool.max_lifetime(lifetime);
+    }
+    if let Some(test) = settings.test_before_acquire {
+        pool = pool.test_before_acquire(test);
+    }
+    pool
+}
+
+/// A statement with its parameters, from [`SqlConnection::query`].
+///
+/// Parameters are bound, never interpolated. A statement is retried on
+/// transient errors (see [`SqlConnection`]), so it is run afresh, parameters
+/// rebound, on each attempt.
+#[must_use = "a query does nothing until fetched or executed"]
+pub struct Query<'c> {
+    conn: &'c SqlConnection,
+    sql: SqlStr,
+    params: Vec<Value>,
+    ttl: Option<Duration>,
+}
+
+impl Query<'_> {
+    /// Binds the next parameter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{Config, Connection, sql::SqlConnection};
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let db = SqlConnection::from_config("b", Config::from_toml("b", "url = 'sqlite::memory:'")?);
+    /// let table = db.query("SELECT ? AS a, ? AS b, ? AS c").bind(1).bind("two").bind(None::<i64>).fetch_table().await?;
+    /// assert_eq!(table.to_string().lines().count(), 4);
+    /// # Ok::<(), connections_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn bind(mut self, value: impl Into<Value>) -> Self {
+        self.params.push(value.into());
+        self
+    }
+
+    /// Binds several parameters in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{Config, Connection, sql::{SqlConnection, Value}};
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let db = SqlConnection::from_config("bs", Config::from_toml("bs", "url = 'sqlite::memory:'")?);
+    /// let params: Vec<Value> = vec![1.into(), 2.into()];
+    /// let table = db.query("SELECT ? + ? AS sum").bind_all(params).fetch_table().await?;
+    /// assert_eq!(table.rows()[0][0], Value::Int(3));
+    /// # Ok::<(), connections_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn bind_all<V: Into<Value>>(mut self, values: impl IntoIterator<Item = V>) -> Self {
+        self.params.extend(values.into_iter().map(Into::into));
+        self
+    }
+
+    /// Caches the result for `ttl`, keyed by (sql, parameters, row type), on
+    /// this connection; only successes are cached, and a zero `ttl` caches
+    /// nothing. Results survive `reset()`, as Streamlit's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # use connections_core::{Config, Connection, sql::SqlConnection};
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let db = SqlConnection::from_config("t", Config::from_toml("t", "url = 'sqlite::memory:'")?);
+    /// let first = db.query("SELECT random() AS r").ttl(Duration::from_secs(60)).fetch_table().await?;
+    /// let again = db.query("SELECT random() AS r").ttl(Duration::from_secs(60)).fetch_table().await?;
+    /// assert_eq!(first, again, "served from the cache");
+    /// # Ok::<(), connections_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    fn statement(&self) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
+        self.params
+            .iter()
+            .fold(sqlx::query(self.sql.clone()), |query, param| value::bind(query, param))
+    }
+
+    /// The rows, each decoded as a `T` (`#[derive(sqlx::FromRow)]`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sql`], naming the connection and the attempts made.
+    ///
+    /// # Examples
+    ///
+    /// See [`SqlConnection`].
+    pub async fn fetch_all<T>(self) -> Result<Vec<T>, Error>
+    where
+        T: for<'r> sqlx::FromRow<'r, AnyRow> + Clone + Send + Sync + Unpin + 'static,
+    {
+        let conn = self.conn;
+        let rows = conn
+            .fetch_cached(self, async |query| {
+                conn.with_retry("query", |pool| async move {
+                    let rows = query.statement().fetch_all(&*pool).await?;
+                    rows.iter().map(T::from_row).collect::<Result<Vec<T>, _>>()
+                })
+                .await
+            })
+            .await?;
+        Ok(Arc::unwrap_or_clone(rows))
+    }
+
+    /// The rows as a [`Table`] of column names and [`Value`]s, for display.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sql`], naming the connection and the attempts made.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{Config, Connection, sql::{SqlConnection, Value}};
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let db = SqlConnection::from_config("ft", Config::from_toml("ft", "url = 'sqlite::memory:'")?);
+    /// let table = db.query("SELECT 1 AS one, 'a' AS letter").fetch_table().await?;
+    /// assert_eq!(table.columns(), ["one", "letter"]);
+    /// assert_eq!(table.rows()[0], [Value::Int(1), Value::from("a")]);
+    /// println!("{table}");
+    /// # Ok::<(), connections_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn fetch_table(self) -> Result<Table, Error> {
+        let conn = self.conn;
+        let table = conn
+            .fetch_cached(self, async |query| {
+                conn.with_retry("query", |pool| async move {
+                    let rows = query.statement().fetch_all(&*pool).await?;
+                    if rows.is_empty() {
+                        // No row to read the column names from: ask the statement.
+                        let prepared = pool.prepare(query.sql.clone()).await?;
+                        let columns = prepared.columns().iter().map(|c| sqlx::Column::name(c).to_owned());
+                        return Ok(Table::new(columns, Vec::new()).unwrap_or_default());
+                    }
+                    Table::from_rows(&rows)
+                })
+                .await
+            })
+            .await?;
+        Ok(Arc::unwrap_or_clone(table))
+    }
+
+    /// Runs a write (or any statement) and returns the number of rows it
+    /// affected. Never cached. A write is retried only when its error shows
+    /// the statement never reached the database (no session could be had),
+    /// so a retry can never apply it twice; an error after it was sent still
+    /// resets a broken connection for the next call.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sql`], naming the connection and the attempts made.
+    ///
+    /// # Examples
+    ///
+    /// See [`SqlConnection`].
+    pub async fn execute(self) -> Result<u64, Error> {
+        let conn = self.conn;
+        let (pool, mut session) = conn
+            .with_retry("execute", |pool| async move {
+                let session = pool.acquire().await?;
+                Ok((pool, session))
+            })
+            .await?;
+        match self.statement().execute(&mut *session).await {
+            Ok(done) => Ok(done.rows_affected()),
+            Err(error) => {
+                if is_transient(&error) {
+                    // Not retried (it may have run); the next call reconnects.
+                    conn.reset_if(&pool);
+                }
+                Err(conn.sql_error("execute", 1, error))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Query<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Parameters may be secrets of the application's users: not shown.
+        f.debug_struct("Query")
+            .field("connection", &self.conn.name())
+            .field("sql", &self.sql.as_str())
+            .field("params", &self.params.len())
+            .field("ttl", &self.ttl)
+            .finish()
+    }
+}
+
+impl fmt::Debug for SqlConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlConnection")
+            .field("base", &self.base)
+            .field("dialect", &self.dialect())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for SqlConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.base, f)
+    }
+}

@@ -1,0 +1,441 @@
+//! `SqlConnection` against real databases: SQLite in a temp file always;
+//! PostgreSQL and MariaDB/MySQL when `CONNECTIONS_TEST_POSTGRES_URL` /
+//! `CONNECTIONS_TEST_MYSQL_URL` are set (`.ci/run` sets them to the local
+//! servers). A set URL whose server is down fails; an unset one skips, saying so.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use connections_core::prelude::*;
+use connections_core::sql::{SqlConnection, Value};
+use connections_core::{AsyncConnection, Registry};
+use sqlx::AssertSqlSafe;
+
+#[derive(sqlx::FromRow, Clone, Debug, PartialEq)]
+struct Pet {
+    name: String,
+    age: i64,
+}
+
+/// What differs between the databases in the statements the tests run.
+struct Dialect {
+    /// The n-th (1-based) placeholder.
+    placeholder: fn(usize) -> String,
+    /// SQL giving this session's server-side id as a BIGINT.
+    session_id: &'static str,
+    /// SQL that kills session `{id}`, run from another session.
+    kill: &'static str,
+}
+
+const SQLITE: Dialect = Dialect {
+    placeholder: |_| "?".to_owned(),
+    session_id: "",
+    kill: "",
+};
+const POSTGRES: Dialect = Dialect {
+    placeholder: |n| format!("${n}"),
+    session_id: "SELECT CAST(pg_backend_pid() AS BIGINT) AS id",
+    kill: "SELECT pg_terminate_backend({id})",
+};
+const MYSQL: Dialect = Dialect {
+    placeholder: |_| "?".to_owned(),
+    session_id: "SELECT CAST(CONNECTION_ID() AS SIGNED) AS id",
+    kill: "KILL {id}",
+};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The server URL from `var`, or `None` after saying the test skipped.
+fn server_url(var: &str) -> Option<String> {
+    let url = std::env::var(var).ok().filter(|url| !url.is_empty());
+    if url.is_none() {
+        println!("skipped: {var} is not set (`.ci/run` sets it to the local server)");
+    }
+    url
+}
+
+/// A registry with one `[connections.<name>]` section.
+fn registry_with(name: &str, section: &str) -> Registry {
+    Registry::builder()
+        .secrets_toml("secrets.toml", format!("[connections.{name}]\ntype = 'sql'\n{section}"))
+        .build()
+}
+
+/// A table name no other run or test uses.
+fn table_name(tag: &str) -> String {
+    format!("connections_it_{tag}_{}", std::process::id())
+}
+
+/// Create, insert with parameters, query typed and as a table, the ttl cache,
+/// a transaction rolled back: the same on every database.
+async fn round_trip(db: &SqlConnection, dialect: &Dialect, table: &str) {
+    let p = dialect.placeholder;
+    db.query(AssertSqlSafe(format!("DROP TABLE IF EXISTS {table}")))
+        .execute()
+        .await
+        .unwrap();
+    db.query(AssertSqlSafe(format!(
+        "CREATE TABLE {table} (name VARCHAR(40) NOT NULL, age BIGINT NOT NULL)"
+    )))
+    .execute()
+    .await
+    .unwrap();
+
+    // Parameters are bound: a value full of SQL stays a value.
+    let insert = format!("INSERT INTO {table} (name, age) VALUES ({}, {})", p(1), p(2));
+    for (name, age) in [("Rex", 3), ("Tom'); DROP TABLE x; --", 7), ("Ada", 11)] {
+        let affected = db
+            .query(AssertSqlSafe(insert.clone()))
+            .bind(name)
+            .bind(age)
+            .execute()
+            .await
+            .unwrap();
+        assert_eq!(affected, 1);
+    }
+
+    let select = format!("SELECT name, age FROM {table} WHERE age > {} ORDER BY age", p(1));
+    let pets: Vec<Pet> = db
+        .query(AssertSqlSafe(select.clone()))
+        .bind(5)
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(
+        pets,
+        [
+            Pet {
+                name: "Tom'); DROP TABLE x; --".into(),
+                age: 7
+            },
+            Pet {
+                name: "Ada".into(),
+                age: 11
+            }
+        ]
+    );
+
+    let table_rows = db
+        .query(AssertSqlSafe(select.clone()))
+        .bind(0)
+        .fetch_table()
+        .await
+        .unwrap();
+    assert_eq!(table_rows.columns(), ["name", "age"]);
+    assert_eq!(table_rows.rows()[0], [Value::from("Rex"), Value::Int(3)]);
+    let shown = table_rows.to_string();
+    assert!(shown.contains("Rex") && shown.contains("(3 rows)"), "{shown}");
+
+    // An empty result still names its columns.
+    let none = db
+        .query(AssertSqlSafe(select.clone()))
+        .bind(100)
+        .fetch_table()
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    assert_eq!(none.columns(), ["name", "age"]);
+
+    cache_and_transaction(db, dialect, table, &insert).await;
+    db.query(AssertSqlSafe(format!("DROP TABLE {table}")))
+        .execute()
+        .await
+        .unwrap();
+}
+
+/// The ttl cache and a rolled-back transaction, on `table` as `round_trip` made it.
+async fn cache_and_transaction(db: &SqlConnection, dialect: &Dialect, table: &str, insert: &str) {
+    let p = dialect.placeholder;
+    // The ttl cache: a hit does not see a later insert; other params miss.
+    let count = format!("SELECT name, age FROM {table} WHERE age >= {}", p(1));
+    let ttl = Duration::from_secs(600);
+    let before: Vec<Pet> = db
+        .query(AssertSqlSafe(count.clone()))
+        .bind(0)
+        .ttl(ttl)
+        .fetch_all()
+        .await
+        .unwrap();
+    db.query(AssertSqlSafe(insert.to_owned()))
+        .bind("Max")
+        .bind(1)
+        .execute()
+        .await
+        .unwrap();
+    let cached: Vec<Pet> = db
+        .query(AssertSqlSafe(count.clone()))
+        .bind(0)
+        .ttl(ttl)
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(cached, before, "served from the cache");
+    let fresh: Vec<Pet> = db
+        .query(AssertSqlSafe(count.clone()))
+        .bind(0)
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(fresh.len(), before.len() + 1, "no ttl: no cache");
+    let other_params: Vec<Pet> = db
+        .query(AssertSqlSafe(count.clone()))
+        .bind(1)
+        .ttl(ttl)
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(other_params.len(), before.len() + 1, "the params are part of the key");
+    db.clear_cache();
+    let after_clear: Vec<Pet> = db
+        .query(AssertSqlSafe(count.clone()))
+        .bind(0)
+        .ttl(ttl)
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(after_clear.len(), before.len() + 1);
+
+    // A transaction rolled back leaves nothing behind.
+    let mut tx = db.begin().await.unwrap();
+    sqlx::query(AssertSqlSafe(insert.to_owned()))
+        .bind("Ghost")
+        .bind(99_i64)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    let ghosts = db
+        .query(AssertSqlSafe(format!(
+            "SELECT name, age FROM {table} WHERE name = {}",
+            p(1)
+        )))
+        .bind("Ghost")
+        .fetch_all::<Pet>()
+        .await
+        .unwrap();
+    assert!(ghosts.is_empty(), "rolled back");
+}
+
+/// The session the pool holds is killed server-side; the next query succeeds
+/// through reset-and-retry (one reset, two connects in all), and a syntax
+/// error is not retried.
+async fn survives_a_killed_session(db: &SqlConnection, dialect: &Dialect, admin_url: &str) {
+    #[derive(sqlx::FromRow, Clone)]
+    struct Id {
+        id: i64,
+    }
+    let before: Vec<Id> = db.query(dialect.session_id).fetch_all().await.unwrap();
+    let victim = before[0].id;
+    assert_eq!(db.generation(), 0);
+    println!("restart test: connected (generation 0), session {victim}");
+
+    sqlx::any::install_default_drivers();
+    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(admin_url)
+        .await
+        .unwrap();
+    sqlx::raw_sql(AssertSqlSafe(dialect.kill.replace("{id}", &victim.to_string())))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    println!("restart test: session {victim} killed from another session");
+
+    let after: Vec<Id> = db.query(dialect.session_id).fetch_all().await.unwrap();
+    assert_ne!(after[0].id, victim, "a new session");
+    assert_eq!(db.generation(), 1, "one reset: two connects in all");
+    println!(
+        "restart test: the next query succeeded on session {} after 1 reset (generation {}, 2 connects)",
+        after[0].id,
+        db.generation()
+    );
+
+    let err = db.query("SELEC 1").fetch_table().await.unwrap_err();
+    let Error::Sql { attempts, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(*attempts, 1, "a syntax error is not retried: {err}");
+    assert_eq!(db.generation(), 1, "and does not reset");
+    println!("restart test: a syntax error failed at once, no reset: {err}");
+}
+
+/// A registry for a server URL with the pool the restart test needs: one
+/// session, not pinged before use, so the killed one is handed out again.
+fn server_registry(name: &str, url: &str) -> Registry {
+    registry_with(
+        name,
+        &format!("url = '{url}'\nmax_connections = 1\ntest_before_acquire = false\nretry_wait = 0.05"),
+    )
+}
+
+#[test]
+fn sqlite_in_a_temp_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("it.db");
+    let reg = registry_with(
+        "sqlite_it",
+        &format!("dialect = 'sqlite'\ndatabase = '{}'", path.display()),
+    );
+    let db = reg.connection::<SqlConnection>("sqlite_it").unwrap();
+    runtime().block_on(round_trip(&db, &SQLITE, "pets"));
+    assert!(path.exists(), "the file was created");
+    assert_eq!(db.dialect(), Some("sqlite"));
+}
+
+#[test]
+fn sqlite_url_in_sqlalchemy_form_with_four_slashes_is_absolute() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:///{}", dir.path().join("rel.db").display());
+    // `sqlite:///` and an absolute path: SQLAlchemy's four-slash absolute form.
+    let reg = registry_with("sqlite_abs", &format!("url = '{url}'"));
+    let db = reg.connection::<SqlConnection>("sqlite_abs").unwrap();
+    runtime().block_on(async {
+        db.query("CREATE TABLE t (x INTEGER)").execute().await.unwrap();
+    });
+    assert!(dir.path().join("rel.db").exists());
+}
+
+#[test]
+fn postgres_round_trip_and_restart() {
+    let Some(url) = server_url("CONNECTIONS_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let reg = server_registry("pg_it", &url);
+    let db = reg.connection::<SqlConnection>("pg_it").unwrap();
+    runtime().block_on(async {
+        round_trip(&db, &POSTGRES, &table_name("pg")).await;
+        assert_eq!(db.dialect(), Some("postgresql"));
+        survives_a_killed_session(&db, &POSTGRES, &url).await;
+    });
+}
+
+#[test]
+fn mysql_round_trip_and_restart() {
+    let Some(url) = server_url("CONNECTIONS_TEST_MYSQL_URL") else {
+        return;
+    };
+    let reg = server_registry("mysql_it", &url);
+    let db = reg.connection::<SqlConnection>("mysql_it").unwrap();
+    runtime().block_on(async {
+        round_trip(&db, &MYSQL, &table_name("my")).await;
+        assert_eq!(db.dialect(), Some("mysql"));
+        survives_a_killed_session(&db, &MYSQL, &url).await;
+    });
+}
+
+#[test]
+fn a_constraint_violation_fails_at_once_and_exposes_the_sqlx_error() {
+    let reg = registry_with("sqlite_constraint", "url = 'sqlite::memory:'");
+    let db = reg.connection::<SqlConnection>("sqlite_constraint").unwrap();
+    runtime().block_on(async {
+        db.query("CREATE TABLE u (email TEXT PRIMARY KEY)")
+            .execute()
+            .await
+            .unwrap();
+        db.query("INSERT INTO u VALUES (?)")
+            .bind("a@b")
+            .execute()
+            .await
+            .unwrap();
+        let err = db
+            .query("INSERT INTO u VALUES (?)")
+            .bind("a@b")
+            .execute()
+            .await
+            .unwrap_err();
+        let unique = err
+            .sql()
+            .and_then(sqlx::Error::as_database_error)
+            .is_some_and(sqlx::error::DatabaseError::is_unique_violation);
+        assert!(unique, "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("execute on connection `sqlite_constraint` failed after 1 attempt(s)"),
+            "{err}"
+        );
+        assert_eq!(db.generation(), 0, "no reset");
+    });
+}
+
+#[test]
+fn an_unreachable_server_fails_after_acquire_timeout_and_never_shows_the_password() {
+    // sqlx's pool retries a refused connect until `acquire_timeout`; our
+    // retries do not multiply that wait.
+    let reg = registry_with(
+        "pg_down",
+        "dialect = 'postgresql'\nhost = '127.0.0.1'\nport = '1'\nusername = 'app'\npassword = 'hunter2-sentinel'\ndatabase = 'x'\nacquire_timeout = 0.2",
+    );
+    let db = reg.connection::<SqlConnection>("pg_down").unwrap();
+    let err = runtime().block_on(db.query("SELECT 1").fetch_table()).unwrap_err();
+    let Error::Sql {
+        attempts, operation, ..
+    } = &err
+    else {
+        panic!("{err}")
+    };
+    assert_eq!((*attempts, *operation), (1, "connect"), "{err}");
+    assert!(!db.is_connected());
+    for shown in [err.to_string(), format!("{err:?}"), format!("{db:?}"), db.to_string()] {
+        assert!(!shown.contains("hunter2-sentinel"), "{shown}");
+    }
+}
+
+#[test]
+fn a_missing_key_names_the_key_and_the_file() {
+    let reg = registry_with("pg_no_host", "dialect = 'postgresql'\nusername = 'app'");
+    let db = reg.connection::<SqlConnection>("pg_no_host").unwrap();
+    let err = runtime().block_on(db.pool()).unwrap_err();
+    let shown = err.to_string();
+    assert!(
+        matches!(err, Error::MissingKey { ref key, .. } if key == "host"),
+        "{shown}"
+    );
+    assert!(shown.contains("secrets.toml"), "{shown}");
+}
+
+#[test]
+fn a_connection_named_sql_needs_no_type_key_and_kwargs_override_secrets() {
+    let reg = Registry::builder()
+        .secrets_toml(
+            "secrets.toml",
+            "[connections.sql]\nurl = 'postgresql://nobody@127.0.0.1:1/x'",
+        )
+        .build();
+    let any = reg.connection_dyn("sql").unwrap();
+    assert_eq!(any.type_name(), "sql");
+    assert!(any.is_async());
+    let db = reg
+        .lookup("sql")
+        .kwarg("url", "sqlite::memory:")
+        .get::<SqlConnection>()
+        .unwrap();
+    let table = runtime()
+        .block_on(db.query("SELECT 41 + 1 AS answer").fetch_table())
+        .unwrap();
+    assert_eq!(table.rows()[0][0], Value::Int(42));
+}
+
+#[test]
+fn queries_from_many_tasks_share_one_pool() {
+    fn assert_async<C: AsyncConnection>(_: &C) {}
+    let reg = registry_with("sqlite_tasks", "url = 'sqlite::memory:'");
+    let db = reg.connection::<SqlConnection>("sqlite_tasks").unwrap();
+    assert_async(&*db);
+    runtime().block_on(async {
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let db = Arc::clone(&db);
+                // `tokio::spawn` needs `Send` futures: the query futures are.
+                tokio::spawn(async move { db.query("SELECT ? AS i").bind(i).fetch_table().await.unwrap() })
+            })
+            .collect();
+        for (i, task) in tasks.into_iter().enumerate() {
+            assert_eq!(task.await.unwrap().rows()[0][0], Value::Int(i64::try_from(i).unwrap()));
+        }
+    });
+    assert_eq!(db.generation(), 0);
+}
