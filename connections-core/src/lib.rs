@@ -75,6 +75,14 @@
 //! Blocking-only methods (`instance_ref`, `instance_timeout`) are compile
 //! errors on an async connection, with the `.await` to write instead.
 //!
+//! # The SQL connection
+//!
+//! With the `sql` feature, [`sql::SqlConnection`] is Streamlit's `type = "sql"`
+//! on sqlx (SQLite, PostgreSQL, MySQL/MariaDB): the same secrets keys and
+//! SQLAlchemy URL forms, bound parameters, typed or [`sql::Table`] rows, a
+//! `ttl` result cache, transactions, and reset-and-retry on transient errors
+//! only (Streamlit retries syntax errors too).
+//!
 //! # Lookup
 //!
 //! * [`connection::<T>(name)`](connection): typed. The type is `T`; the
@@ -143,12 +151,12 @@ mod handle;
 mod registry;
 mod secret;
 mod secrets;
-/// SQL databases, `type = "sql"`, and the [`Value`](sql::Value)s and [`Table`](sql::Table)s they exchange.
 #[cfg(feature = "sql")]
 pub mod sql;
 
 // The README's Rust blocks compile as doctests, so it cannot drift from the API.
-#[cfg(doctest)]
+// Its SQL blocks need the `sql` feature, which `cargo test --workspace` enables.
+#[cfg(all(doctest, feature = "sql"))]
 #[doc = include_str!("../../README.md")]
 mod readme {}
 
