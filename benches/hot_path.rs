@@ -14,7 +14,10 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::future::Future;
 use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
 use std::sync::{Arc, Barrier, LazyLock, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -55,6 +58,19 @@ fn registry() -> Registry {
     }
     registry.connection::<Bench>(NAME).unwrap().instance().unwrap();
     registry
+}
+
+/// The async twin of `Bench`, for (e).
+#[derive(Connection)]
+#[connection(type_name = "bench-async", async)]
+struct BenchAsync {
+    base: BaseConnection<u64>,
+}
+
+impl BenchAsync {
+    async fn _connect(&self, _: &Config) -> Result<u64, BoxError> {
+        Ok(7)
+    }
 }
 
 static LAZY: LazyLock<Arc<u64>> = LazyLock::new(|| Arc::new(42));
@@ -205,12 +221,38 @@ fn cold_lookup(c: &mut Criterion) {
     g.finish();
 }
 
+/// Polls a future once with a no-op waker: what an executor does for a
+/// future that is ready at once, without the executor's own cost.
+fn poll_ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => output,
+        Poll::Pending => unreachable!("connected: ready at the first poll"),
+    }
+}
+
+/// (e) `instance().await` on a connected async connection: the future's
+/// first poll, against an `arc_swap` load and a ready future of an `Arc` clone.
+fn async_instance(c: &mut Criterion) {
+    let conn = Arc::new(BenchAsync::from_config("e", Config::new("e", Default::default())));
+    poll_ready(conn.instance()).unwrap();
+    let swap = ArcSwap::from_pointee(42_u64);
+    let mut g = c.benchmark_group("e_async_instance");
+    g.bench_function("ours", |b| b.iter(|| black_box(poll_ready(black_box(&conn).instance()).unwrap())));
+    g.bench_function("arc_swap_load_full", |b| b.iter(|| black_box(swap.load_full())));
+    g.bench_function("ready_arc_clone", |b| {
+        b.iter(|| black_box(poll_ready(std::future::ready(Arc::clone(black_box(&LAZY))))));
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     lookup_one_thread,
     lookup_two_threads,
     instance_alone,
     reset_instance,
-    cold_lookup
+    cold_lookup,
+    async_instance
 );
 criterion_main!(benches);
