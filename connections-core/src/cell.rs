@@ -32,9 +32,9 @@ use self::sync::{AtomicU64, Condvar, Current, Mutex, MutexGuard, Ordering};
 use crate::Error;
 use crate::error::BoxError;
 
-/// The primitives, swapped for loom's under `--cfg loom` so the model checker
+/// The primitives, swapped for loom's under `--cfg connections_loom` so the model checker
 /// explores every interleaving of the state machine (`tests/loom.rs`).
-#[cfg(not(loom))]
+#[cfg(not(connections_loom))]
 mod sync {
     pub(super) use std::sync::atomic::{AtomicU64, Ordering};
     pub(super) use std::sync::{Condvar, Mutex, MutexGuard};
@@ -43,7 +43,7 @@ mod sync {
     pub(super) type Current<T> = arc_swap::ArcSwapOption<T>;
 }
 
-#[cfg(loom)]
+#[cfg(connections_loom)]
 mod sync {
     use std::sync::Arc;
 
@@ -491,7 +491,7 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(connections_loom)))]
 mod tests {
     use super::*;
     use std::sync::Barrier;

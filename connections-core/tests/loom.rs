@@ -1,10 +1,10 @@
 //! Model checking of the connection state machine with loom: every
 //! interleaving of two threads is explored.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test -p connections-core --test loom --release`.
+//! Run with `RUSTFLAGS="--cfg connections_loom" cargo test -p connections-core --test loom --release`.
 //! Each model asserts exactly one connect per generation, and loom itself
 //! fails any model in which a waiter is never woken (a deadlock).
-#![cfg(loom)]
+#![cfg(connections_loom)]
 #![allow(missing_docs)]
 
 use loom::sync::Arc;

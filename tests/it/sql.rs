@@ -299,32 +299,28 @@ fn sqlite_url_in_sqlalchemy_form_with_four_slashes_is_absolute() {
     assert!(dir.path().join("rel.db").exists());
 }
 
-#[test]
-fn postgres_round_trip_and_restart() {
-    let Some(url) = server_url("CONNECTIONS_TEST_POSTGRES_URL") else {
+/// Round trip and restart on the server `var` names, if it is set.
+fn on_server(var: &str, name: &str, dialect: &Dialect, expected: &str) {
+    let Some(url) = server_url(var) else {
         return;
     };
-    let reg = server_registry("pg_it", &url);
-    let db = reg.connection::<SqlConnection>("pg_it").unwrap();
+    let reg = server_registry(name, &url);
+    let db = reg.connection::<SqlConnection>(name).unwrap();
     runtime().block_on(async {
-        round_trip(&db, &POSTGRES, &table_name("pg")).await;
-        assert_eq!(db.dialect(), Some("postgresql"));
-        survives_a_killed_session(&db, &POSTGRES, &url).await;
+        round_trip(&db, dialect, &table_name(name)).await;
+        assert_eq!(db.dialect(), Some(expected));
+        survives_a_killed_session(&db, dialect, &url).await;
     });
 }
 
 #[test]
+fn postgres_round_trip_and_restart() {
+    on_server("CONNECTIONS_TEST_POSTGRES_URL", "pg_it", &POSTGRES, "postgresql");
+}
+
+#[test]
 fn mysql_round_trip_and_restart() {
-    let Some(url) = server_url("CONNECTIONS_TEST_MYSQL_URL") else {
-        return;
-    };
-    let reg = server_registry("mysql_it", &url);
-    let db = reg.connection::<SqlConnection>("mysql_it").unwrap();
-    runtime().block_on(async {
-        round_trip(&db, &MYSQL, &table_name("my")).await;
-        assert_eq!(db.dialect(), Some("mysql"));
-        survives_a_killed_session(&db, &MYSQL, &url).await;
-    });
+    on_server("CONNECTIONS_TEST_MYSQL_URL", "mysql_it", &MYSQL, "mysql");
 }
 
 #[test]

@@ -356,15 +356,6 @@ fn with_attempts(error: Error, attempts: u32) -> Error {
 fn pool_options(options: &SqlOptions) -> AnyPoolOptions {
     let settings = &options.pool;
     let mut pool = AnyPoolOptions::new();
-    if options.in_memory {
-        // Every SQLite connection to `:memory:` is a database of its own: keep
-        // exactly one, for the pool's whole life.
-        return pool
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None);
-    }
     if let Some(max) = settings.max_connections {
         pool = pool.max_connections(max);
     }
@@ -382,6 +373,15 @@ fn pool_options(options: &SqlOptions) -> AnyPoolOptions {
     }
     if let Some(test) = settings.test_before_acquire {
         pool = pool.test_before_acquire(test);
+    }
+    if options.in_memory {
+        // Every SQLite connection to `:memory:` is a database of its own: keep
+        // exactly one, for the pool's whole life.
+        pool = pool
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None);
     }
     pool
 }
