@@ -153,6 +153,8 @@ mod secret;
 mod secrets;
 #[cfg(feature = "sql")]
 pub mod sql;
+#[cfg(feature = "watch")]
+mod watch;
 
 // The README's Rust blocks compile as doctests, so it cannot drift from the API.
 // Its SQL blocks need the `sql` feature, which `cargo test --workspace` enables.
@@ -173,9 +175,9 @@ pub use crate::connection::{
 };
 pub use crate::error::{BoxError, Error, Result};
 pub use crate::handle::{ConnectionRef, InstanceRef};
-pub use crate::registry::{Lookup, Registration, Registry, RegistryBuilder};
+pub use crate::registry::{Lookup, Registration, Registry, RegistryBuilder, Reloaded, WATCH_ENV};
 pub use crate::secret::Secret;
-pub use crate::secrets::{ENV_PREFIX, SECRETS_PATH_ENV, Secrets};
+pub use crate::secrets::{DEFAULT_TTL_ENV, ENV_PREFIX, SECRETS_PATH_ENV, Secrets};
 
 /// Derives [`Connection`](trait@Connection) for a struct with one
 /// `BaseConnection<Raw>` field and a `_connect` function.
