@@ -78,9 +78,11 @@ impl Watcher {
         let (tx, rx) = mpsc::channel();
         // Set up here, before `build()` returns, so no change made after it is missed.
         let state = Loop::new(Arc::downgrade(shared), paths, settings, &tx);
+        // The thread logs where the code that built the registry logs.
+        let dispatch = tracing::dispatcher::get_default(Clone::clone);
         let spawned = thread::Builder::new()
             .name("connections-watch".into())
-            .spawn(move || state.run(&rx));
+            .spawn(move || tracing::dispatcher::with_default(&dispatch, || state.run(&rx)));
         match spawned {
             Ok(_) => Some(Self { stop: tx }),
             Err(error) => {
@@ -175,18 +177,17 @@ impl Loop {
                     self.next_poll_change(rx, interval)
                 }
             };
-            match go_on {
-                Step::Stop => return,
-                Step::Quiet => {}
-                Step::Changed => {
-                    let Some(shared) = self.shared.upgrade() else {
-                        return;
-                    };
-                    self.reload(&shared);
-                }
+            if matches!(go_on, Step::Stop) {
+                return;
             }
-            if matches!(self.backend, Backend::Events { .. }) {
-                self.sync_watches();
+            // Watches first: a change made from here on is an event, and
+            // one made before is read by the reload.
+            self.sync_watches();
+            if matches!(go_on, Step::Changed) {
+                let Some(shared) = self.shared.upgrade() else {
+                    return;
+                };
+                self.reload(&shared);
             }
         }
     }
