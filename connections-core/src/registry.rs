@@ -601,11 +601,11 @@ impl RegistryBuilder {
         });
         #[cfg(feature = "watch")]
         let watcher = self.watch.unwrap_or_else(watch_from_env).then(|| {
-            let mut settings = WatchSettings::default();
-            settings.poll_interval = self.watch_poll_interval;
-            if let Some(debounce) = self.watch_debounce {
-                settings.debounce = debounce;
-            }
+            let defaults = WatchSettings::default();
+            let settings = WatchSettings {
+                poll_interval: self.watch_poll_interval,
+                debounce: self.watch_debounce.unwrap_or(defaults.debounce),
+            };
             Watcher::start(&shared, settings)
         });
         Registry {
@@ -864,7 +864,13 @@ impl Registry {
     /// ```
     pub fn clear_cache(&self) {
         self.shared.default_cache.clear();
-        for cache in self.shared.caches.lock().unwrap_or_else(PoisonError::into_inner).values() {
+        for cache in self
+            .shared
+            .caches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+        {
             cache.clear();
         }
     }
@@ -1084,7 +1090,10 @@ impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registry")
             .field("types", &self.type_names())
-            .field("sources", &self.shared.sources.iter().map(Source::label).collect::<Vec<_>>())
+            .field(
+                "sources",
+                &self.shared.sources.iter().map(Source::label).collect::<Vec<_>>(),
+            )
             .field("cached", &self.cached_len())
             .finish_non_exhaustive()
     }

@@ -129,25 +129,24 @@ impl Loop {
             last_reload_error: None,
             last_watch_error: None,
         };
-        match settings.poll_interval {
-            Some(interval) => this.poll(interval),
-            None => {
-                let sender = events.clone();
-                let handler = move |event| {
-                    // The thread is gone only once the registry is: nothing to tell.
-                    let _ = sender.send(Msg::Fs(event));
+        if let Some(interval) = settings.poll_interval {
+            this.poll(interval);
+            return this;
+        }
+        let sender = events.clone();
+        let handler = move |event| {
+            // The thread is gone only once the registry is: nothing to tell.
+            let _ = sender.send(Msg::Fs(event));
+        };
+        match RecommendedWatcher::new(handler, notify::Config::default()) {
+            Ok(watcher) => {
+                this.backend = Backend::Events {
+                    watcher,
+                    watched: BTreeMap::new(),
                 };
-                match RecommendedWatcher::new(handler, notify::Config::default()) {
-                    Ok(watcher) => {
-                        this.backend = Backend::Events {
-                            watcher,
-                            watched: BTreeMap::new(),
-                        };
-                        this.sync_watches();
-                    }
-                    Err(error) => this.fall_back(&error, None),
-                }
+                this.sync_watches();
             }
+            Err(error) => this.fall_back(&error, None),
         }
         this
     }
@@ -285,15 +284,14 @@ impl Loop {
                     tracing::debug!(%error, "secrets still not reloadable");
                     return;
                 }
-                match &error {
-                    Error::SecretsFileRemoved { path } => tracing::warn!(
-                        path = %path.display(),
-                        "{message}"
-                    ),
-                    _ => tracing::error!(
+                if let Error::SecretsFileRemoved { path } = &error {
+                    // Often an editor's save midway; the re-created file is picked up.
+                    tracing::warn!(path = %path.display(), "{message}");
+                } else {
+                    tracing::error!(
                         path = ?error_path(&error),
                         "secrets not reloaded, the last good ones are kept: {message}"
-                    ),
+                    );
                 }
                 self.last_reload_error = Some(message);
             }
@@ -395,7 +393,10 @@ fn nearest_existing_dir(path: &Path) -> PathBuf {
 /// contents. The hash catches two saves within one tick of the file
 /// system's clock; the files are small.
 #[derive(Default, PartialEq, Eq)]
-struct Fingerprint(Vec<(PathBuf, Option<(u64, Option<SystemTime>, u64)>)>);
+struct Fingerprint(Vec<(PathBuf, Option<FileState>)>);
+
+/// Size, modification time and content hash of one file.
+type FileState = (u64, Option<SystemTime>, u64);
 
 impl Fingerprint {
     fn of(paths: &[PathBuf]) -> Self {
@@ -410,7 +411,7 @@ impl Fingerprint {
 /// Deep enough for any secrets directory; a symlink loop stops here.
 const MAX_DEPTH: usize = 16;
 
-fn collect(path: &Path, out: &mut Vec<(PathBuf, Option<(u64, Option<SystemTime>, u64)>)>, depth: usize) {
+fn collect(path: &Path, out: &mut Vec<(PathBuf, Option<FileState>)>, depth: usize) {
     if depth <= MAX_DEPTH && path.is_dir() {
         let mut children: Vec<PathBuf> = match fs::read_dir(path) {
             Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect(),

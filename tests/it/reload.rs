@@ -17,7 +17,9 @@ use crate::common::{Counted, LogCapture, connects, wait_until};
 
 /// Two `counted` sections, `<prefix>_a` (with `text`) and `<prefix>_b`.
 fn two_sections(prefix: &str, text: &str) -> String {
-    format!("[connections.{prefix}_a]\ntype = 'counted'\ntext = '{text}'\n[connections.{prefix}_b]\ntype = 'counted'\ntext = 'steady'\n")
+    format!(
+        "[connections.{prefix}_a]\ntype = 'counted'\ntext = '{text}'\n[connections.{prefix}_b]\ntype = 'counted'\ntext = 'steady'\n"
+    )
 }
 
 fn secrets_file(dir: &Path, toml: &str) -> PathBuf {
@@ -37,7 +39,10 @@ fn connect_both(reg: &Registry, prefix: &str) -> (Arc<Counted>, Arc<Counted>) {
     let b = reg.connection::<Counted>(&format!("{prefix}_b")).unwrap();
     a.instance().unwrap();
     b.instance().unwrap();
-    assert_eq!((connects(&format!("{prefix}_a")), connects(&format!("{prefix}_b"))), (1, 1));
+    assert_eq!(
+        (connects(&format!("{prefix}_a")), connects(&format!("{prefix}_b"))),
+        (1, 1)
+    );
     (a, b)
 }
 
@@ -166,6 +171,8 @@ fn an_async_connection_reconnects_with_the_new_config() {
         base: BaseConnection<String>,
     }
     impl Remote {
+        // The derive's async signature; this connect has nothing to await.
+        #[allow(clippy::unused_async)]
         async fn _connect(&self, config: &Config) -> Result<String, BoxError> {
             Ok(config.get("text")?)
         }
@@ -275,7 +282,11 @@ fn a_bad_edit_keeps_the_last_good_secrets(prefix: &str, poll: bool) {
     };
     let (a, b) = connect_both(&reg, prefix);
 
-    fs::write(&file, format!("{}[connections.{prefix}_a\n", two_sections(prefix, "s3cr3t-edit"))).unwrap();
+    fs::write(
+        &file,
+        format!("{}[connections.{prefix}_a\n", two_sections(prefix, "s3cr3t-edit")),
+    )
+    .unwrap();
     let errors = || {
         logs.text()
             .lines()
@@ -298,7 +309,11 @@ fn a_bad_edit_keeps_the_last_good_secrets(prefix: &str, poll: bool) {
         });
     }
     assert_eq!(errors(), 1, "one error per bad edit: {}", logs.text());
-    assert_eq!(a.config().get::<String>("text").unwrap(), "one", "the last good secrets are kept");
+    assert_eq!(
+        a.config().get::<String>("text").unwrap(),
+        "one",
+        "the last good secrets are kept"
+    );
     assert_eq!(a.generation(), 0);
     assert_eq!(text_of(&a), "one");
 
@@ -335,8 +350,17 @@ fn a_deleted_file_keeps_the_last_good_secrets_until_it_is_back(prefix: &str, pol
         logs.text().contains("was read before and is gone now")
     });
     assert!(a.is_connected() && b.is_connected());
-    assert_eq!(reg.secrets().unwrap().get::<String>(&format!("connections.{prefix}_a.text")).unwrap(), "one");
-    assert!(reg.connection_dyn(&format!("{prefix}_a")).is_ok(), "dynamic lookups still find the type");
+    assert_eq!(
+        reg.secrets()
+            .unwrap()
+            .get::<String>(&format!("connections.{prefix}_a.text"))
+            .unwrap(),
+        "one"
+    );
+    assert!(
+        reg.connection_dyn(&format!("{prefix}_a")).is_ok(),
+        "dynamic lookups still find the type"
+    );
 
     fs::write(&file, two_sections(prefix, "back")).unwrap();
     wait_until("the re-created file is picked up", || {
@@ -435,5 +459,8 @@ fn the_watcher_stops_when_its_registry_is_dropped() {
 fn inline_secrets_are_not_watched() {
     let reg = Registry::builder().secrets_toml("s.toml", "").watch(true).build();
     assert!(!reg.is_watching(), "inline text never changes: no thread");
-    assert!(!Registry::builder().secrets_toml("s.toml", "").build().is_watching(), "off by default");
+    assert!(
+        !Registry::builder().secrets_toml("s.toml", "").build().is_watching(),
+        "off by default"
+    );
 }
