@@ -1091,7 +1091,7 @@ fn check_typed_reads(secret: &str, entries: Vec<(String, Value)>) -> Result<(), 
         lookup = lookup.kwarg(k.clone(), v.clone());
     }
     let conn = lookup.get::<FuzzEcho>().map_err(|e| fail(format!("{e}")))?;
-    check_config(conn.config(), &keys, "call-site kwargs", secret)?;
+    check_config(&conn.config(), &keys, "call-site kwargs", secret)?;
 
     // Read from a secrets file.
     let text = toml::to_string(&sections([("typed", table)])).expect("a table serializes");
@@ -1099,7 +1099,7 @@ fn check_typed_reads(secret: &str, entries: Vec<(String, Value)>) -> Result<(), 
     let conn = registry
         .connection::<FuzzEcho>("typed")
         .map_err(|e| fail(format!("{e}")))?;
-    check_config(conn.config(), &keys, "fuzz-typed.toml", secret)?;
+    check_config(&conn.config(), &keys, "fuzz-typed.toml", secret)?;
     let secrets = registry.secrets().map_err(|e| fail(format!("{e}")))?;
     for key in &keys {
         let path = format!("connections.typed.{key}");

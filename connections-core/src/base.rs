@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+
 use crate::cell::{AsyncInit, SingleFlight, Wait};
 use crate::config::Config;
 use crate::error::{BoxError, Error, Result};
@@ -27,6 +29,11 @@ use crate::handle::InstanceRef;
 /// * [`reset_if`](BaseConnection::reset_if) resets only if the handle a caller
 ///   saw fail is still the current one, so many threads that saw the same
 ///   broken handle cause one reconnect, not one each.
+/// * The configuration is a swappable snapshot: when the registry that built
+///   the connection reloads its secrets and this connection's section changed,
+///   it swaps in the new [`Config`] and resets, so the next connect (from this
+///   handle or any other) sees the new values. A connect already running keeps
+///   the snapshot it started with, and its result is not kept.
 ///
 /// `Display` shows the name, the full type path and, when the connection has
 /// a secrets section, "configured from `[connections.<name>]`"; `Debug` adds
@@ -55,7 +62,8 @@ pub struct BaseConnection<R> {
     name: Box<str>,
     type_name: &'static str,
     type_path: &'static str,
-    config: Config,
+    /// Swapped whole by a secrets reload; each connect reads one snapshot.
+    config: ArcSwap<Config>,
     cell: SingleFlight<R>,
 }
 
@@ -78,13 +86,16 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
             name: name.into(),
             type_name,
             type_path,
-            config,
+            config: ArcSwap::from_pointee(config),
             cell: SingleFlight::new(),
         }
     }
 
     /// Returns the raw instance, calling `connect` with the configuration if
     /// this generation has none yet.
+    ///
+    /// `connect` receives the configuration current when the connect starts
+    /// (a secrets reload may have swapped it since this connection was built).
     ///
     /// # Errors
     ///
@@ -107,7 +118,13 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
     #[inline]
     pub fn instance_with(&self, connect: impl FnOnce(&Config) -> Result<R, BoxError>) -> Result<Arc<R>> {
         self.cell.get_or_try_init(
-            || connect(&self.config).map(Arc::new).map_err(|e| self.connect_failed(e)),
+            || {
+                // Loaded inside the attempt: a reload swaps the config before it
+                // resets, so an attempt that outlives a reset is not kept, and
+                // one that starts after it reads the new snapshot.
+                let config = self.config.load_full();
+                connect(&config).map(Arc::new).map_err(|e| self.connect_failed(e))
+            },
             |message| self.connect_panicked(&message),
         )
     }
@@ -150,7 +167,7 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
         Error::ConnectPanicked {
             name: self.name.to_string(),
             type_path: self.type_path,
-            message: self.config.redact(message),
+            message: self.config.load().redact(message),
         }
     }
 
@@ -267,7 +284,14 @@ impl<R> BaseConnection<R> {
         self.type_path
     }
 
-    /// The configuration `_connect` receives.
+    /// The configuration the next connect receives: a snapshot, kept whole
+    /// however long it is held.
+    ///
+    /// It is an `Arc` rather than a reference because a secrets reload may
+    /// swap the connection's configuration at any time (see
+    /// [`Registry::reload_secrets`](crate::Registry::reload_secrets)); a held
+    /// snapshot never changes under its reader, so two keys read from it
+    /// always belong together.
     ///
     /// # Examples
     ///
@@ -277,8 +301,28 @@ impl<R> BaseConnection<R> {
     /// let base = BaseConnection::<u8>::new("db", "t", "crate::T", config);
     /// assert!(base.config().contains("database"));
     /// ```
-    pub fn config(&self) -> &Config {
-        &self.config
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
+    }
+
+    /// Lays `next` in place of the configuration and resets if its values
+    /// differ; returns whether it reset. A change of origins alone (a key
+    /// moved to another file) is swapped in without a reset.
+    ///
+    /// The swap comes before the reset, so a connect that starts after the
+    /// reset reads `next`, and one that started before it is not kept.
+    pub(crate) fn reconfigure(&self, next: Config) -> bool {
+        let current = self.config.load();
+        if current.same_values(&next) {
+            if !current.same_origins(&next) {
+                self.config.store(Arc::new(next));
+            }
+            return false;
+        }
+        drop(current);
+        self.config.store(Arc::new(next));
+        self.cell.reset();
+        true
     }
 
     /// Whether the current generation holds a connected instance.
@@ -320,7 +364,7 @@ pub(crate) fn describe(f: &mut fmt::Formatter<'_>, name: &str, type_path: &str, 
 
 impl<R> fmt::Display for BaseConnection<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        describe(f, &self.name, self.type_path, &self.config)
+        describe(f, &self.name, self.type_path, &self.config.load())
     }
 }
 
@@ -329,7 +373,7 @@ impl<R> fmt::Debug for BaseConnection<R> {
         f.debug_struct("BaseConnection")
             .field("name", &&*self.name)
             .field("type_path", &self.type_path)
-            .field("config", &self.config)
+            .field("config", &**self.config.load())
             .field("connected", &self.cell.is_set())
             .field("generation", &self.cell.generation())
             .finish_non_exhaustive()

@@ -232,6 +232,24 @@ impl Cache {
         }
     }
 
+    /// The eviction settings this cache was made with.
+    pub(crate) fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// Every built, unexpired connection, for a secrets reload to reconfigure.
+    pub(crate) fn live(&self) -> Vec<Arc<dyn DynConnection>> {
+        self.map
+            .load()
+            .values()
+            .filter_map(|slot| {
+                let entry = slot.cell.peek();
+                let entry = entry.as_ref().filter(|e| !self.expired(e))?;
+                Some(Arc::clone(&entry.conn))
+            })
+            .collect()
+    }
+
     /// Drops every entry (the connections live on in handles already handed out).
     pub(crate) fn clear(&self) {
         let _write = self.write.lock().unwrap_or_else(PoisonError::into_inner);

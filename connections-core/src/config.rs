@@ -128,6 +128,35 @@ impl Config {
         }
     }
 
+    /// This configuration with its secrets part replaced: `section` (the new
+    /// `[connections.<name>]`, environment overrides included) with this
+    /// configuration's call-site kwargs laid over it again, as a lookup lays them.
+    pub(crate) fn relaid(
+        &self,
+        section: Option<&Table>,
+        section_origins: impl Fn(&str) -> Origin,
+        info: Arc<SourceInfo>,
+    ) -> Self {
+        let kwargs: BTreeMap<String, Value> = self
+            .origins
+            .iter()
+            .filter(|(_, origin)| **origin == Origin::Kwargs)
+            .filter_map(|(key, _)| Some((key.clone(), self.values.get(key)?.clone())))
+            .collect();
+        Self::resolved(&self.name, section, section_origins, &kwargs, info)
+    }
+
+    /// Whether both hold the same keys and values (a float compared by its
+    /// bits, so a `nan` value does not count as a change on every reload).
+    pub(crate) fn same_values(&self, other: &Self) -> bool {
+        same_tables(&self.values, &other.values)
+    }
+
+    /// Whether every key came from the same place, and the section from the same file.
+    pub(crate) fn same_origins(&self, other: &Self) -> bool {
+        self.origins == other.origins && self.info == other.info
+    }
+
     /// The connection name this configuration belongs to.
     ///
     /// # Examples
@@ -379,6 +408,19 @@ impl fmt::Debug for Config {
 }
 
 /// Finds `key` in `table`: the literal key first, then a dotted path.
+pub(crate) fn same_tables(a: &Table, b: &Table) -> bool {
+    a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| same_value(v, w)))
+}
+
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
+        (Value::Table(x), Value::Table(y)) => same_tables(x, y),
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same_value(v, w)),
+        _ => a == b,
+    }
+}
+
 pub(crate) fn find<'a>(table: &'a Table, key: &str) -> Option<&'a Value> {
     if let Some(v) = table.get(key) {
         return Some(v);

@@ -294,7 +294,9 @@ pub trait Connection: Sized + Send + Sync + 'static {
         self.base().name()
     }
 
-    /// The configuration `_connect` receives.
+    /// The configuration the next connect receives, as a snapshot; see
+    /// [`BaseConnection::config`] for why it is an `Arc` (a secrets reload may
+    /// swap it).
     ///
     /// # Examples
     ///
@@ -306,7 +308,7 @@ pub trait Connection: Sized + Send + Sync + 'static {
     /// let echo = Echo::from_config("e", Config::from_toml("e", "text = 'hi'").unwrap());
     /// assert_eq!(echo.config().get::<String>("text").unwrap(), "hi");
     /// ```
-    fn config(&self) -> &Config {
+    fn config(&self) -> Arc<Config> {
         self.base().config()
     }
 
@@ -467,7 +469,11 @@ struct Start<'a, C>(&'a C);
 
 impl<'a, C: AsyncConnection> Connector<'a, C::Raw> for Start<'a, C> {
     fn start(&self) -> ConnectFuture<'a, C::Raw> {
-        self.0.connect_raw(self.0.base().config())
+        let conn = self.0;
+        // The snapshot current at the attempt's start, owned by the future:
+        // a reload may swap the connection's config while it runs.
+        let config = conn.base().config();
+        Box::pin(async move { conn.connect_raw(&config).await })
     }
     fn failed(&self, error: BoxError) -> Error {
         self.0.base().connect_failed(error)
@@ -571,7 +577,9 @@ pub trait DynConnection: Any + Send + Sync + sealed::Sealed {
     #[doc(hidden)]
     fn dyn_type_path(&self) -> &'static str;
     #[doc(hidden)]
-    fn dyn_config(&self) -> &Config;
+    fn dyn_config(&self) -> Arc<Config>;
+    #[doc(hidden)]
+    fn dyn_reconfigure(&self, next: Config) -> bool;
     #[doc(hidden)]
     fn dyn_is_connected(&self) -> bool;
     #[doc(hidden)]
@@ -594,8 +602,11 @@ impl<T: Connection> DynConnection for T {
     fn dyn_type_path(&self) -> &'static str {
         T::TYPE_PATH
     }
-    fn dyn_config(&self) -> &Config {
+    fn dyn_config(&self) -> Arc<Config> {
         self.base().config()
+    }
+    fn dyn_reconfigure(&self, next: Config) -> bool {
+        self.base().reconfigure(next)
     }
     fn dyn_is_connected(&self) -> bool {
         self.base().is_connected()
@@ -642,12 +653,12 @@ impl dyn DynConnection {
         self.dyn_type_path()
     }
 
-    /// The configuration.
+    /// The configuration, as a snapshot; see [`Connection::config`].
     ///
     /// # Examples
     ///
     /// See [`DynConnection`].
-    pub fn config(&self) -> &Config {
+    pub fn config(&self) -> Arc<Config> {
         self.dyn_config()
     }
 
@@ -775,7 +786,7 @@ impl dyn DynConnection {
 
 impl fmt::Display for dyn DynConnection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        describe(f, self.name(), self.type_path(), self.config())
+        describe(f, self.name(), self.type_path(), &self.config())
     }
 }
 
@@ -784,7 +795,7 @@ impl fmt::Debug for dyn DynConnection {
         f.debug_struct("DynConnection")
             .field("name", &self.name())
             .field("type_path", &self.type_path())
-            .field("config", self.config())
+            .field("config", &*self.config())
             .field("connected", &self.is_connected())
             .field("generation", &self.generation())
             .finish()

@@ -224,6 +224,29 @@ pub enum Error {
         problem: &'static str,
     },
 
+    /// A registry setting read from the environment has an unusable value.
+    #[error("environment variable `{var}` is {value:?}: {problem}; {expected}")]
+    InvalidSetting {
+        /// The environment variable, e.g. `CONNECTIONS_DEFAULT_TTL`.
+        var: &'static str,
+        /// Its value as found (a setting, never a secret).
+        value: String,
+        /// What is wrong with it.
+        problem: &'static str,
+        /// What to write instead.
+        expected: &'static str,
+    },
+
+    /// A secrets file that was read before is gone; the secrets read from it are kept.
+    #[error(
+        "secrets file {} was read before and is gone now; its last good secrets are kept until it is back (to drop them, leave the file empty instead of deleting it)",
+        path.display()
+    )]
+    SecretsFileRemoved {
+        /// The file.
+        path: PathBuf,
+    },
+
     /// A connection name is unusable.
     #[error("invalid connection name {name:?}: {problem}")]
     InvalidName {

@@ -114,6 +114,19 @@
 //! override both. [`Config`] gives typed access to a
 //! connection's section; [`secrets()`] to all of it.
 //!
+//! # Reloading secrets
+//!
+//! [`Registry::reload_secrets`] re-reads the secrets and resets each live
+//! connection whose configuration changed, and only those; every handle then
+//! reconnects with the new values. A registry built with
+//! [`watch(true)`](RegistryBuilder::watch) does it on each change of its
+//! files (file-system events, debounced; polling where events are
+//! unavailable). A malformed or deleted file keeps the last good secrets and
+//! logs one error naming the file and line. The global registry watches only
+//! if [`WATCH_ENV`] (`CONNECTIONS_WATCH=1`) says so.
+//! [`RegistryBuilder::default_ttl`] and [`DEFAULT_TTL_ENV`] give lookups a
+//! default `ttl`.
+//!
 //! # Errors
 //!
 //! One enum, [`Error`]. Each message says what was asked, what was found, and
@@ -138,6 +151,9 @@
 //! * Configuration from environment variables, which Streamlit does not offer.
 //! * With an explicit type, a section's `type` key stays the client library's
 //!   data; a warning names a conflict with another registered type.
+//! * Reloads are driven by file-system events (Streamlit polls), compare the
+//!   kwargs too, keep the last good secrets on a malformed or deleted file,
+//!   and are opt-in for the global registry.
 
 #![doc(html_root_url = "https://docs.rs/connections-core/0.1.0")]
 
@@ -153,6 +169,8 @@ mod secret;
 mod secrets;
 #[cfg(feature = "sql")]
 pub mod sql;
+#[cfg(feature = "watch")]
+mod watch;
 
 // The README's Rust blocks compile as doctests, so it cannot drift from the API.
 // Its SQL blocks need the `sql` feature, which `cargo test --workspace` enables.
@@ -173,9 +191,9 @@ pub use crate::connection::{
 };
 pub use crate::error::{BoxError, Error, Result};
 pub use crate::handle::{ConnectionRef, InstanceRef};
-pub use crate::registry::{Lookup, Registration, Registry, RegistryBuilder};
+pub use crate::registry::{Lookup, Registration, Registry, RegistryBuilder, Reloaded, WATCH_ENV};
 pub use crate::secret::Secret;
-pub use crate::secrets::{ENV_PREFIX, SECRETS_PATH_ENV, Secrets};
+pub use crate::secrets::{DEFAULT_TTL_ENV, ENV_PREFIX, SECRETS_PATH_ENV, Secrets};
 
 /// Derives [`Connection`](trait@Connection) for a struct with one
 /// `BaseConnection<Raw>` field and a `_connect` function.

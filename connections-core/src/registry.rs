@@ -2,7 +2,7 @@
 
 use std::any::TypeId;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -18,6 +18,8 @@ use crate::connection::{Connection, DynConnection};
 use crate::error::{Error, Result, nearest};
 use crate::handle::ConnectionRef;
 use crate::secrets::{self, Secrets, Source};
+#[cfg(feature = "watch")]
+use crate::watch::{WatchSettings, Watcher};
 
 /// How a connection type is built at run time; what the derive registers.
 ///
@@ -180,15 +182,85 @@ impl Types {
 /// ```
 pub struct Registry {
     types: RwLock<Types>,
-    sources: Vec<Source>,
+    shared: Arc<Shared>,
+    /// The default ttl (code, else `CONNECTIONS_DEFAULT_TTL`), or why the variable is unusable.
+    default_ttl: Result<Option<Duration>>,
+    /// Dropped with the registry, which stops its thread.
+    #[cfg(feature = "watch")]
+    watcher: Option<Watcher>,
+}
+
+/// What a reload touches: the secrets and the live connections. Shared with
+/// the watcher thread, which holds it weakly so it never keeps a registry alive.
+pub(crate) struct Shared {
+    pub(crate) sources: Vec<Source>,
     environment: bool,
     secrets: ArcSwapOption<Secrets>,
+    /// Serialises loads, reloads and the catch-up of a connection built during one.
     secrets_load: Mutex<()>,
     default_cache: Cache,
     caches: Mutex<HashMap<Policy, Arc<Cache>>>,
 }
 
+/// What [`Registry::reload_secrets`] did.
+///
+/// # Examples
+///
+/// ```
+/// let registry = connections_core::Registry::builder().secrets_toml("s", "").build();
+/// let reloaded = registry.reload_secrets().unwrap();
+/// assert!(reloaded.reset().is_empty());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Reloaded {
+    changed: bool,
+    reset: Vec<String>,
+}
+
+impl Reloaded {
+    /// Whether the merged secrets differ from the ones they replaced (or none
+    /// had been read yet).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let registry = connections_core::Registry::builder().secrets_toml("s", "").build();
+    /// registry.secrets().unwrap();
+    /// assert!(!registry.reload_secrets().unwrap().changed(), "inline secrets never change");
+    /// ```
+    pub fn changed(&self) -> bool {
+        self.changed
+    }
+
+    /// The names of the live connections whose configuration changed and
+    /// which were therefore reset, sorted, each once (a name cached with
+    /// several kwargs or types is listed once).
+    ///
+    /// # Examples
+    ///
+    /// See [`Registry::reload_secrets`].
+    pub fn reset(&self) -> &[String] {
+        &self.reset
+    }
+}
+
 static GLOBAL: std::sync::LazyLock<Registry> = std::sync::LazyLock::new(|| Registry::builder().build());
+
+/// The environment variable that makes a registry watch its secrets files
+/// (`1`, `true` or `on`; `0`, `false`, `off` or empty for not), for
+/// registries whose builder did not call [`RegistryBuilder::watch`]: this is
+/// how the global registry, which does not watch by default, is made to.
+///
+/// Another value is ignored with a warning that names the variable. Needs
+/// the `watch` feature (on by default).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(connections_core::WATCH_ENV, "CONNECTIONS_WATCH");
+/// ```
+pub const WATCH_ENV: &str = "CONNECTIONS_WATCH";
 
 /// Builds a [`Registry`].
 ///
@@ -208,6 +280,10 @@ pub struct RegistryBuilder {
     environment: bool,
     linked: bool,
     extra: Vec<Registration>,
+    default_ttl: Option<Duration>,
+    watch: Option<bool>,
+    watch_poll_interval: Option<Duration>,
+    watch_debounce: Option<Duration>,
 }
 
 impl Default for RegistryBuilder {
@@ -315,11 +391,175 @@ impl RegistryBuilder {
         self
     }
 
+    /// The `ttl` of lookups that give none: cached connections expire this
+    /// long after they were built. An explicit [`Lookup::ttl`], even
+    /// `Duration::ZERO`, wins; `Duration::ZERO` here caches nothing by default.
+    ///
+    /// Without it, [`DEFAULT_TTL_ENV`](crate::DEFAULT_TTL_ENV)
+    /// (`CONNECTIONS_DEFAULT_TTL`, in seconds) sets it; with neither, cached
+    /// connections never expire.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{BoxError, BaseConnection, Config, Connection, Registry};
+    /// # #[derive(Connection)]
+    /// # #[connection(type_name = "echo")]
+    /// # struct Echo { base: BaseConnection<String> }
+    /// # impl Echo { fn _connect(&self, c: &Config) -> Result<String, BoxError> { Ok(c.get_opt("text")?.unwrap_or_default()) } }
+    /// use std::{sync::Arc, time::Duration};
+    ///
+    /// let registry = Registry::builder().secrets_toml("s", "").default_ttl(Duration::ZERO).build();
+    /// let a = registry.connection::<Echo>("t").unwrap();
+    /// assert!(!Arc::ptr_eq(&a, &registry.connection::<Echo>("t").unwrap()), "nothing cached by default");
+    /// let b = registry.lookup("t").ttl(Duration::from_secs(60)).get::<Echo>().unwrap();
+    /// assert!(Arc::ptr_eq(&b, &registry.lookup("t").ttl(Duration::from_secs(60)).get::<Echo>().unwrap()));
+    /// ```
+    pub fn default_ttl(mut self, ttl: Duration) -> Self {
+        self.default_ttl = Some(ttl);
+        self
+    }
+
+    /// Whether to watch the secrets files and directories and reload them
+    /// when they change, as [`Registry::reload_secrets`] does (default: off,
+    /// unless [`WATCH_ENV`] says on). Needs the `watch` feature (on by default);
+    /// without it, this setting does nothing.
+    ///
+    /// Watching takes one background thread (`connections-watch`) and, on
+    /// Linux, one inotify watch per directory watched: the directory holding
+    /// each secrets file (editors save by renaming a new file over the old,
+    /// which a watch on the file itself would miss), and each secrets
+    /// directory with everything under it. A directory that does not exist
+    /// yet is watched through its nearest existing ancestor, and picked up
+    /// when it appears. Where file-system events are unavailable (the
+    /// watcher cannot start, or the system's watch limit is reached), it
+    /// polls instead, once a second, and says so in a warning.
+    ///
+    /// Changes are debounced (see [`watch_debounce`](RegistryBuilder::watch_debounce)),
+    /// so one save is one reload. A reload that fails (a malformed file, a
+    /// file deleted) keeps the last good secrets and logs one error (through
+    /// `tracing`) naming the file and line; the next good save is picked up.
+    /// The thread holds the registry weakly and stops when it is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{BoxError, BaseConnection, Config, Connection, Registry};
+    /// # #[derive(Connection)]
+    /// # #[connection(type_name = "echo")]
+    /// # struct Echo { base: BaseConnection<String> }
+    /// # impl Echo { fn _connect(&self, c: &Config) -> Result<String, BoxError> { Ok(c.get_opt("text")?.unwrap_or_default()) } }
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let file = dir.path().join("secrets.toml");
+    /// std::fs::write(&file, "[connections.greeting]\ntext = 'hello'").unwrap();
+    /// let registry = Registry::builder().secrets_paths([&file]).watch(true).build();
+    /// let greeting = registry.connection::<Echo>("greeting").unwrap();
+    /// assert_eq!(*greeting.instance().unwrap(), "hello");
+    ///
+    /// std::fs::write(&file, "[connections.greeting]\ntext = 'bonjour'").unwrap();
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// while *greeting.instance().unwrap() != "bonjour" {
+    ///     assert!(Instant::now() < deadline, "the edit was not picked up");
+    ///     std::thread::sleep(Duration::from_millis(10));
+    /// }
+    /// ```
+    pub fn watch(mut self, yes: bool) -> Self {
+        self.watch = Some(yes);
+        self
+    }
+
+    /// Watch by polling every `interval` instead of by file-system events;
+    /// implies [`watch(true)`](RegistryBuilder::watch).
+    ///
+    /// Each poll reads the secrets files (and the files of secrets
+    /// directories) and compares their contents, so a change is seen however
+    /// close to the last one it comes. For file systems that send no events
+    /// (some network and container mounts), and for tests.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let file = dir.path().join("secrets.toml");
+    /// std::fs::write(&file, "[api]\nkey = 'a'").unwrap();
+    /// let registry = connections_core::Registry::builder()
+    ///     .secrets_paths([&file])
+    ///     .watch_poll_interval(Duration::from_millis(20))
+    ///     .build();
+    /// assert_eq!(registry.secrets().unwrap().get::<String>("api.key").unwrap(), "a");
+    ///
+    /// std::fs::write(&file, "[api]\nkey = 'b'").unwrap();
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// while registry.secrets().unwrap().get::<String>("api.key").unwrap() != "b" {
+    ///     assert!(Instant::now() < deadline, "the edit was not picked up");
+    ///     std::thread::sleep(Duration::from_millis(10));
+    /// }
+    /// ```
+    pub fn watch_poll_interval(mut self, interval: Duration) -> Self {
+        self.watch = Some(true);
+        self.watch_poll_interval = Some(interval);
+        self
+    }
+
+    /// How long the watcher waits after the last change before it reloads
+    /// (default 150 ms), so that a save that writes in several steps, or an
+    /// editor that writes a temporary file and renames it, is one reload of
+    /// the finished file.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let registry = connections_core::Registry::builder()
+    ///     .secrets_toml("s", "")
+    ///     .watch(true)
+    ///     .watch_debounce(std::time::Duration::from_millis(50))
+    ///     .build();
+    /// # let _ = registry;
+    /// ```
+    pub fn watch_debounce(mut self, debounce: Duration) -> Self {
+        self.watch_debounce = Some(debounce);
+        self
+    }
+
+    /// As [`build`](RegistryBuilder::build), but a setting read from the
+    /// environment that cannot be used is an error now rather than at the
+    /// first lookup that needs it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSetting`] if [`DEFAULT_TTL_ENV`](crate::DEFAULT_TTL_ENV)
+    /// is read (no [`default_ttl`](RegistryBuilder::default_ttl) was given)
+    /// and is not a number of seconds, zero or more.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let registry = connections_core::Registry::builder()
+    ///     .default_ttl(std::time::Duration::from_secs(300))
+    ///     .try_build()
+    ///     .unwrap();
+    /// # let _ = registry;
+    /// ```
+    pub fn try_build(self) -> Result<Registry> {
+        let registry = self.build();
+        registry.default_ttl.clone()?;
+        Ok(registry)
+    }
+
     /// Builds the registry.
     ///
     /// With no secrets source given, it reads Streamlit's files,
     /// `~/.streamlit/secrets.toml` then `./.streamlit/secrets.toml`, or the
     /// paths in `CONNECTIONS_SECRETS_PATH` when that is set.
+    ///
+    /// An unusable `CONNECTIONS_DEFAULT_TTL` does not fail the build: each
+    /// lookup that would use the default ttl returns the
+    /// [`Error::InvalidSetting`] (lookups with their own `ttl` work);
+    /// [`try_build`](RegistryBuilder::try_build) returns it at once.
     ///
     /// # Examples
     ///
@@ -344,14 +584,55 @@ impl RegistryBuilder {
                 .map(Source::Path)
                 .collect()
         });
-        Registry {
-            types: RwLock::new(types),
+        let default_ttl = match self.default_ttl {
+            Some(ttl) => Ok(Some(ttl)),
+            None => secrets::default_ttl_from_env(),
+        };
+        let shared = Arc::new(Shared {
             sources,
             environment: self.environment,
             secrets: ArcSwapOption::empty(),
             secrets_load: Mutex::new(()),
-            default_cache: Cache::new(Policy::default()),
+            default_cache: Cache::new(Policy {
+                ttl: default_ttl.as_ref().ok().copied().flatten(),
+                max_entries: None,
+            }),
             caches: Mutex::new(HashMap::new()),
+        });
+        #[cfg(feature = "watch")]
+        let watcher = self.watch.unwrap_or_else(watch_from_env).then(|| {
+            let defaults = WatchSettings::default();
+            let settings = WatchSettings {
+                poll_interval: self.watch_poll_interval,
+                debounce: self.watch_debounce.unwrap_or(defaults.debounce),
+            };
+            Watcher::start(&shared, settings)
+        });
+        Registry {
+            types: RwLock::new(types),
+            shared,
+            default_ttl,
+            #[cfg(feature = "watch")]
+            watcher: watcher.flatten(),
+        }
+    }
+}
+
+/// Whether [`WATCH_ENV`] asks to watch; another value is ignored with a warning.
+#[cfg(feature = "watch")]
+fn watch_from_env() -> bool {
+    let Some(value) = std::env::var_os(WATCH_ENV) else {
+        return false;
+    };
+    match value.to_string_lossy().trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "on" | "yes" => true,
+        "" | "0" | "false" | "off" | "no" => false,
+        _ => {
+            tracing::warn!(
+                variable = WATCH_ENV,
+                "ignoring `{WATCH_ENV}`: write `{WATCH_ENV}=1` to watch the secrets files and reload them on change, or `{WATCH_ENV}=0` not to"
+            );
+            false
         }
     }
 }
@@ -418,6 +699,10 @@ impl Registry {
             environment: true,
             linked: true,
             extra: Vec::new(),
+            default_ttl: None,
+            watch: None,
+            watch_poll_interval: None,
+            watch_debounce: None,
         }
     }
 
@@ -483,35 +768,87 @@ impl Registry {
     /// assert_eq!(registry.secrets().unwrap().get::<String>("api.key").unwrap(), "k");
     /// ```
     pub fn secrets(&self) -> Result<Arc<Secrets>> {
-        if let Some(secrets) = self.secrets.load_full() {
-            return Ok(secrets);
-        }
-        let _load = self.secrets_load.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(secrets) = self.secrets.load_full() {
-            return Ok(secrets);
-        }
-        let loaded = Arc::new(secrets::load(&self.sources, self.environment)?);
-        self.secrets.store(Some(Arc::clone(&loaded)));
-        Ok(loaded)
+        self.shared.secrets()
     }
 
-    /// Re-reads the secrets now; connections already built keep their config.
+    /// Re-reads the secrets now, and resets each live connection whose
+    /// configuration changed, and only those.
+    ///
+    /// "Live" means held in this registry's factory cache. For each, the new
+    /// `[connections.<name>]` section (environment overrides included, as
+    /// at lookup) is laid under the call-site kwargs the connection was
+    /// looked up with; if the result differs from its configuration, the
+    /// connection takes the new one and is [reset](Connection::reset). Every
+    /// handle to it, old or new, then reconnects with the new configuration
+    /// on its next `instance()`, as Streamlit's connections re-read their
+    /// section when its secrets change. Raw instances already handed out stay
+    /// valid until dropped. A connection whose configuration did not change
+    /// keeps its instance. Connections no longer in the cache (expired,
+    /// evicted, cleared, or looked up with a zero `ttl`) are not touched.
+    ///
+    /// This is what a watching registry ([`RegistryBuilder::watch`]) runs on
+    /// each change.
     ///
     /// # Errors
     ///
-    /// As [`secrets`](Registry::secrets); on error the previous secrets are kept.
+    /// As [`secrets`](Registry::secrets), and
+    /// [`Error::SecretsFileRemoved`] if a file that was read before is gone.
+    /// On error nothing changes: the last good secrets are kept, and no
+    /// connection is reset.
     ///
     /// # Examples
     ///
     /// ```
-    /// let registry = connections_core::Registry::builder().secrets_toml("s", "").build();
-    /// registry.reload_secrets().unwrap();
+    /// # use connections_core::{BoxError, BaseConnection, Config, Connection, Registry};
+    /// # #[derive(Connection)]
+    /// # #[connection(type_name = "echo")]
+    /// # struct Echo { base: BaseConnection<String> }
+    /// # impl Echo { fn _connect(&self, c: &Config) -> Result<String, BoxError> { Ok(c.get_opt("text")?.unwrap_or_default()) } }
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let file = dir.path().join("secrets.toml");
+    /// std::fs::write(&file, "[connections.a]\ntext = 'one'\n[connections.b]\ntext = 'same'").unwrap();
+    /// let registry = Registry::builder().secrets_paths([&file]).build();
+    /// let a = registry.connection::<Echo>("a").unwrap();
+    /// let b = registry.connection::<Echo>("b").unwrap();
+    /// assert_eq!(*a.instance().unwrap(), "one");
+    /// let b_before = b.instance().unwrap();
+    ///
+    /// std::fs::write(&file, "[connections.a]\ntext = 'two'\n[connections.b]\ntext = 'same'").unwrap();
+    /// let reloaded = registry.reload_secrets().unwrap();
+    /// assert_eq!(reloaded.reset(), ["a"]);
+    /// assert_eq!(*a.instance().unwrap(), "two", "the old handle reconnects with the new config");
+    /// assert!(std::sync::Arc::ptr_eq(&b_before, &b.instance().unwrap()), "b was not reset");
+    ///
+    /// // A malformed edit keeps the last good secrets.
+    /// std::fs::write(&file, "[connections.a\n").unwrap();
+    /// assert!(registry.reload_secrets().is_err());
+    /// assert_eq!(*a.instance().unwrap(), "two");
     /// ```
-    pub fn reload_secrets(&self) -> Result<()> {
-        let _load = self.secrets_load.lock().unwrap_or_else(PoisonError::into_inner);
-        let loaded = Arc::new(secrets::load(&self.sources, self.environment)?);
-        self.secrets.store(Some(loaded));
-        Ok(())
+    pub fn reload_secrets(&self) -> Result<Reloaded> {
+        self.shared.reload()
+    }
+
+    /// Whether this registry watches its secrets files and reloads them on
+    /// change ([`RegistryBuilder::watch`], [`WATCH_ENV`]). Always `false`
+    /// without the `watch` feature, and for a registry whose secrets are all
+    /// inline text (which never changes).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let registry = connections_core::Registry::builder()
+    ///     .secrets_paths(["secrets.toml"])
+    ///     .watch(true)
+    ///     .build();
+    /// assert_eq!(registry.is_watching(), cfg!(feature = "watch"));
+    /// let inline = connections_core::Registry::builder().secrets_toml("s", "").watch(true).build();
+    /// assert!(!inline.is_watching());
+    /// ```
+    pub fn is_watching(&self) -> bool {
+        #[cfg(feature = "watch")]
+        return self.watcher.is_some();
+        #[cfg(not(feature = "watch"))]
+        false
     }
 
     /// Drops every cached connection; the next lookups build new ones.
@@ -526,8 +863,14 @@ impl Registry {
     /// assert_eq!(registry.cached_len(), 0);
     /// ```
     pub fn clear_cache(&self) {
-        self.default_cache.clear();
-        for cache in self.caches.lock().unwrap_or_else(PoisonError::into_inner).values() {
+        self.shared.default_cache.clear();
+        for cache in self
+            .shared
+            .caches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+        {
             cache.clear();
         }
     }
@@ -541,8 +884,9 @@ impl Registry {
     /// assert_eq!(registry.cached_len(), 0);
     /// ```
     pub fn cached_len(&self) -> usize {
-        self.default_cache.len()
+        self.shared.default_cache.len()
             + self
+                .shared
                 .caches
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -575,7 +919,7 @@ impl Registry {
             name: &resolved,
             kwargs: "",
         };
-        if let Some(conn) = self.default_cache.get_typed::<T>(key) {
+        if let Some(conn) = self.shared.default_cache.get_typed::<T>(key) {
             return Ok(conn);
         }
         Lookup::resolved(self, resolved).get::<T>()
@@ -601,7 +945,7 @@ impl Registry {
             name: &resolved,
             kwargs: "",
         };
-        if let Some(hit) = self.default_cache.get_guard(key).and_then(ConnectionRef::cached) {
+        if let Some(hit) = self.shared.default_cache.get_guard(key).and_then(ConnectionRef::cached) {
             return Ok(hit);
         }
         Lookup::resolved(self, resolved).get::<T>().map(ConnectionRef::owned)
@@ -635,7 +979,7 @@ impl Registry {
     }
 
     fn cache_for(&self, policy: Policy) -> Arc<Cache> {
-        let mut caches = self.caches.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut caches = self.shared.caches.lock().unwrap_or_else(PoisonError::into_inner);
         Arc::clone(caches.entry(policy).or_insert_with(|| Arc::new(Cache::new(policy))))
     }
 
@@ -644,11 +988,112 @@ impl Registry {
     }
 }
 
+impl Shared {
+    fn secrets(&self) -> Result<Arc<Secrets>> {
+        if let Some(secrets) = self.secrets.load_full() {
+            return Ok(secrets);
+        }
+        let _load = self.secrets_load.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(secrets) = self.secrets.load_full() {
+            return Ok(secrets);
+        }
+        let loaded = Arc::new(secrets::load(&self.sources, self.environment)?);
+        self.secrets.store(Some(Arc::clone(&loaded)));
+        Ok(loaded)
+    }
+
+    /// See [`Registry::reload_secrets`].
+    pub(crate) fn reload(&self) -> Result<Reloaded> {
+        let _load = self.secrets_load.lock().unwrap_or_else(PoisonError::into_inner);
+        let previous = self.secrets.load_full();
+        let loaded = secrets::load(&self.sources, self.environment)?;
+        if let Some(previous) = &previous {
+            self.check_nothing_removed(previous, &loaded)?;
+        }
+        let changed = previous
+            .as_ref()
+            .is_none_or(|p| !crate::config::same_tables(p.as_table(), loaded.as_table()));
+        let loaded = Arc::new(loaded);
+        // Stored before any reset, so a lookup that misses the cache from
+        // here on builds with the new secrets.
+        self.secrets.store(Some(Arc::clone(&loaded)));
+        let mut reset = BTreeSet::new();
+        for conn in self.live() {
+            if conn.dyn_reconfigure(config_for_reload(&*conn, &loaded)) {
+                reset.insert(conn.name().to_owned());
+            }
+        }
+        let reset: Vec<String> = reset.into_iter().collect();
+        if !reset.is_empty() {
+            tracing::info!(
+                reset = ?reset,
+                "secrets reloaded; reset the connections whose configuration changed: {}",
+                reset.join(", ")
+            );
+        }
+        Ok(Reloaded { changed, reset })
+    }
+
+    /// A `.toml` file read last time and missing now: an editor's save
+    /// midway, or a deletion. Either way, not a reason to forget its secrets.
+    fn check_nothing_removed(&self, previous: &Secrets, loaded: &Secrets) -> Result<()> {
+        for source in &self.sources {
+            if let Source::Path(path) = source
+                && previous.files().contains(path)
+                && !loaded.files().contains(path)
+            {
+                return Err(Error::SecretsFileRemoved { path: path.clone() });
+            }
+        }
+        Ok(())
+    }
+
+    /// Every built, unexpired connection in every cache.
+    fn live(&self) -> Vec<Arc<dyn DynConnection>> {
+        let mut live = self.default_cache.live();
+        for cache in self.caches.lock().unwrap_or_else(PoisonError::into_inner).values() {
+            live.extend(cache.live());
+        }
+        live
+    }
+
+    /// A connection built from `used` while a reload stored newer secrets:
+    /// the reload may have looked at the cache before the connection was in
+    /// it, so it catches up here.
+    fn catch_up(&self, conn: &dyn DynConnection, used: &Arc<Secrets>) {
+        let _load = self.secrets_load.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(current) = self.secrets.load_full()
+            && !Arc::ptr_eq(&current, used)
+        {
+            conn.dyn_reconfigure(config_for_reload(conn, &current));
+        }
+    }
+}
+
+/// `conn`'s configuration with its section taken from `secrets` and its kwargs kept.
+fn config_for_reload(conn: &dyn DynConnection, secrets: &Secrets) -> Config {
+    let name = conn.name();
+    conn.config().relaid(
+        secrets.section(name),
+        |key| section_origin(secrets, name, key),
+        Arc::new(secrets.info_for(name)),
+    )
+}
+
+fn section_origin(secrets: &Secrets, name: &str, key: &str) -> Origin {
+    secrets
+        .key_origin(name, key)
+        .map_or(Origin::Code, |p| Origin::File(p.to_path_buf()))
+}
+
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registry")
             .field("types", &self.type_names())
-            .field("sources", &self.sources.iter().map(Source::label).collect::<Vec<_>>())
+            .field(
+                "sources",
+                &self.shared.sources.iter().map(Source::label).collect::<Vec<_>>(),
+            )
             .field("cached", &self.cached_len())
             .finish_non_exhaustive()
     }
@@ -995,10 +1440,12 @@ impl<'r> Lookup<'r> {
                 problem: "zero would cache nothing and fail every insert; give at least 1, or leave it unset for no limit",
             })?),
         };
-        let policy = Policy {
-            ttl: self.ttl,
-            max_entries,
+        let ttl = match self.ttl {
+            Some(ttl) => Some(ttl),
+            // An explicit ttl wins, so an unusable default fails only lookups that use it.
+            None => self.registry.default_ttl.clone()?,
         };
+        let policy = Policy { ttl, max_entries };
         let kwargs = if self.kwargs.is_empty() {
             String::new()
         } else {
@@ -1009,16 +1456,19 @@ impl<'r> Lookup<'r> {
             name,
             kwargs: &kwargs,
         };
-        let cache = if policy == Policy::default() {
+        let shared = &*self.registry.shared;
+        let cache = if policy == shared.default_cache.policy() {
             None
         } else {
             Some(self.registry.cache_for(policy))
         };
-        let cache = cache.as_deref().unwrap_or(&self.registry.default_cache);
+        let cache = cache.as_deref().unwrap_or(&shared.default_cache);
+        let mut built_from = None;
         let conn = cache.get_or_build(
             key,
             || {
-                let conn = self.build(reg, name, explicit)?;
+                let (conn, secrets) = self.build(reg, name, explicit)?;
+                built_from = Some(secrets);
                 if self.eager {
                     // Inside the build, so a failed eager connect caches nothing,
                     // as a failing Streamlit constructor.
@@ -1032,6 +1482,9 @@ impl<'r> Lookup<'r> {
                 message,
             },
         )?;
+        if let Some(used) = built_from {
+            shared.catch_up(&*conn, &used);
+        }
         if self.eager {
             // A cached entry built by a lazy lookup: connect it now.
             eager_connect(&*conn)?;
@@ -1039,8 +1492,9 @@ impl<'r> Lookup<'r> {
         Ok(conn)
     }
 
-    /// Builds the (unconnected) connection: reads its section and lays the kwargs over it.
-    fn build(&self, reg: Registration, name: &str, explicit: bool) -> Result<Arc<dyn DynConnection>> {
+    /// Builds the (unconnected) connection: reads its section and lays the
+    /// kwargs over it. Returns the secrets it was built from, too.
+    fn build(&self, reg: Registration, name: &str, explicit: bool) -> Result<(Arc<dyn DynConnection>, Arc<Secrets>)> {
         let secrets = self.registry.secrets()?;
         let section = secrets.section(name);
         if explicit {
@@ -1049,16 +1503,12 @@ impl<'r> Lookup<'r> {
         let config = Config::resolved(
             name,
             section,
-            |key| {
-                secrets
-                    .key_origin(name, key)
-                    .map_or(Origin::Code, |p| Origin::File(p.to_path_buf()))
-            },
+            |key| section_origin(&secrets, name, key),
             &self.kwargs,
             Arc::new(secrets.info_for(name)),
         );
         // User code (`Default` of extra fields) may panic; the cache slot catches it.
-        Ok((reg.build)(name, config))
+        Ok(((reg.build)(name, config), secrets))
     }
 
     /// A section `type` naming another registered connection type, while the

@@ -6,6 +6,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use toml::{Table, Value};
@@ -25,6 +26,51 @@ use crate::error::{Error, Result};
 /// ```
 pub const SECRETS_PATH_ENV: &str = "CONNECTIONS_SECRETS_PATH";
 
+/// The environment variable that sets a registry's default `ttl`, in seconds.
+///
+/// A number of seconds, whole or fractional (`300`, `0.5`); `0` caches nothing
+/// by default. It applies to lookups that give no `ttl` of their own: an
+/// explicit [`Lookup::ttl`](crate::Lookup::ttl), even zero, wins.
+/// [`RegistryBuilder::default_ttl`](crate::RegistryBuilder::default_ttl) in
+/// code wins over it. A value that is not a finite, non-negative number fails
+/// every lookup that would use it (and
+/// [`RegistryBuilder::try_build`](crate::RegistryBuilder::try_build)) with
+/// [`Error::InvalidSetting`] naming the variable.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(connections_core::DEFAULT_TTL_ENV, "CONNECTIONS_DEFAULT_TTL");
+/// ```
+pub const DEFAULT_TTL_ENV: &str = "CONNECTIONS_DEFAULT_TTL";
+
+/// The default ttl named by [`DEFAULT_TTL_ENV`], if it is set.
+pub(crate) fn default_ttl_from_env() -> Result<Option<Duration>> {
+    match std::env::var_os(DEFAULT_TTL_ENV) {
+        None => Ok(None),
+        Some(value) => parse_ttl_seconds(&value.to_string_lossy()).map(Some),
+    }
+}
+
+/// Seconds as a `Duration`: finite, non-negative, whole or fractional.
+fn parse_ttl_seconds(value: &str) -> Result<Duration> {
+    const EXPECTED: &str = "write a number of seconds, zero or more, e.g. `CONNECTIONS_DEFAULT_TTL=300` or `CONNECTIONS_DEFAULT_TTL=0.5` (0 caches nothing), or unset it for no default ttl";
+    let invalid = |problem| Error::InvalidSetting {
+        var: DEFAULT_TTL_ENV,
+        value: value.to_owned(),
+        problem,
+        expected: EXPECTED,
+    };
+    let seconds: f64 = value.trim().parse().map_err(|_| invalid("not a number"))?;
+    if seconds.is_nan() {
+        return Err(invalid("not a number"));
+    }
+    if seconds < 0.0 {
+        return Err(invalid("negative"));
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|_| invalid("too large to be a duration"))
+}
+
 /// One place secrets are read from.
 #[derive(Clone, Debug)]
 pub(crate) enum Source {
@@ -35,7 +81,7 @@ pub(crate) enum Source {
 }
 
 /// Where a configuration came from, for "where to add it" messages.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct SourceInfo {
     /// The file holding the `[connections.<name>]` section (the last one that wrote to it).
     pub(crate) section_file: Option<PathBuf>,
@@ -570,6 +616,28 @@ fn sorted_entries(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ttl_seconds_parse_or_say_what_is_wrong() {
+        assert_eq!(parse_ttl_seconds("300").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_ttl_seconds(" 0.5 ").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_ttl_seconds("0").unwrap(), Duration::ZERO);
+        for (value, problem) in [
+            ("-1", "negative"),
+            ("NaN", "not a number"),
+            ("ten", "not a number"),
+            ("", "not a number"),
+            ("inf", "too large to be a duration"),
+            ("1e300", "too large to be a duration"),
+        ] {
+            let err = parse_ttl_seconds(value).unwrap_err();
+            assert!(
+                matches!(&err, Error::InvalidSetting { var: DEFAULT_TTL_ENV, problem: p, .. } if *p == problem),
+                "{value}: {err}"
+            );
+            assert!(err.to_string().contains("CONNECTIONS_DEFAULT_TTL=300"), "{err}");
+        }
+    }
 
     #[test]
     fn line_and_column_are_one_based() {

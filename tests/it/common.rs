@@ -40,6 +40,8 @@ pub struct Handle {
     /// Which connect (1-based, per name) made it.
     pub serial: usize,
     pub name: String,
+    /// The config's `text` key as this connect saw it.
+    pub text: Option<String>,
 }
 
 /// A connection whose behaviour is scripted by its config:
@@ -75,7 +77,8 @@ impl Counted {
         if fail {
             return Err(format!("scripted failure of {name}").into());
         }
-        Ok(Handle { serial, name })
+        let text = config.get_opt::<String>("text")?;
+        Ok(Handle { serial, name, text })
     }
 }
 
@@ -130,6 +133,42 @@ impl std::io::Write for Sink {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+/// Log lines captured from the moment it is made the default (on this
+/// thread, and on threads that inherit this thread's subscriber, such as a
+/// registry's watcher) until its guard drops.
+#[derive(Clone, Default)]
+pub struct LogCapture(Sink);
+
+impl LogCapture {
+    /// Captures this thread's `tracing` output until the guard drops.
+    pub fn set_default(&self) -> tracing::subscriber::DefaultGuard {
+        let writer = self.0.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::DEBUG)
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    /// Everything captured so far.
+    pub fn text(&self) -> String {
+        let bytes = self.0.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+/// Waits until `condition` holds, checking every few milliseconds; fails
+/// after 10 s with `what`.
+#[track_caller]
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !condition() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

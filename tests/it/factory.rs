@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use connections_core::Registry;
 use connections_core::prelude::*;
 
 use crate::common::{Counted, Echo, connects, fail_next, registry};
@@ -157,4 +158,126 @@ fn clear_cache_drops_entries_but_not_handles() {
     let b = reg.connection::<Echo>("f_clear").unwrap();
     assert!(!Arc::ptr_eq(&a, &b));
     assert_eq!(a.name(), "f_clear");
+}
+
+#[test]
+fn a_default_ttl_applies_to_lookups_without_one_and_an_explicit_ttl_wins() {
+    let reg = Registry::builder()
+        .secrets_toml("s.toml", "")
+        .default_ttl(Duration::from_millis(200))
+        .build();
+    let first = reg.connection::<Echo>("f_dttl").unwrap();
+    assert!(
+        Arc::ptr_eq(&first, &reg.connection::<Echo>("f_dttl").unwrap()),
+        "cached"
+    );
+    // An explicit zero wins: nothing cached.
+    let a = reg.lookup("f_dttl_zero").ttl(Duration::ZERO).get::<Echo>().unwrap();
+    assert!(!Arc::ptr_eq(
+        &a,
+        &reg.lookup("f_dttl_zero").ttl(Duration::ZERO).get::<Echo>().unwrap()
+    ));
+    // An explicit longer ttl wins too: it outlives the default.
+    let long = reg
+        .lookup("f_dttl")
+        .ttl(Duration::from_secs(600))
+        .get::<Echo>()
+        .unwrap();
+    crate::common::wait_until("the default ttl expires the entry", || {
+        !Arc::ptr_eq(&first, &reg.connection::<Echo>("f_dttl").unwrap())
+    });
+    assert!(Arc::ptr_eq(
+        &long,
+        &reg.lookup("f_dttl")
+            .ttl(Duration::from_secs(600))
+            .get::<Echo>()
+            .unwrap()
+    ));
+}
+
+#[test]
+fn a_zero_default_ttl_caches_nothing_unless_a_lookup_asks() {
+    let reg = Registry::builder()
+        .secrets_toml("s.toml", "")
+        .default_ttl(Duration::ZERO)
+        .build();
+    let a = reg.connection::<Echo>("f_dttl0").unwrap();
+    assert!(!Arc::ptr_eq(&a, &reg.connection::<Echo>("f_dttl0").unwrap()));
+    assert_eq!(reg.cached_len(), 0);
+    let kept = reg
+        .lookup("f_dttl0")
+        .ttl(Duration::from_secs(60))
+        .get::<Echo>()
+        .unwrap();
+    assert!(Arc::ptr_eq(
+        &kept,
+        &reg.lookup("f_dttl0")
+            .ttl(Duration::from_secs(60))
+            .get::<Echo>()
+            .unwrap()
+    ));
+}
+
+#[test]
+#[ignore = "run by the_default_ttl_variable_is_read_and_checked in a child process"]
+fn child_with_default_ttl_variable() {
+    let Ok(expect) = std::env::var("CONNECTIONS_TEST_EXPECTED") else {
+        return;
+    };
+    let reg = Registry::builder().secrets_toml("s.toml", "").build();
+    if expect == "zero" {
+        let a = reg.connection::<Echo>("f_env_ttl").unwrap();
+        assert!(
+            !Arc::ptr_eq(&a, &reg.connection::<Echo>("f_env_ttl").unwrap()),
+            "0 caches nothing"
+        );
+        assert!(Registry::builder().try_build().is_ok());
+    } else {
+        // Rejected, typed, naming the variable and what to write; only where the default is used.
+        let err = reg.connection::<Echo>("f_env_ttl").unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidSetting { var: "CONNECTIONS_DEFAULT_TTL", problem, .. } if *problem == expect),
+            "{err}"
+        );
+        let msg = err.to_string();
+        assert!(msg.contains("CONNECTIONS_DEFAULT_TTL=300"), "{msg}");
+        assert!(reg.connection_dyn("f_env_ttl").is_err());
+        assert!(
+            reg.lookup("f_env_ttl")
+                .ttl(Duration::from_secs(5))
+                .get::<Echo>()
+                .is_ok(),
+            "an explicit ttl wins"
+        );
+        assert!(matches!(
+            Registry::builder().try_build(),
+            Err(Error::InvalidSetting { .. })
+        ));
+        // A default ttl given in code wins over the variable.
+        let coded = Registry::builder()
+            .secrets_toml("s.toml", "")
+            .default_ttl(Duration::from_secs(60))
+            .try_build()
+            .unwrap();
+        assert!(coded.connection::<Echo>("f_env_ttl").is_ok());
+    }
+    println!("{}", crate::common::CHILD_CHECKED);
+}
+
+#[test]
+fn the_default_ttl_variable_is_read_and_checked() {
+    for (value, expected) in [
+        ("0", "zero"),
+        ("-1", "negative"),
+        ("NaN", "not a number"),
+        ("ten", "not a number"),
+    ] {
+        crate::common::run_in_child(
+            "factory::child_with_default_ttl_variable",
+            &[
+                ("CONNECTIONS_DEFAULT_TTL", value.as_ref()),
+                ("CONNECTIONS_TEST_EXPECTED", expected.as_ref()),
+            ],
+        );
+    }
 }

@@ -132,19 +132,26 @@ fn secrets_that_vanish_or_turn_unreadable_keep_the_last_good_ones() {
     ));
     assert!(reg.secrets().unwrap().contains("connections.fault_db"));
 
-    // Vanishes: a missing `.toml` file means no secrets (as Streamlit). Live
-    // connections keep their config and instance; new dynamic lookups get a typed error.
+    // Vanishes: a file read before and missing now (a deletion, or an
+    // editor's save midway) keeps the last good secrets too, with a typed
+    // error naming the file; live connections keep their config and instance.
     fs::remove_file(&file).unwrap();
-    reg.reload_secrets().unwrap();
+    let err = reg.reload_secrets().unwrap_err();
+    assert!(
+        matches!(&err, Error::SecretsFileRemoved { path } if path == &file),
+        "{err}"
+    );
+    assert!(err.to_string().contains("leave the file empty instead"), "{err}");
     assert!(live.is_connected());
     assert_eq!(live.config().get::<String>("type").unwrap(), "counted");
-    let typed = reg.connection::<Counted>("fault_db").unwrap();
-    assert!(typed.is_connected(), "a typed lookup is still served from the cache");
-    // A dynamic lookup takes its type from the secrets, which no longer name it.
-    assert!(matches!(reg.connection_dyn("fault_db"), Err(Error::NoSecrets { .. })));
+    assert!(reg.connection_dyn("fault_db").is_ok());
 
     // Comes back: picked up by the next reload.
     fs::write(&file, "[connections.fault_other]\ntype = 'counted'").unwrap();
     reg.reload_secrets().unwrap();
     assert_eq!(reg.connection_dyn("fault_other").unwrap().type_name(), "counted");
+    // Its section is gone: the live connection now has an empty config
+    // (a typed lookup needs none), and a dynamic lookup cannot tell its type.
+    assert!(live.config().is_empty());
+    assert!(matches!(reg.connection_dyn("fault_db"), Err(Error::NoSection { .. })));
 }

@@ -20,6 +20,7 @@ mod hygiene;
 mod lazy_init;
 mod redaction;
 mod registry;
+mod reload;
 mod reset;
 mod secrets;
 mod sql;

@@ -7,7 +7,8 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -89,8 +90,9 @@ pub struct SqlConnection {
 /// What a `SqlConnection` keeps besides its pool; survives `reset()`.
 #[derive(Default)]
 struct State {
-    /// The parsed settings the pool was built from (first successful parse).
-    settings: OnceLock<Settings>,
+    /// The parsed settings the current pool was built from (the latest
+    /// successful parse: a secrets reload may change the dialect or `retry_wait`).
+    settings: Mutex<Option<Settings>>,
     /// The `ttl` result cache.
     cache: Mutex<HashMap<CacheKey, Cached>>,
 }
@@ -99,6 +101,8 @@ struct State {
 struct Settings {
     dialect: Dialect,
     retry_wait: Duration,
+    /// A hash of the URL the pool connects to, to tell a new database from a reconnect.
+    url_hash: u64,
 }
 
 #[derive(PartialEq, Eq, Hash)]
@@ -117,10 +121,26 @@ struct Cached {
 impl SqlConnection {
     async fn _connect(&self, config: &Config) -> Result<AnyPool, Error> {
         let options = options::parse(config)?;
-        let _ = self.state.settings.set(Settings {
+        let settings = Settings {
             dialect: options.dialect,
             retry_wait: options.retry_wait,
-        });
+            url_hash: {
+                let mut hasher = std::hash::DefaultHasher::new();
+                options.url.hash(&mut hasher);
+                hasher.finish()
+            },
+        };
+        let previous = self
+            .state
+            .settings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .replace(settings);
+        if previous.is_some_and(|p| p.url_hash != settings.url_hash) {
+            // A secrets reload pointed the connection at another database:
+            // results read from the old one must not be served for it.
+            self.clear_cache();
+        }
         sqlx::any::install_default_drivers();
         pool_options(&options)
             .connect(&options.url)
@@ -215,10 +235,15 @@ impl SqlConnection {
         self.state.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn current_settings(&self) -> Option<Settings> {
+        *self.state.settings.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn settings(&self) -> Settings {
-        self.state.settings.get().copied().unwrap_or(Settings {
+        self.current_settings().unwrap_or(Settings {
             dialect: Dialect::Sqlite,
             retry_wait: Duration::from_secs(1),
+            url_hash: 0,
         })
     }
 
@@ -238,7 +263,7 @@ impl SqlConnection {
     /// # }).unwrap();
     /// ```
     pub fn dialect(&self) -> Option<&'static str> {
-        self.state.settings.get().map(|s| match s.dialect {
+        self.current_settings().map(|s| match s.dialect {
             Dialect::Sqlite => "sqlite",
             Dialect::Postgres => "postgresql",
             Dialect::MySql => "mysql",
