@@ -451,16 +451,14 @@ pub(crate) fn instance_blocking<C: BlockingConnection>(conn: &C) -> Result<Arc<C
 #[must_use = "futures do nothing unless polled: write `.instance().await`"]
 pub struct Connecting<'a, C: Connection> {
     conn: &'a C,
-    init: AsyncInit<'a, C::Raw>,
+    /// The state machine, made only when the first poll finds no instance.
+    init: Option<AsyncInit<'a, C::Raw>>,
 }
 
 impl<'a, C: AsyncConnection> Connecting<'a, C> {
     /// The future for `conn`; what the derive's `instance()` returns.
     pub fn new(conn: &'a C) -> Self {
-        Self {
-            conn,
-            init: conn.base().async_init(),
-        }
+        Self { conn, init: None }
     }
 }
 
@@ -489,7 +487,16 @@ impl<C: AsyncConnection> Future for Connecting<'_, C> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        this.init.poll(cx, &Start(this.conn))
+        let conn = this.conn;
+        if this.init.is_none() {
+            // Connected: one load, without the state machine.
+            if let Some(value) = conn.base().get() {
+                return Poll::Ready(Ok(value));
+            }
+        }
+        this.init
+            .get_or_insert_with(|| conn.base().async_init())
+            .poll(cx, &Start(conn))
     }
 }
 
