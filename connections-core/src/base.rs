@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 
@@ -119,11 +120,16 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
     pub fn instance_with(&self, connect: impl FnOnce(&Config) -> Result<R, BoxError>) -> Result<Arc<R>> {
         self.cell.get_or_try_init(
             || {
+                let span = self.connect_span();
+                let _entered = span.enter();
+                let started = Instant::now();
                 // Loaded inside the attempt: a reload swaps the config before it
                 // resets, so an attempt that outlives a reset is not kept, and
                 // one that starts after it reads the new snapshot.
                 let config = self.config.load_full();
-                connect(&config).map(Arc::new).map_err(|e| self.connect_failed(e))
+                let outcome = connect(&config).map(Arc::new).map_err(|e| self.connect_failed(e));
+                traced_outcome(&outcome, started);
+                outcome
             },
             |message| self.connect_panicked(&message),
         )
@@ -155,6 +161,17 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
     /// The async state machine behind an async connection's `instance()`.
     pub(crate) fn async_init(&self) -> AsyncInit<'_, R> {
         AsyncInit::new(&self.cell)
+    }
+
+    /// The span a connect runs in: the connection, its type and the generation
+    /// it connects (never a configuration value).
+    pub(crate) fn connect_span(&self) -> tracing::Span {
+        tracing::debug_span!(
+            "connect",
+            connection = &*self.name,
+            type_path = self.type_path,
+            generation = self.cell.generation()
+        )
     }
 
     /// The error for a connect that returned `Err`.
@@ -218,7 +235,7 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
     /// assert_eq!(base.generation(), 1);
     /// ```
     pub fn reset(&self) {
-        self.cell.reset();
+        self.reset_for(ResetReason::Manual);
     }
 
     /// Resets only if `stale` is still the current instance; returns whether it did.
@@ -239,7 +256,7 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
     /// assert_eq!(*fresh, 2);
     /// ```
     pub fn reset_if(&self, stale: &Arc<R>) -> bool {
-        self.cell.reset_if(stale)
+        self.reset_if_for(stale, ResetReason::Manual)
     }
 }
 
@@ -305,6 +322,31 @@ impl<R> BaseConnection<R> {
         self.config.load_full()
     }
 
+    /// Resets, and says why in a tracing event.
+    pub(crate) fn reset_for(&self, reason: ResetReason) {
+        self.cell.reset();
+        self.traced_reset(reason);
+    }
+
+    /// As [`reset_if`](BaseConnection::reset_if), saying why when it resets.
+    pub(crate) fn reset_if_for(&self, stale: &Arc<R>, reason: ResetReason) -> bool {
+        let reset = self.cell.reset_if(stale);
+        if reset {
+            self.traced_reset(reason);
+        }
+        reset
+    }
+
+    fn traced_reset(&self, reason: ResetReason) {
+        tracing::debug!(
+            connection = &*self.name,
+            type_path = self.type_path,
+            generation = self.cell.generation(),
+            reason = reason.as_str(),
+            "reset"
+        );
+    }
+
     /// Lays `next` in place of the configuration and resets if its values
     /// differ; returns whether it reset. A change of origins alone (a key
     /// moved to another file) is swapped in without a reset.
@@ -321,7 +363,7 @@ impl<R> BaseConnection<R> {
         }
         drop(current);
         self.config.store(Arc::new(next));
-        self.cell.reset();
+        self.reset_for(ResetReason::Reload);
         true
     }
 
@@ -377,5 +419,37 @@ impl<R> fmt::Debug for BaseConnection<R> {
             .field("connected", &self.cell.is_set())
             .field("generation", &self.cell.generation())
             .finish_non_exhaustive()
+    }
+}
+
+/// Why a connection was reset, as the `reset` tracing event says.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ResetReason {
+    /// `reset()` or `reset_if()` called by the application.
+    Manual,
+    /// A secrets reload changed the connection's section.
+    Reload,
+    /// A transient error, before a retry (`SqlConnection`).
+    #[cfg_attr(not(feature = "sql"), expect(dead_code, reason = "only the sql feature retries"))]
+    Retry,
+}
+
+impl ResetReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            ResetReason::Manual => "manual",
+            ResetReason::Reload => "reload",
+            ResetReason::Retry => "retry",
+        }
+    }
+}
+
+/// The event that ends a connect's span: how long it took and how it ended.
+pub(crate) fn traced_outcome<T>(outcome: &Result<T>, started: Instant) {
+    let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    match outcome {
+        Ok(_) => tracing::debug!(elapsed_us, "connected"),
+        // Our errors never show a configuration value.
+        Err(error) => tracing::debug!(elapsed_us, %error, "connect failed"),
     }
 }

@@ -326,6 +326,8 @@ pub(crate) trait Connector<'a, T> {
     fn failed(&self, error: BoxError) -> Error;
     /// The error for a connect that panicked, from the panic's message.
     fn panicked(&self, message: String) -> Error;
+    /// The tracing span the connect runs in (entered while it is polled).
+    fn span(&self) -> tracing::Span;
 }
 
 enum Phase<'a, T> {
@@ -336,6 +338,8 @@ enum Phase<'a, T> {
         attempt: Arc<Attempt<T>>,
         generation: u64,
         connect: BoxConnect<'a, T>,
+        span: tracing::Span,
+        started: Instant,
     },
     /// Another future runs it; this one waits for its outcome.
     Waiting { attempt: Arc<Attempt<T>>, id: Option<u64> },
@@ -383,14 +387,18 @@ impl<'a, T> AsyncInit<'a, T> {
                     state.inflight = Some(Arc::clone(&attempt));
                     let generation = self.cell.generation.load(Ordering::Acquire);
                     drop(state);
+                    let span = connector.span();
+                    let started = Instant::now();
                     // Calling the connect function runs user code too (a `connect = path`
                     // may do work before returning its future).
-                    match catch_unwind(AssertUnwindSafe(|| connector.start())) {
+                    match span.in_scope(|| catch_unwind(AssertUnwindSafe(|| connector.start()))) {
                         Ok(connect) => {
                             self.phase = Phase::Driving {
                                 attempt,
                                 generation,
                                 connect,
+                                span,
+                                started,
                             };
                         }
                         Err(payload) => {
@@ -404,7 +412,10 @@ impl<'a, T> AsyncInit<'a, T> {
                     attempt,
                     generation,
                     connect,
+                    span,
+                    started,
                 } => {
+                    let entered = span.enter();
                     let polled = catch_unwind(AssertUnwindSafe(|| connect.as_mut().poll(cx)));
                     let outcome = match polled {
                         Ok(Poll::Pending) => return Poll::Pending,
@@ -412,6 +423,8 @@ impl<'a, T> AsyncInit<'a, T> {
                         Ok(Poll::Ready(Err(error))) => Err(connector.failed(error)),
                         Err(payload) => Err(connector.panicked(panic_message(payload.as_ref()))),
                     };
+                    crate::base::traced_outcome(&outcome, *started);
+                    drop(entered);
                     let (attempt, generation) = (Arc::clone(attempt), *generation);
                     // Drop the finished connect before publishing; `Start` so that a
                     // poll after completion starts afresh instead of abandoning.
@@ -466,8 +479,11 @@ impl<'a, T> AsyncInit<'a, T> {
 impl<T> Drop for AsyncInit<'_, T> {
     fn drop(&mut self) {
         match std::mem::replace(&mut self.phase, Phase::Start) {
-            Phase::Driving { attempt, connect, .. } => {
+            Phase::Driving {
+                attempt, connect, span, ..
+            } => {
                 // Cancelled mid-connect: drop the connect, then let a waiter take over.
+                span.in_scope(|| tracing::debug!("connect cancelled: its future was dropped"));
                 drop(connect);
                 self.cell.abandon(&attempt);
             }

@@ -479,6 +479,9 @@ impl<'a, C: AsyncConnection> Connector<'a, C::Raw> for Start<'a, C> {
     fn panicked(&self, message: String) -> Error {
         self.0.base().connect_panicked(&message)
     }
+    fn span(&self) -> tracing::Span {
+        self.0.base().connect_span()
+    }
 }
 
 impl<C: AsyncConnection> Future for Connecting<'_, C> {

@@ -127,6 +127,16 @@
 //! [`RegistryBuilder::default_ttl`] and [`DEFAULT_TTL_ENV`] give lookups a
 //! default `ttl`.
 //!
+//! # Tracing
+//!
+//! Lookups (a TRACE event on a cache hit, a DEBUG `lookup` span when one
+//! builds), connects (a `connect` span with the connection, its type and the
+//! generation, ending in `connected` or `connect failed` with `elapsed_us`),
+//! resets (a `reset` event with the new generation and the reason: `manual`,
+//! `reload` or `retry`) and secrets reloads (a `reload` span) go to the
+//! application's `tracing` subscriber. No field holds a configuration value;
+//! with no subscriber, each call site costs one relaxed atomic load.
+//!
 //! # Errors
 //!
 //! One enum, [`Error`]. Each message says what was asked, what was found, and

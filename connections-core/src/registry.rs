@@ -920,6 +920,7 @@ impl Registry {
             kwargs: "",
         };
         if let Some(conn) = self.shared.default_cache.get_typed::<T>(key) {
+            tracing::trace!(connection = &*resolved, "lookup: cache hit");
             return Ok(conn);
         }
         Lookup::resolved(self, resolved).get::<T>()
@@ -946,6 +947,7 @@ impl Registry {
             kwargs: "",
         };
         if let Some(hit) = self.shared.default_cache.get_guard(key).and_then(ConnectionRef::cached) {
+            tracing::trace!(connection = &*resolved, "lookup: cache hit");
             return Ok(hit);
         }
         Lookup::resolved(self, resolved).get::<T>().map(ConnectionRef::owned)
@@ -1004,6 +1006,7 @@ impl Shared {
 
     /// See [`Registry::reload_secrets`].
     pub(crate) fn reload(&self) -> Result<Reloaded> {
+        let _span = tracing::debug_span!("reload").entered();
         let _load = self.secrets_load.lock().unwrap_or_else(PoisonError::into_inner);
         let previous = self.secrets.load_full();
         let loaded = secrets::load(&self.sources, self.environment)?;
@@ -1467,7 +1470,10 @@ impl<'r> Lookup<'r> {
         let conn = cache.get_or_build(
             key,
             || {
+                let span = tracing::debug_span!("lookup", connection = name, type_path = reg.type_path, cache = "miss");
+                let _entered = span.enter();
                 let (conn, secrets) = self.build(reg, name, explicit)?;
+                tracing::debug!("cache miss: built");
                 built_from = Some(secrets);
                 if self.eager {
                     // Inside the build, so a failed eager connect caches nothing,
@@ -1484,6 +1490,8 @@ impl<'r> Lookup<'r> {
         )?;
         if let Some(used) = built_from {
             shared.catch_up(&*conn, &used);
+        } else {
+            tracing::trace!(connection = name, "lookup: cache hit");
         }
         if self.eager {
             // A cached entry built by a lazy lookup: connect it now.

@@ -185,6 +185,21 @@ pub fn captured_logs(f: impl FnOnce()) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
+/// Everything traced on this thread while `f` runs, down to `TRACE`, with
+/// each event's spans and their fields.
+pub fn traced(f: impl FnOnce()) -> String {
+    let sink = Sink::default();
+    let writer = sink.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::TRACE)
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let bytes = sink.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
 /// Runs `f` on `n` threads released together by a barrier, and returns their
 /// results in thread order.
 pub fn all_at_once<S, R>(n: usize, state: &Arc<S>, f: impl Fn(&S) -> R + Send + Sync + 'static) -> Vec<R>

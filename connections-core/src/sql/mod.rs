@@ -17,6 +17,7 @@ use sqlx::{AnyPool, Executor, SqlSafeStr, SqlStr, Statement};
 use self::options::{Dialect, SqlOptions};
 use self::transient::is_transient;
 pub use self::value::{Table, Value};
+use crate::base::ResetReason;
 use crate::{BaseConnection, Config, Connection, Error};
 
 mod options;
@@ -285,7 +286,7 @@ impl SqlConnection {
                     Err(error) => {
                         let transient = is_transient(&error);
                         if transient {
-                            self.reset_if(&pool);
+                            self.base.reset_if_for(&pool, ResetReason::Retry);
                         }
                         (transient, self.sql_error(operation, attempt, error))
                     }
@@ -581,7 +582,7 @@ impl Query<'_> {
             Err(error) => {
                 if is_transient(&error) {
                     // Not retried (it may have run); the next call reconnects.
-                    conn.reset_if(&pool);
+                    conn.base.reset_if_for(&pool, ResetReason::Retry);
                 }
                 Err(conn.sql_error("execute", 1, error))
             }

@@ -1,0 +1,137 @@
+//! Tracing: lookups (hit or miss), connects (generation and duration), resets
+//! (and why), reloads; never a configuration value in any field.
+
+use std::task::{Context, Poll, Waker};
+
+use connections_core::Registry;
+use connections_core::prelude::*;
+
+use crate::common::{Counted, traced};
+
+const SENTINEL: &str = "s3cr3t-observability-sentinel";
+
+/// The lines of `log` that mention `needle`.
+fn lines_with<'a>(log: &'a str, needle: &str) -> Vec<&'a str> {
+    log.lines().filter(|line| line.contains(needle)).collect()
+}
+
+#[test]
+fn lookups_connects_and_resets_are_traced_without_secret_values() {
+    let reg = Registry::builder()
+        .secrets_toml(
+            "secrets.toml",
+            format!("[connections.traced_db]\ntype = 'counted'\npassword = '{SENTINEL}'"),
+        )
+        .build();
+    let log = traced(|| {
+        let conn = reg.connection::<Counted>("traced_db").unwrap();
+        conn.instance().unwrap();
+        let again = reg.connection::<Counted>("traced_db").unwrap();
+        again.reset();
+        let stale = again.instance().unwrap();
+        assert!(again.reset_if(&stale));
+    });
+
+    let miss = lines_with(&log, "cache miss: built");
+    assert_eq!(miss.len(), 1, "{log}");
+    assert!(
+        miss[0].contains("lookup{connection=\"traced_db\"") && miss[0].contains("cache=\"miss\""),
+        "a miss builds inside a `lookup` span:\n{log}"
+    );
+    let hits = lines_with(&log, "lookup: cache hit");
+    assert_eq!(hits.len(), 1, "the second lookup is a hit:\n{log}");
+
+    let connected = lines_with(&log, "connected elapsed_us=");
+    assert_eq!(connected.len(), 2, "two connects:\n{log}");
+    assert!(
+        connected[0].contains("connect{connection=\"traced_db\"") && connected[0].contains("generation=0"),
+        "{log}"
+    );
+    assert!(
+        connected[1].contains("generation=1"),
+        "the reconnect is generation 1:\n{log}"
+    );
+
+    let resets = lines_with(&log, " reset ");
+    assert_eq!(resets.len(), 2, "{log}");
+    assert!(resets.iter().all(|l| l.contains("reason=\"manual\"")), "{log}");
+    assert!(
+        resets[0].contains("generation=1") && resets[1].contains("generation=2"),
+        "{log}"
+    );
+
+    assert!(!log.contains(SENTINEL), "no secret value in any field:\n{log}");
+}
+
+#[test]
+fn a_failed_connect_is_traced_with_its_error_and_no_secret() {
+    #[derive(Connection)]
+    struct Refused {
+        base: BaseConnection<()>,
+    }
+    impl Refused {
+        fn _connect(&self, config: &Config) -> Result<(), BoxError> {
+            Err(format!("refused for password {}", config.get::<String>("password")?).into())
+        }
+    }
+    let conn = Refused::from_config(
+        "refused",
+        Config::from_toml("refused", &format!("password = '{SENTINEL}'")).unwrap(),
+    );
+    let log = traced(|| assert!(conn.instance().is_err()));
+    let failed = lines_with(&log, "connect failed");
+    assert_eq!(failed.len(), 1, "{log}");
+    assert!(
+        failed[0].contains("connect{connection=\"refused\"") && failed[0].contains("elapsed_us="),
+        "{log}"
+    );
+    assert!(!log.contains(SENTINEL), "{log}");
+}
+
+#[test]
+fn a_reload_traces_the_resets_it_causes_with_their_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secrets.toml");
+    std::fs::write(&file, "[connections.traced_reload]\ntype = 'counted'\ntext = 'one'").unwrap();
+    let reg = Registry::builder().secrets_paths([&file]).build();
+    let conn = reg.connection::<Counted>("traced_reload").unwrap();
+    conn.instance().unwrap();
+    std::fs::write(&file, "[connections.traced_reload]\ntype = 'counted'\ntext = 'two'").unwrap();
+    let log = traced(|| {
+        reg.reload_secrets().unwrap();
+    });
+    let resets = lines_with(&log, "reason=");
+    assert_eq!(resets.len(), 1, "{log}");
+    assert!(
+        resets[0].contains("reload:") && resets[0].contains("reason=\"reload\""),
+        "inside the reload span:\n{log}"
+    );
+}
+
+#[test]
+fn async_connects_are_traced_and_a_cancelled_one_says_so() {
+    #[derive(Connection)]
+    #[connection(async)]
+    struct Never {
+        base: BaseConnection<()>,
+    }
+    impl Never {
+        async fn _connect(&self, _: &Config) -> Result<(), BoxError> {
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+    }
+    let conn = Never::from_config("never", Config::from_toml("never", "").unwrap());
+    let log = traced(|| {
+        let mut future = conn.instance();
+        let polled = std::pin::Pin::new(&mut future).poll(&mut Context::from_waker(Waker::noop()));
+        assert!(matches!(polled, Poll::Pending));
+        drop(future);
+    });
+    let cancelled = lines_with(&log, "connect cancelled");
+    assert_eq!(cancelled.len(), 1, "{log}");
+    assert!(
+        cancelled[0].contains("connect{connection=\"never\"") && cancelled[0].contains("generation=0"),
+        "{log}"
+    );
+}
