@@ -172,28 +172,25 @@ pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
-/// Everything logged (through `tracing`) on this thread while `f` runs.
+/// Everything logged (through `tracing`) on this thread while `f` runs, at
+/// the formatter's default level (INFO and above).
 pub fn captured_logs(f: impl FnOnce()) -> String {
-    let sink = Sink::default();
-    let writer = sink.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    tracing::subscriber::with_default(subscriber, f);
-    let bytes = sink.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
-    String::from_utf8_lossy(&bytes).into_owned()
+    capture(tracing::Level::INFO, f)
 }
 
 /// Everything traced on this thread while `f` runs, down to `TRACE`, with
 /// each event's spans and their fields.
 pub fn traced(f: impl FnOnce()) -> String {
+    capture(tracing::Level::TRACE, f)
+}
+
+fn capture(level: tracing::Level, f: impl FnOnce()) -> String {
     let sink = Sink::default();
     let writer = sink.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
         .with_ansi(false)
-        .with_max_level(tracing::Level::TRACE)
+        .with_max_level(level)
         .finish();
     tracing::subscriber::with_default(subscriber, f);
     let bytes = sink.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
