@@ -143,13 +143,18 @@ impl std::io::Write for Sink {
 pub struct LogCapture(Sink);
 
 impl LogCapture {
-    /// Captures this thread's `tracing` output until the guard drops.
+    /// Captures this thread's `tracing` output, DEBUG and above, until the guard drops.
     pub fn set_default(&self) -> tracing::subscriber::DefaultGuard {
+        self.set_default_at(tracing::Level::DEBUG)
+    }
+
+    /// Captures this thread's `tracing` output at `level` and above until the guard drops.
+    pub fn set_default_at(&self, level: tracing::Level) -> tracing::subscriber::DefaultGuard {
         let writer = self.0.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || writer.clone())
             .with_ansi(false)
-            .with_max_level(tracing::Level::DEBUG)
+            .with_max_level(level)
             .finish();
         tracing::subscriber::set_default(subscriber)
     }
@@ -175,26 +180,14 @@ pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
 /// Everything logged (through `tracing`) on this thread while `f` runs, at
 /// the formatter's default level (INFO and above).
 pub fn captured_logs(f: impl FnOnce()) -> String {
-    capture(tracing::Level::INFO, f)
-}
-
-/// Everything traced on this thread while `f` runs, down to `TRACE`, with
-/// each event's spans and their fields.
-pub fn traced(f: impl FnOnce()) -> String {
-    capture(tracing::Level::TRACE, f)
-}
-
-fn capture(level: tracing::Level, f: impl FnOnce()) -> String {
-    let sink = Sink::default();
-    let writer = sink.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(level)
-        .finish();
-    tracing::subscriber::with_default(subscriber, f);
-    let bytes = sink.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
-    String::from_utf8_lossy(&bytes).into_owned()
+    let capture = LogCapture::default();
+    let guard = capture.set_default_at(tracing::Level::INFO);
+    // A call site first hit on another test's thread while no subscriber was
+    // set there may have cached "never"; ask every call site again.
+    tracing::callsite::rebuild_interest_cache();
+    f();
+    drop(guard);
+    capture.text()
 }
 
 /// Runs `f` on `n` threads released together by a barrier, and returns their

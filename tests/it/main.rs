@@ -18,7 +18,6 @@ mod factory;
 mod faults;
 mod hygiene;
 mod lazy_init;
-mod observability;
 mod redaction;
 mod registry;
 mod reload;

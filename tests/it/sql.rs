@@ -155,51 +155,30 @@ async fn cache_and_transaction(db: &SqlConnection, dialect: &Dialect, table: &st
     // The ttl cache: a hit does not see a later insert; other params miss.
     let count = format!("SELECT name, age FROM {table} WHERE age >= {}", p(1));
     let ttl = Duration::from_secs(600);
-    let before: Vec<Pet> = db
-        .query(AssertSqlSafe(count.clone()))
-        .bind(0)
-        .ttl(ttl)
-        .fetch_all()
-        .await
-        .unwrap();
+    let pets = async |min_age: i64, ttl: Option<Duration>| -> Vec<Pet> {
+        let query = db.query(AssertSqlSafe(count.clone())).bind(min_age);
+        let query = match ttl {
+            Some(ttl) => query.ttl(ttl),
+            None => query,
+        };
+        query.fetch_all().await.unwrap()
+    };
+    let before = pets(0, Some(ttl)).await;
     db.query(AssertSqlSafe(insert.to_owned()))
         .bind("Max")
         .bind(1)
         .execute()
         .await
         .unwrap();
-    let cached: Vec<Pet> = db
-        .query(AssertSqlSafe(count.clone()))
-        .bind(0)
-        .ttl(ttl)
-        .fetch_all()
-        .await
-        .unwrap();
-    assert_eq!(cached, before, "served from the cache");
-    let fresh: Vec<Pet> = db
-        .query(AssertSqlSafe(count.clone()))
-        .bind(0)
-        .fetch_all()
-        .await
-        .unwrap();
-    assert_eq!(fresh.len(), before.len() + 1, "no ttl: no cache");
-    let other_params: Vec<Pet> = db
-        .query(AssertSqlSafe(count.clone()))
-        .bind(1)
-        .ttl(ttl)
-        .fetch_all()
-        .await
-        .unwrap();
-    assert_eq!(other_params.len(), before.len() + 1, "the params are part of the key");
+    assert_eq!(pets(0, Some(ttl)).await, before, "served from the cache");
+    assert_eq!(pets(0, None).await.len(), before.len() + 1, "no ttl: no cache");
+    assert_eq!(
+        pets(1, Some(ttl)).await.len(),
+        before.len() + 1,
+        "the params are part of the key"
+    );
     db.clear_cache();
-    let after_clear: Vec<Pet> = db
-        .query(AssertSqlSafe(count.clone()))
-        .bind(0)
-        .ttl(ttl)
-        .fetch_all()
-        .await
-        .unwrap();
-    assert_eq!(after_clear.len(), before.len() + 1);
+    assert_eq!(pets(0, Some(ttl)).await.len(), before.len() + 1, "cleared");
 
     // A transaction rolled back leaves nothing behind.
     let mut tx = db.begin().await.unwrap();

@@ -143,6 +143,7 @@ impl SqlConnection {
             self.clear_cache();
         }
         sqlx::any::install_default_drivers();
+        tracing::debug!(url = %options.display_url, "connecting");
         pool_options(&options)
             .connect(&options.url)
             .await

@@ -48,7 +48,6 @@ const SUPPORTED_DIALECTS: &str = "`postgresql` (or `postgres`), `mysql`, `mariad
 
 /// Pool settings; `None` leaves sqlx's default.
 #[derive(Clone, Debug, Default, PartialEq)]
-#[allow(dead_code)] // Read by `SqlConnection`'s pool builder in `sql/mod.rs`, still to be written.
 pub(crate) struct PoolSettings {
     pub max_connections: Option<u32>,
     pub min_connections: Option<u32>,
@@ -64,7 +63,6 @@ pub(crate) struct PoolSettings {
 /// `display_url`, in which the password (and any password-like query
 /// parameter) is `***`.
 #[derive(Clone)]
-#[allow(dead_code)] // Read by `SqlConnection` in `sql/mod.rs`, still to be written.
 pub(crate) struct SqlOptions {
     /// The URL for sqlx, password included; never show it.
     pub url: String,
@@ -179,7 +177,6 @@ fn known_keys() -> impl Iterator<Item = &'static str> {
 /// [`Error::MissingKey`] for an empty configuration or a missing required key;
 /// [`Error::InvalidValue`] for an unsupported dialect, a malformed URL, or a
 /// pool setting or `retry_wait` of the wrong type or range. No error shows a value.
-#[allow(dead_code)] // Called by `SqlConnection::_connect` in `sql/mod.rs`, still to be written.
 pub(crate) fn parse(config: &Config) -> Result<SqlOptions, Error> {
     warn_about_keys(config);
     let target = match config.get_opt::<String>("url")? {

@@ -27,7 +27,6 @@ use sqlx::sqlite::SqliteError;
 /// not fix itself), syntax, constraint, type, encode and decode errors,
 /// `RowNotFound`, and all SQLite database errors (the database is a local file;
 /// `SQLITE_BUSY` already waited out sqlx's 5 s busy timeout).
-#[allow(dead_code)] // Called by `SqlConnection`'s retry loop in `sql/mod.rs`, still to be written.
 pub(crate) fn is_transient(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_)

@@ -334,7 +334,6 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 }
 
 /// Binds `value` as the query's next parameter, by its kind.
-#[allow(dead_code)] // Called by `SqlConnection`'s query builder in `sql/mod.rs`, still to be written.
 pub(crate) fn bind<'q>(query: Query<'q, Any, AnyArguments>, value: &Value) -> Query<'q, Any, AnyArguments> {
     match value {
         // The `Any` driver's own untyped NULL is a null `INTEGER`.
@@ -401,7 +400,6 @@ impl Table {
     ///
     /// With no rows there is nothing to read column names from, so the table
     /// has no columns either.
-    #[allow(dead_code)] // Called by `SqlConnection::query` in `sql/mod.rs`, still to be written.
     pub(crate) fn from_rows(rows: &[AnyRow]) -> Result<Table, sqlx::Error> {
         let columns = rows
             .first()

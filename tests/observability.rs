@@ -1,12 +1,74 @@
 //! Tracing: lookups (hit or miss), connects (generation and duration), resets
 //! (and why), reloads; never a configuration value in any field.
+//!
+//! A binary of its own, with one global subscriber: `tracing` caches each call
+//! site's interest process-wide, and a call site first hit on a thread with no
+//! subscriber while another thread sets a scoped one can cache "never" and stay
+//! silent for that thread. A global subscriber is never in that race. It writes
+//! each thread's output to that thread's own buffer, so tests run in parallel.
+
+// `_connect` has the signature the framework calls, whether or not a given
+// connection uses `self` or can fail.
+#![allow(clippy::unused_self, clippy::unnecessary_wraps)]
 
 use std::task::{Context, Poll, Waker};
 
 use connections_core::Registry;
 use connections_core::prelude::*;
 
-use crate::common::{Counted, traced};
+mod capture {
+    use std::cell::RefCell;
+    use std::io::Write;
+    use std::sync::Once;
+
+    thread_local! {
+        static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Writes into the emitting thread's buffer.
+    struct ThreadBuffer;
+
+    impl Write for ThreadBuffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            BUFFER.with_borrow_mut(|b| b.extend_from_slice(buf));
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Everything traced on this thread while `f` runs, down to `TRACE`,
+    /// with each event's spans and their fields.
+    pub fn traced(f: impl FnOnce()) -> String {
+        static INSTALL: Once = Once::new();
+        INSTALL.call_once(|| {
+            tracing_subscriber::fmt()
+                .with_writer(|| ThreadBuffer)
+                .with_ansi(false)
+                .with_max_level(tracing::Level::TRACE)
+                .init();
+        });
+        BUFFER.with_borrow_mut(Vec::clear);
+        f();
+        String::from_utf8_lossy(&BUFFER.take()).into_owned()
+    }
+}
+
+use capture::traced;
+
+/// A connection that connects at once to its name.
+#[derive(Connection)]
+#[connection(type_name = "traced")]
+struct Traced {
+    base: BaseConnection<String>,
+}
+
+impl Traced {
+    fn _connect(&self, config: &Config) -> Result<String, BoxError> {
+        Ok(config.name().to_owned())
+    }
+}
 
 const SENTINEL: &str = "s3cr3t-observability-sentinel";
 
@@ -20,13 +82,13 @@ fn lookups_connects_and_resets_are_traced_without_secret_values() {
     let reg = Registry::builder()
         .secrets_toml(
             "secrets.toml",
-            format!("[connections.traced_db]\ntype = 'counted'\npassword = '{SENTINEL}'"),
+            format!("[connections.traced_db]\ntype = 'traced'\npassword = '{SENTINEL}'"),
         )
         .build();
     let log = traced(|| {
-        let conn = reg.connection::<Counted>("traced_db").unwrap();
+        let conn = reg.connection::<Traced>("traced_db").unwrap();
         conn.instance().unwrap();
-        let again = reg.connection::<Counted>("traced_db").unwrap();
+        let again = reg.connection::<Traced>("traced_db").unwrap();
         again.reset();
         let stale = again.instance().unwrap();
         assert!(again.reset_if(&stale));
@@ -92,11 +154,11 @@ fn a_failed_connect_is_traced_with_its_error_and_no_secret() {
 fn a_reload_traces_the_resets_it_causes_with_their_reason() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("secrets.toml");
-    std::fs::write(&file, "[connections.traced_reload]\ntype = 'counted'\ntext = 'one'").unwrap();
+    std::fs::write(&file, "[connections.traced_reload]\ntype = 'traced'\ntext = 'one'").unwrap();
     let reg = Registry::builder().secrets_paths([&file]).build();
-    let conn = reg.connection::<Counted>("traced_reload").unwrap();
+    let conn = reg.connection::<Traced>("traced_reload").unwrap();
     conn.instance().unwrap();
-    std::fs::write(&file, "[connections.traced_reload]\ntype = 'counted'\ntext = 'two'").unwrap();
+    std::fs::write(&file, "[connections.traced_reload]\ntype = 'traced'\ntext = 'two'").unwrap();
     let log = traced(|| {
         reg.reload_secrets().unwrap();
     });
@@ -134,4 +196,26 @@ fn async_connects_are_traced_and_a_cancelled_one_says_so() {
         cancelled[0].contains("connect{connection=\"never\"") && cancelled[0].contains("generation=0"),
         "{log}"
     );
+}
+
+#[test]
+fn a_sql_connect_traces_its_url_with_the_password_masked() {
+    let reg = Registry::builder()
+        .secrets_toml(
+            "secrets.toml",
+            format!(
+                "[connections.sql_traced]\ntype = 'sql'\nurl = 'postgresql://app:{SENTINEL}@127.0.0.1:1/x'\nacquire_timeout = 0.1"
+            ),
+        )
+        .build();
+    let db = reg
+        .connection::<connections_core::sql::SqlConnection>("sql_traced")
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let log = traced(|| assert!(runtime.block_on(db.pool()).is_err()));
+    assert!(log.contains("connecting url=postgres://app:***@127.0.0.1:1/x"), "{log}");
+    assert!(!log.contains(SENTINEL), "{log}");
 }
