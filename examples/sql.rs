@@ -118,6 +118,14 @@ async fn main() -> Result<(), BoxError> {
         .unwrap_err();
     println!("    {err}");
 
+    println!("9. before exiting: shutdown clears the cache and closes the pool, waiting for it");
+    // A clone of the pool inside (not a handle: it does not delay the close) to look at it after.
+    let observer = (*db.pool().await?).clone();
+    drop(db);
+    connections_core::Registry::global().shutdown().await;
+    println!("    pool closed: {}", observer.is_closed());
+    assert!(observer.is_closed());
+
     // Leave the temporary directory before it is deleted.
     std::env::set_current_dir(std::env::temp_dir())?;
     Ok(())

@@ -219,3 +219,53 @@ fn a_sql_connect_traces_its_url_with_the_password_masked() {
     assert!(log.contains("connecting url=postgres://app:***@127.0.0.1:1/x"), "{log}");
     assert!(!log.contains(SENTINEL), "{log}");
 }
+
+#[test]
+fn closes_are_traced_in_a_close_span_and_failures_logged_without_secrets() {
+    #[derive(Connection)]
+    #[connection(type_name = "traced-close")]
+    struct Closed {
+        base: BaseConnection<String>,
+    }
+    impl Closed {
+        fn _connect(&self, config: &Config) -> Result<String, BoxError> {
+            config.get("password").map_err(Into::into)
+        }
+        #[allow(clippy::needless_pass_by_value)] // a close hook owns the instance it closes
+        fn _close(raw: String) -> Result<(), BoxError> {
+            if raw.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("logout refused for password {raw}").into())
+            }
+        }
+    }
+    let reg = Registry::builder()
+        .secrets_toml(
+            "secrets.toml",
+            format!("[connections.traced_close]\ntype = 'traced-close'\npassword = '{SENTINEL}'\n[connections.traced_close_ok]\ntype = 'traced-close'\npassword = ''"),
+        )
+        .build();
+    let log = traced(|| {
+        for name in ["traced_close", "traced_close_ok"] {
+            let conn = reg.connection::<Closed>(name).unwrap();
+            drop(conn.instance().unwrap());
+            conn.reset();
+        }
+    });
+    let closed = lines_with(&log, " closed elapsed_us=");
+    assert_eq!(closed.len(), 1, "{log}");
+    assert!(
+        closed[0].contains("close{connection=\"traced_close_ok\"") && closed[0].contains("generation=0"),
+        "{log}"
+    );
+    let failed = lines_with(&log, "closing connection `traced_close`");
+    assert_eq!(failed.len(), 1, "{log}");
+    assert!(
+        failed[0].contains("ERROR")
+            && failed[0].contains("close{connection=\"traced_close\"")
+            && failed[0].contains("logout refused"),
+        "{log}"
+    );
+    assert!(!log.contains(SENTINEL), "no secret value in any field:\n{log}");
+}

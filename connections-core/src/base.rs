@@ -1,12 +1,13 @@
 //! `BaseConnection<R>`: the state every connection carries.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
 
 use crate::cell::{AsyncInit, SingleFlight, Wait};
+use crate::close::{CloseHook, CloseMeta, CloseQueue};
 use crate::config::Config;
 use crate::error::{BoxError, Error, Result};
 use crate::handle::InstanceRef;
@@ -25,8 +26,10 @@ use crate::handle::InstanceRef;
 /// * A panic in `_connect` is caught, returned as
 ///   [`Error::ConnectPanicked`], and poisons nothing.
 /// * [`reset`](BaseConnection::reset) ends the generation, as Streamlit's
-///   `reset()`: it forgets the instance without closing it. Handles already
-///   handed out stay valid until their last clone is dropped.
+///   `reset()`: it forgets the instance. Handles already handed out stay
+///   valid until their last clone is dropped; if the type has a close hook
+///   (`_close`), the instance is closed after that, never before (see the
+///   crate docs, "Closing").
 /// * [`reset_if`](BaseConnection::reset_if) resets only if the handle a caller
 ///   saw fail is still the current one, so many threads that saw the same
 ///   broken handle cause one reconnect, not one each.
@@ -66,6 +69,11 @@ pub struct BaseConnection<R> {
     /// Swapped whole by a secrets reload; each connect reads one snapshot.
     config: ArcSwap<Config>,
     cell: SingleFlight<R>,
+    /// The type's close hook (`_close`), if it has one.
+    close: Option<CloseHook<R>>,
+    /// Where retired instances wait for their close: the registry's queue,
+    /// else (built without a registry) the global one.
+    closes: OnceLock<Arc<CloseQueue>>,
 }
 
 impl<R: Send + Sync + 'static> BaseConnection<R> {
@@ -89,7 +97,16 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
             type_path,
             config: ArcSwap::from_pointee(config),
             cell: SingleFlight::new(),
+            close: None,
+            closes: OnceLock::new(),
         }
+    }
+
+    /// Sets the close hook: what the derive does with a type's `_close`.
+    pub(crate) fn with_close(mut self, hook: CloseHook<R>) -> Self {
+        self.cell.keep_retired();
+        self.close = Some(hook);
+        self
     }
 
     /// Returns the raw instance, calling `connect` with the configuration if
@@ -120,6 +137,7 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
     pub fn instance_with(&self, connect: impl FnOnce(&Config) -> Result<R, BoxError>) -> Result<Arc<R>> {
         self.cell.get_or_try_init(
             || {
+                self.before_connect();
                 let span = self.connect_span();
                 let _entered = span.enter();
                 let started = Instant::now();
@@ -220,8 +238,10 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
 
     /// Ends the current generation: the next `instance()` connects again.
     ///
-    /// As Streamlit's `reset()`, the old instance is forgotten, not closed;
-    /// handles already handed out stay valid until dropped.
+    /// As Streamlit's `reset()`, the old instance is forgotten; handles
+    /// already handed out stay valid until dropped. With a close hook, it is
+    /// closed here if no handle is left, else at the first reset or connect
+    /// after the last one is dropped.
     ///
     /// # Examples
     ///
@@ -326,6 +346,7 @@ impl<R> BaseConnection<R> {
     pub(crate) fn reset_for(&self, reason: ResetReason) {
         self.cell.reset();
         self.traced_reset(reason);
+        self.retire(true);
     }
 
     /// As [`reset_if`](BaseConnection::reset_if), saying why when it resets.
@@ -333,8 +354,63 @@ impl<R> BaseConnection<R> {
         let reset = self.cell.reset_if(stale);
         if reset {
             self.traced_reset(reason);
+            self.retire(true);
         }
         reset
+    }
+
+    /// Before a connect: closes what this connection retired and nothing
+    /// uses any more, so an old instance goes before its replacement comes.
+    pub(crate) fn before_connect(&self) {
+        self.retire(true);
+    }
+
+    /// Queues the instances the cell retired for their close; with `sweep`,
+    /// closes every queued instance nothing uses any more (hooks run here).
+    fn retire(&self, sweep: bool) {
+        if self.close.is_some() {
+            self.retire_with(&self.config.load_full(), sweep);
+        }
+    }
+
+    fn retire_with(&self, config: &Arc<Config>, sweep: bool) {
+        let Some(hook) = self.close else { return };
+        let retired = self.cell.take_retired();
+        let queue = self.closes();
+        self.queue_for_close(hook, queue, retired, config);
+        if sweep {
+            queue.sweep();
+        }
+    }
+
+    fn queue_for_close(
+        &self,
+        hook: CloseHook<R>,
+        queue: &CloseQueue,
+        retired: Vec<(u64, Arc<R>)>,
+        config: &Arc<Config>,
+    ) {
+        for (generation, raw) in retired {
+            let meta = CloseMeta {
+                name: self.name.clone(),
+                type_path: self.type_path,
+                generation,
+                config: Arc::clone(config),
+            };
+            hook.retire(queue, raw, meta);
+        }
+    }
+
+    fn closes(&self) -> &Arc<CloseQueue> {
+        self.closes.get_or_init(|| Arc::clone(CloseQueue::global()))
+    }
+
+    /// Puts this connection's retired instances in `queue` (its registry's)
+    /// rather than the global one. Called once, as the registry builds it.
+    pub(crate) fn attach_closes(&self, queue: &Arc<CloseQueue>) {
+        if self.close.is_some() {
+            let _ = self.closes.set(Arc::clone(queue));
+        }
     }
 
     fn traced_reset(&self, reason: ResetReason) {
@@ -361,9 +437,14 @@ impl<R> BaseConnection<R> {
             }
             return false;
         }
-        drop(current);
+        // The instance is closed with the config it connected with at hand,
+        // to redact the values its hook's errors may quote.
+        let previous = arc_swap::Guard::into_inner(current);
         self.config.store(Arc::new(next));
-        self.reset_for(ResetReason::Reload);
+        self.cell.reset();
+        self.traced_reset(ResetReason::Reload);
+        // A reload resets under the registry's lock and sweeps after it.
+        self.retire_with(&previous, false);
         true
     }
 
@@ -392,6 +473,22 @@ impl<R> BaseConnection<R> {
     /// ```
     pub fn generation(&self) -> u64 {
         self.cell.generation()
+    }
+}
+
+impl<R> Drop for BaseConnection<R> {
+    /// The connection is gone (evicted, expired or cleared from its
+    /// registry's cache, and no longer held): its instance is retired, and
+    /// closed once nothing uses it.
+    fn drop(&mut self) {
+        let Some(hook) = self.close else { return };
+        let retired = self.cell.take_all();
+        let queue = self.closes();
+        self.queue_for_close(hook, queue, retired, &self.config.load_full());
+        // Dropped by a registry under one of its locks: it sweeps after.
+        if !crate::close::sweeps_deferred() {
+            queue.sweep();
+        }
     }
 }
 

@@ -68,6 +68,12 @@ mod sync {
         pub(super) fn store(&self, value: Option<Arc<T>>) {
             *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = value;
         }
+        pub(super) fn swap(&self, value: Option<Arc<T>>) -> Option<Arc<T>> {
+            std::mem::replace(
+                &mut *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+                value,
+            )
+        }
     }
 }
 
@@ -117,6 +123,10 @@ impl<T> Attempt<T> {
 struct State<T> {
     /// The attempt running for the current generation, if any.
     inflight: Option<Arc<Attempt<T>>>,
+    /// Values that left the cell (a reset, or an attempt whose generation
+    /// ended before it finished), with their generation, when `keep_retired`
+    /// is set: their owner closes them.
+    retired: Vec<(u64, Arc<T>)>,
 }
 
 /// What [`SingleFlight::wait_for_attempt`] saw.
@@ -135,6 +145,9 @@ pub(crate) struct SingleFlight<T> {
     generation: AtomicU64,
     state: Mutex<State<T>>,
     done: Condvar,
+    /// Keep retired values for [`take_retired`](SingleFlight::take_retired)
+    /// (a connection with a close hook); otherwise they are just dropped.
+    keep_retired: bool,
 }
 
 impl<T> SingleFlight<T> {
@@ -142,9 +155,37 @@ impl<T> SingleFlight<T> {
         Self {
             current: Current::empty(),
             generation: AtomicU64::new(0),
-            state: Mutex::new(State { inflight: None }),
+            state: Mutex::new(State {
+                inflight: None,
+                retired: Vec::new(),
+            }),
             done: Condvar::new(),
+            keep_retired: false,
         }
+    }
+
+    /// Keeps every value that leaves the cell until [`take_retired`](SingleFlight::take_retired).
+    pub(crate) fn keep_retired(&mut self) {
+        self.keep_retired = true;
+    }
+
+    /// The values that left the cell since the last call, each exactly once.
+    pub(crate) fn take_retired(&self) -> Vec<(u64, Arc<T>)> {
+        if !self.keep_retired {
+            return Vec::new();
+        }
+        std::mem::take(&mut self.lock().retired)
+    }
+
+    /// Ends the cell for good (its owner is dropped): the current value
+    /// joins the retired ones, and all are returned.
+    pub(crate) fn take_all(&self) -> Vec<(u64, Arc<T>)> {
+        if !self.keep_retired {
+            return Vec::new();
+        }
+        let mut state = self.lock();
+        self.end_generation(&mut state);
+        std::mem::take(&mut state.retired)
     }
 
     /// The value of the current generation, if it is set. Never blocks.
@@ -239,6 +280,11 @@ impl<T> SingleFlight<T> {
                 self.current.store(Some(Arc::clone(value)));
             }
             relocked.inflight = None;
+        } else if let Ok(value) = outcome
+            && self.keep_retired
+        {
+            // Connected for a generation already ended: retired at birth.
+            relocked.retired.push((generation, Arc::clone(value)));
         }
         // Set under the lock, so a waiter cannot check, miss it and then sleep forever.
         let _ = attempt.outcome.set(outcome.clone());
@@ -309,9 +355,14 @@ impl<T> SingleFlight<T> {
     }
 
     fn end_generation(&self, state: &mut State<T>) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        let ended = self.generation.fetch_add(1, Ordering::AcqRel);
         state.inflight = None;
-        self.current.store(None);
+        let old = self.current.swap(None);
+        if let Some(old) = old
+            && self.keep_retired
+        {
+            state.retired.push((ended, old));
+        }
     }
 }
 
@@ -497,7 +548,7 @@ impl<T> Drop for AsyncInit<'_, T> {
 }
 
 /// The text of a panic payload (`&str` or `String`), or a placeholder.
-fn panic_message(payload: &(dyn Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {

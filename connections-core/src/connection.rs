@@ -243,6 +243,9 @@ pub trait Connection: Sized + Send + Sync + 'static {
 
     /// Forgets the raw instance; the next [`instance`](Connection::instance) reconnects.
     ///
+    /// If the type has a close hook (`_close`), the old instance is closed
+    /// once no handle to it is left (see [`BaseConnection::reset`]).
+    ///
     /// # Examples
     ///
     /// ```
@@ -468,6 +471,7 @@ struct Start<'a, C>(&'a C);
 impl<'a, C: AsyncConnection> Connector<'a, C::Raw> for Start<'a, C> {
     fn start(&self) -> ConnectFuture<'a, C::Raw> {
         let conn = self.0;
+        conn.base().before_connect();
         // The snapshot current at the attempt's start, owned by the future:
         // a reload may swap the connection's config while it runs.
         let config = conn.base().config();

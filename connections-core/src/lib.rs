@@ -75,6 +75,47 @@
 //! Blocking-only methods (`instance_ref`, `instance_timeout`) are compile
 //! errors on an async connection, with the `.await` to write instead.
 //!
+//! # Closing
+//!
+//! As Streamlit's `reset()`, a reset forgets the old instance; a type that
+//! has a close hook also gets it closed, once nothing uses it. Write
+//! `fn _close(raw: Raw) -> Result<(), E>` (or `async fn`, or return `()`):
+//!
+//! ```
+//! use connections_core::prelude::*;
+//!
+//! #[derive(Connection)]
+//! #[connection(type_name = "closing-doc")]
+//! struct Session { base: BaseConnection<String> }
+//!
+//! impl Session {
+//!     fn _connect(&self, _: &Config) -> Result<String, BoxError> { Ok("session 1".into()) }
+//!     // It owns the instance: no handle to it is left anywhere.
+//!     fn _close(raw: String) -> Result<(), BoxError> {
+//!         println!("logging out of {raw}");
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let session = Session::from_config("s", Config::from_toml("s", "")?);
+//! let handle = session.instance()?;
+//! session.reset();      // retired, but `handle` still uses it: not closed yet
+//! drop(handle);
+//! session.instance()?;  // prints "logging out of session 1", then reconnects
+//! # Ok::<(), BoxError>(())
+//! ```
+//!
+//! An instance is closed when its generation ends (`reset`, `reset_if`, a
+//! reload that changed its section, a retry) or its connection is dropped
+//! (evicted, expired or cleared from the cache and held nowhere else, or
+//! its registry dropped), and then only once its last handle is gone: at
+//! the first reset, connect, lookup that builds, `clear_cache`, reload or
+//! registry drop after that. Sync hooks run in that thread; async hooks
+//! run on a [`Closer`] you spawn (`tokio::spawn(registry.closer())`) or in
+//! [`Registry::shutdown`]: the core starts no task. A hook's error or panic
+//! is logged (ERROR, config values redacted), never raised, and never stops
+//! the other closes.
+//!
 //! # The SQL connection
 //!
 //! With the `sql` feature, [`sql::SqlConnection`] is Streamlit's `type = "sql"`
@@ -133,7 +174,9 @@
 //! builds), connects (a `connect` span with the connection, its type and the
 //! generation, ending in `connected` or `connect failed` with `elapsed_us`),
 //! resets (a `reset` event with the new generation and the reason: `manual`,
-//! `reload` or `retry`) and secrets reloads (a `reload` span) go to the
+//! `reload` or `retry`), closes (a `close` span with the connection, its type
+//! and the instance's generation, ending in `closed`, or an ERROR event when
+//! the hook failed or panicked) and secrets reloads (a `reload` span) go to the
 //! application's `tracing` subscriber. No field holds a configuration value;
 //! with no subscriber, each call site costs one relaxed atomic load.
 //!
@@ -158,6 +201,11 @@
 //! * A missing secrets file never breaks a typed lookup: the config is empty,
 //!   and a missing key then says which file to create.
 //! * Secrets directories nest below the first level of subfolders.
+//! * Close hooks never close an instance under a caller still using it:
+//!   Streamlit's `close()` runs on eviction whatever holds the object; here
+//!   the close waits for the last handle, and a connection evicted while
+//!   still held keeps working until dropped. A reset closes too, once the
+//!   instance is released (Streamlit's `reset()` only forgets).
 //! * Configuration from environment variables, which Streamlit does not offer.
 //! * With an explicit type, a section's `type` key stays the client library's
 //!   data; a warning names a conflict with another registered type.
@@ -170,6 +218,7 @@
 mod base;
 mod cache;
 mod cell;
+mod close;
 mod config;
 mod connection;
 mod error;
@@ -195,6 +244,7 @@ pub mod __private;
 use std::sync::Arc;
 
 pub use crate::base::BaseConnection;
+pub use crate::close::Closer;
 pub use crate::config::Config;
 pub use crate::connection::{
     AsyncConnection, BlockingConnection, ConnectFuture, Connecting, Connection, DynConnection, InstanceOutput,
@@ -289,7 +339,38 @@ pub use crate::secrets::{DEFAULT_TTL_ENV, ENV_PREFIX, SECRETS_PATH_ENV, Secrets}
 /// * `connect = path`: call this function instead of `_connect`; it has the
 ///   same signature, `fn(&Self, &Config) -> Result<Raw, E>` (`async` too with
 ///   the `async` key).
+/// * `close = path`: call this function instead of `_close` to close a
+///   retired instance: `fn(Raw) -> Result<(), E>` or `fn(Raw)`, or an
+///   `async fn` of either (driven by a [`Closer`]), with or without `async`
+///   on the struct.
 /// * `crate = path`: where the runtime is, for crates that re-export it.
+///
+/// # The close hook
+///
+/// An optional `_close` (an associated function: it takes the raw instance
+/// by value and no `self`, since it may run after the connection is gone)
+/// closes each retired instance once nothing uses it; see the crate docs,
+/// "Closing". Without one, a retired instance is simply dropped.
+///
+/// ```
+/// use connections_core::prelude::*;
+///
+/// #[derive(Connection)]
+/// #[connection(type_name = "closing-kv")]
+/// struct Kv { base: BaseConnection<String> }
+///
+/// impl Kv {
+///     fn _connect(&self, _: &Config) -> Result<String, BoxError> { Ok("kv".into()) }
+///     fn _close(raw: String) {
+///         println!("closing {raw}"); // e.g. `client.quit()`
+///     }
+/// }
+///
+/// let kv = Kv::from_config("kv", Config::from_toml("kv", "")?);
+/// kv.instance()?;
+/// kv.reset(); // prints "closing kv": nothing else held it
+/// # Ok::<(), connections_core::Error>(())
+/// ```
 ///
 /// # Compile errors
 ///
@@ -302,7 +383,9 @@ pub use crate::secrets::{DEFAULT_TTL_ENV, ENV_PREFIX, SECRETS_PATH_ENV, Secrets}
 /// `Default`; with `async`: a `_connect` that is not `async` (or an `async`
 /// one without the key), a connect future that is not `Send` (rustc shows
 /// which value is held across which `.await`), and a blocking method
-/// (`instance_ref`, `instance_timeout`) called on an async connection.
+/// (`instance_ref`, `instance_timeout`) called on an async connection; a
+/// `_close` that takes `self` or has the wrong return or error type, and an
+/// async one whose future is not `Send`.
 #[cfg(feature = "derive")]
 pub use connections_derive::Connection;
 

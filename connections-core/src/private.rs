@@ -1,6 +1,7 @@
 //! What `#[derive(Connection)]` expansions name. Not public API: anything here
 //! may change in any release.
 
+use std::cell::Cell;
 use std::convert::Infallible;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -306,4 +307,236 @@ where
     C: Connection<Raw = Raw>,
 {
     Registration::of::<C>()
+}
+
+pub use crate::close::{CloseHook, Closing};
+
+/// Sets a connection's close hook, if its type has one; the derive's `from_base` calls it.
+#[inline]
+pub fn with_close<Raw: Send + Sync + 'static>(
+    base: BaseConnection<Raw>,
+    hook: Option<CloseHook<Raw>>,
+) -> BaseConnection<Raw> {
+    match hook {
+        Some(hook) => base.with_close(hook),
+        None => base,
+    }
+}
+
+/// The close hook around a function the derive wrote.
+#[inline]
+pub fn close_hook<Raw: Send + Sync + 'static>(close: fn(Raw) -> Closing) -> CloseHook<Raw> {
+    CloseHook::new(close)
+}
+
+/// What the fallback `_close` returns: the type has no close hook.
+pub struct NoClose;
+
+/// The fallback `_close`, found only when the type has no inherent one: no close hook.
+pub trait CloseFallback: Sized {
+    /// Stands in for a missing `_close`; never called.
+    fn _close(_raw: <Self as Connection>::Raw) -> NoClose
+    where
+        Self: Connection,
+    {
+        NoClose
+    }
+}
+
+impl<T> CloseFallback for T {}
+
+/// Wraps a type's close function (its `_close`, or the fallback) to tell,
+/// by method lookup, whether it is the fallback: [`ProbeNoClose`] takes it
+/// when it returns [`NoClose`], and otherwise lookup reaches [`ProbeClose`]
+/// (autoref).
+pub struct CloseProbe<Raw, F> {
+    marker: PhantomData<fn(Raw, F)>,
+}
+
+/// The probe around a close function.
+#[inline]
+pub fn close_probe<Raw, F>(_close: F) -> CloseProbe<Raw, F> {
+    CloseProbe { marker: PhantomData }
+}
+
+/// The close function is the fallback: no close hook.
+pub trait ProbeNoClose {
+    /// `false`.
+    fn defines_close(self) -> bool;
+}
+
+impl<Raw, F: FnOnce(Raw) -> NoClose> ProbeNoClose for CloseProbe<Raw, F> {
+    #[inline]
+    fn defines_close(self) -> bool {
+        false
+    }
+}
+
+/// The type has a close function of its own.
+pub trait ProbeClose {
+    /// `true`.
+    fn defines_close(self) -> bool;
+}
+
+impl<Raw, F> ProbeClose for &CloseProbe<Raw, F> {
+    #[inline]
+    fn defines_close(self) -> bool {
+        true
+    }
+}
+
+/// Calls a close function of the expected shape; a function of another shape
+/// fails here with rustc's "expected function that takes 1 argument" or
+/// "type mismatch in function arguments", at the struct name (or `close = path`).
+///
+/// rustc quotes the line of the failed bound in its note, so that line ends
+/// with the signature to write.
+#[inline]
+pub fn call_close<Raw, O>(
+    close: impl FnOnce(Raw) -> O, // write `fn _close(raw: Raw) -> Result<(), E>` (or `async fn`), taking the raw instance by value
+    raw: Raw,
+) -> O {
+    close(raw)
+}
+
+/// Wraps a close function's output to tell a future (async hook) from a
+/// result (sync hook): [`ProbeAsyncOutput`] takes a future, and otherwise
+/// lookup reaches [`ProbeSyncOutput`] (autoref).
+pub struct CloseOutputProbe<O> {
+    // A `Cell` so that the autoref level, which has only `&self`, can move it out.
+    output: Cell<Option<O>>,
+}
+
+/// The probe around a close function's output.
+#[inline]
+pub fn close_output<O>(output: O) -> CloseOutputProbe<O> {
+    CloseOutputProbe {
+        output: Cell::new(Some(output)),
+    }
+}
+
+/// An async close function's future.
+pub struct AsyncClose<O>(Option<O>);
+
+/// A sync close function's result.
+pub struct SyncClose<O>(Option<O>);
+
+/// The output is a future: an async hook.
+pub trait ProbeAsyncOutput {
+    /// [`AsyncClose`].
+    type Kind;
+    /// The output, marked async.
+    fn kind(self) -> Self::Kind;
+}
+
+impl<O: Future> ProbeAsyncOutput for CloseOutputProbe<O> {
+    type Kind = AsyncClose<O>;
+    #[inline]
+    fn kind(self) -> AsyncClose<O> {
+        AsyncClose(self.output.into_inner())
+    }
+}
+
+/// The output is not a future: a sync hook.
+pub trait ProbeSyncOutput {
+    /// [`SyncClose`].
+    type Kind;
+    /// The output, marked sync.
+    fn kind(self) -> Self::Kind;
+}
+
+impl<O> ProbeSyncOutput for &CloseOutputProbe<O> {
+    type Kind = SyncClose<O>;
+    #[inline]
+    fn kind(self) -> SyncClose<O> {
+        SyncClose(self.output.take())
+    }
+}
+
+/// A probed close output, as the queue takes it.
+pub trait IntoClosing<Conn> {
+    /// The outcome, or the future to drive.
+    fn into_closing(self) -> Closing;
+}
+
+impl<Conn, O> IntoClosing<Conn> for AsyncClose<O>
+where
+    // A non-`Send` future fails here with rustc's own account of which value
+    // is held across which `.await`.
+    O: Future + Send + 'static,
+    O::Output: CloseResult<Conn>,
+{
+    #[inline]
+    fn into_closing(self) -> Closing {
+        match self.0 {
+            Some(future) => Closing::Pending(Box::pin(async move { future.await.into_close_result() })),
+            None => Closing::Done(Ok(())),
+        }
+    }
+}
+
+impl<Conn, O: CloseResult<Conn>> IntoClosing<Conn> for SyncClose<O> {
+    #[inline]
+    fn into_closing(self) -> Closing {
+        Closing::Done(self.0.map_or(Ok(()), CloseResult::into_close_result))
+    }
+}
+
+/// The closing of a close function's output; checks it with advice.
+#[inline]
+pub fn into_closing<Conn, K: IntoClosing<Conn>>(kind: K) -> Closing {
+    kind.into_closing()
+}
+
+/// What a close function may return: `Result<(), E>` or `()`, or a future of either.
+#[diagnostic::on_unimplemented(
+    message = "the close function of `{Conn}` returns `{Self}`, but a close hook returns `Result<(), E>` or `()`",
+    label = "the close function of `{Conn}`",
+    note = "write `fn _close(raw: Raw) -> Result<(), E>`, or `async fn _close(raw: Raw) -> Result<(), E>`, where E is any error type (`std::error::Error + Send + Sync + 'static`, e.g. `connections_core::BoxError`)"
+)]
+pub trait CloseResult<Conn> {
+    /// The outcome, its error boxed.
+    fn into_close_result(self) -> Result<(), BoxError>;
+}
+
+impl<Conn> CloseResult<Conn> for () {
+    #[inline]
+    fn into_close_result(self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+impl<Conn> CloseResult<Conn> for NoClose {
+    #[inline]
+    fn into_close_result(self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+impl<Conn, E: CloseError<Conn>> CloseResult<Conn> for Result<(), E> {
+    #[inline]
+    fn into_close_result(self) -> Result<(), BoxError> {
+        self.map_err(CloseError::into_box_error)
+    }
+}
+
+/// What a close function's error may be: anything convertible to [`BoxError`].
+#[diagnostic::on_unimplemented(
+    message = "the close function of `{Conn}` returns errors of type `{Self}`, which does not convert into `BoxError`",
+    label = "the close function of `{Conn}` returns `Result<(), {Self}>`",
+    note = "return an error type that implements `std::error::Error + Send + Sync + 'static` (or `connections_core::BoxError`, or `String`), or convert the error with `.map_err(...)`"
+)]
+pub trait CloseError<Conn> {
+    /// Boxes the error.
+    fn into_box_error(self) -> BoxError;
+}
+
+// Not recommended, so rustc reports the unmet `CloseError` (and its advice)
+// rather than the `Into<BoxError>` behind it.
+#[diagnostic::do_not_recommend]
+impl<Conn, E: Into<BoxError>> CloseError<Conn> for E {
+    #[inline]
+    fn into_box_error(self) -> BoxError {
+        self.into()
+    }
 }

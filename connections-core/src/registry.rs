@@ -13,6 +13,7 @@ use arc_swap::ArcSwapOption;
 use toml::Value;
 
 use crate::cache::{Cache, KeyRef, Policy};
+use crate::close::{CloseQueue, Closer, DeferSweeps};
 use crate::config::{Config, Origin};
 use crate::connection::{Connection, DynConnection};
 use crate::error::{Error, Result, nearest};
@@ -43,7 +44,7 @@ pub struct Registration {
     type_name: &'static str,
     type_path: &'static str,
     type_id: fn() -> TypeId,
-    build: fn(&str, Config) -> Arc<dyn DynConnection>,
+    build: fn(&str, Config, &Arc<CloseQueue>) -> Arc<dyn DynConnection>,
 }
 
 impl Registration {
@@ -77,8 +78,10 @@ impl fmt::Debug for Registration {
     }
 }
 
-fn build<T: Connection>(name: &str, config: Config) -> Arc<dyn DynConnection> {
-    Arc::new(T::from_config(name, config))
+fn build<T: Connection>(name: &str, config: Config, closes: &Arc<CloseQueue>) -> Arc<dyn DynConnection> {
+    let conn = T::from_config(name, config);
+    conn.base().attach_closes(closes);
+    Arc::new(conn)
 }
 
 inventory::collect!(Registration);
@@ -200,6 +203,8 @@ pub(crate) struct Shared {
     secrets_load: Mutex<()>,
     default_cache: Cache,
     caches: Mutex<HashMap<Policy, Arc<Cache>>>,
+    /// Where this registry's retired instances wait for their close hooks.
+    closes: Arc<CloseQueue>,
 }
 
 /// What [`Registry::reload_secrets`] did.
@@ -245,7 +250,13 @@ impl Reloaded {
     }
 }
 
-static GLOBAL: std::sync::LazyLock<Registry> = std::sync::LazyLock::new(|| Registry::builder().build());
+static GLOBAL: std::sync::LazyLock<Registry> = std::sync::LazyLock::new(|| {
+    RegistryBuilder {
+        closes: Some(Arc::clone(CloseQueue::global())),
+        ..Registry::builder()
+    }
+    .build()
+});
 
 /// The environment variable that makes a registry watch its secrets files
 /// (`1`, `true` or `on`; `0`, `false`, `off` or empty for not), for
@@ -284,6 +295,9 @@ pub struct RegistryBuilder {
     watch: Option<bool>,
     watch_poll_interval: Option<Duration>,
     watch_debounce: Option<Duration>,
+    /// The global registry shares its close queue with connections built
+    /// without a registry; every other registry has its own.
+    closes: Option<Arc<CloseQueue>>,
 }
 
 impl Default for RegistryBuilder {
@@ -598,6 +612,7 @@ impl RegistryBuilder {
                 max_entries: None,
             }),
             caches: Mutex::new(HashMap::new()),
+            closes: self.closes.unwrap_or_else(CloseQueue::new),
         });
         #[cfg(feature = "watch")]
         let watcher = self.watch.unwrap_or_else(watch_from_env).then(|| {
@@ -703,6 +718,7 @@ impl Registry {
             watch: None,
             watch_poll_interval: None,
             watch_debounce: None,
+            closes: None,
         }
     }
 
@@ -853,25 +869,130 @@ impl Registry {
 
     /// Drops every cached connection; the next lookups build new ones.
     ///
-    /// Handles already handed out stay valid.
+    /// Handles already handed out stay valid. A connection that nothing else
+    /// holds is dropped, and its instance closed by its type's close hook
+    /// (sync hooks here, in this thread; async ones by a [`closer`](Registry::closer))
+    /// once no handle to it is left.
     ///
     /// # Examples
     ///
     /// ```
-    /// let registry = connections_core::Registry::builder().secrets_toml("s", "").build();
-    /// registry.clear_cache();
+    /// use connections_core::{BoxError, BaseConnection, Config, Connection, Registry};
+    ///
+    /// #[derive(Connection)]
+    /// #[connection(type_name = "clear-doc")]
+    /// struct Files { base: BaseConnection<String> }
+    /// impl Files {
+    ///     fn _connect(&self, _: &Config) -> Result<String, BoxError> { Ok("open".into()) }
+    ///     fn _close(raw: String) -> Result<(), BoxError> {
+    ///         println!("closing {raw}");
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let registry = Registry::builder().secrets_toml("s", "[connections.f]\ntype = 'clear-doc'").build();
+    /// registry.connection::<Files>("f").unwrap().instance().unwrap();
+    /// registry.clear_cache(); // prints "closing open"
     /// assert_eq!(registry.cached_len(), 0);
     /// ```
     pub fn clear_cache(&self) {
-        self.shared.default_cache.clear();
-        for cache in self
-            .shared
-            .caches
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-        {
-            cache.clear();
+        self.shared.clear();
+        self.shared.closes.sweep();
+    }
+
+    /// A future that runs this registry's async close hooks: spawn it on
+    /// your runtime, e.g. `tokio::spawn(registry.closer())`.
+    ///
+    /// The core starts no task and assumes no runtime, so an async hook
+    /// (`async fn _close`) needs something to drive it. While no closer runs
+    /// (or [`shutdown`](Registry::shutdown)), an instance whose hook is async is
+    /// dropped without it, with one warning. Sync hooks need no closer.
+    ///
+    /// The closer finishes once the registry is dropped and the closes it
+    /// took have finished; the global registry's runs for the life of the
+    /// process. It also drives the async closes of connections built without
+    /// a registry ([`Connection::from_config`](crate::Connection::from_config)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::{BoxError, BaseConnection, Config, Connection, Registry};
+    ///
+    /// #[derive(Connection)]
+    /// #[connection(type_name = "closer-doc", async)]
+    /// struct Remote { base: BaseConnection<String> }
+    /// impl Remote {
+    ///     async fn _connect(&self, _: &Config) -> Result<String, BoxError> { Ok("session".into()) }
+    ///     async fn _close(raw: String) -> Result<(), BoxError> {
+    ///         println!("goodbye, {raw}"); // e.g. `pool.close().await`
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let registry = Registry::builder().secrets_toml("s", "[connections.r]\ntype = 'closer-doc'").build();
+    /// let closer = tokio::spawn(registry.closer());
+    ///
+    /// let remote = registry.connection::<Remote>("r").unwrap();
+    /// remote.instance().await.unwrap();
+    /// remote.reset(); // the old session is closed by the closer
+    ///
+    /// drop(remote);
+    /// drop(registry);
+    /// closer.await.unwrap(); // done: the registry is gone and every close ran
+    /// # }
+    /// ```
+    pub fn closer(&self) -> Closer {
+        Closer::new(&self.shared.closes, false)
+    }
+
+    /// Clears the cache and runs the close hooks of every instance nothing
+    /// uses any more, waiting for the async ones: a graceful end, before
+    /// the runtime stops.
+    ///
+    /// Instances still held (a handle kept somewhere, or a connection kept
+    /// outside the cache) are not closed under their users; a warning names
+    /// them. The registry stays usable: lookups after it build anew.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use connections_core::{BoxError, BaseConnection, Config, Connection, Registry};
+    ///
+    /// static CLOSED: AtomicUsize = AtomicUsize::new(0);
+    ///
+    /// #[derive(Connection)]
+    /// #[connection(type_name = "shutdown-doc", async)]
+    /// struct Remote { base: BaseConnection<u32> }
+    /// impl Remote {
+    ///     async fn _connect(&self, _: &Config) -> Result<u32, BoxError> { Ok(7) }
+    ///     async fn _close(_raw: u32) -> Result<(), BoxError> {
+    ///         CLOSED.fetch_add(1, Ordering::SeqCst);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let registry = Registry::builder().secrets_toml("s", "[connections.r]\ntype = 'shutdown-doc'").build();
+    /// futures_executor::block_on(async {
+    ///     registry.connection::<Remote>("r").unwrap().instance().await.unwrap();
+    ///     registry.shutdown().await;
+    /// });
+    /// assert_eq!(CLOSED.load(Ordering::SeqCst), 1);
+    /// ```
+    pub async fn shutdown(&self) {
+        // A driver before the sweep, so async closes are kept for it.
+        let closer = Closer::new(&self.shared.closes, true);
+        self.clear_cache();
+        closer.await;
+        let in_use = self.shared.closes.in_use();
+        if !in_use.is_empty() {
+            tracing::warn!(
+                "shutdown: {} instance(s) still in use were not closed: {}; each is closed at the registry's next sweep after its last handle is dropped",
+                in_use.len(),
+                in_use.join(", ")
+            );
         }
     }
 
@@ -1005,7 +1126,26 @@ impl Shared {
     }
 
     /// See [`Registry::reload_secrets`].
+    /// Reloads the secrets, then closes what the reload retired (after the
+    /// reload's lock is released: hooks are user code).
     pub(crate) fn reload(&self) -> Result<Reloaded> {
+        let reloaded = self.reload_locked();
+        self.closes.sweep();
+        reloaded
+    }
+
+    /// Drops every cached connection.
+    fn clear(&self) {
+        let _defer = DeferSweeps::new();
+        self.default_cache.clear();
+        for cache in self.caches.lock().unwrap_or_else(PoisonError::into_inner).values() {
+            cache.clear();
+        }
+    }
+
+    fn reload_locked(&self) -> Result<Reloaded> {
+        // Connections may drop under the lock below: the caller sweeps after.
+        let _defer = DeferSweeps::new();
         let _span = tracing::debug_span!("reload").entered();
         let _load = self.secrets_load.lock().unwrap_or_else(PoisonError::into_inner);
         let previous = self.secrets.load_full();
@@ -1087,6 +1227,16 @@ fn section_origin(secrets: &Secrets, name: &str, key: &str) -> Origin {
     secrets
         .key_origin(name, key)
         .map_or(Origin::Code, |p| Origin::File(p.to_path_buf()))
+}
+
+impl Drop for Registry {
+    /// Clears the cache and closes what nothing uses any more; a running
+    /// [`Closer`] finishes the async closes, then ends.
+    fn drop(&mut self) {
+        self.shared.clear();
+        self.shared.closes.sweep();
+        self.shared.closes.end();
+    }
 }
 
 impl fmt::Debug for Registry {
@@ -1490,6 +1640,9 @@ impl<'r> Lookup<'r> {
         )?;
         if let Some(used) = built_from {
             shared.catch_up(&*conn, &used);
+            // A cold path with no lock held: close what was evicted or
+            // expired by this insert, or let go of since the last sweep.
+            shared.closes.sweep();
         } else {
             tracing::trace!(connection = name, "lookup: cache hit");
         }
@@ -1516,7 +1669,7 @@ impl<'r> Lookup<'r> {
             Arc::new(secrets.info_for(name)),
         );
         // User code (`Default` of extra fields) may panic; the cache slot catches it.
-        Ok(((reg.build)(name, config), secrets))
+        Ok(((reg.build)(name, config, &self.registry.shared.closes), secrets))
     }
 
     /// A section `type` naming another registered connection type, while the

@@ -148,3 +148,49 @@ fn a_panicking_connect_becomes_an_error_and_poisons_nothing() {
         assert_eq!(next, if mine.is_ok() { 7 } else { 9 });
     });
 }
+
+/// Counts connects and closes of [`Closed`]; reset at each model run.
+static CONNECTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static CLOSED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A connection with a close hook.
+#[derive(connections_core::Connection)]
+struct Closed {
+    base: BaseConnection<usize>,
+}
+
+impl Closed {
+    fn _connect(&self, _: &Config) -> Result<usize, BoxError> {
+        Ok(CONNECTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1)
+    }
+
+    fn _close(_raw: usize) {
+        CLOSED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn every_instance_that_leaves_is_closed_exactly_once() {
+    use connections_core::Connection;
+    loom::model(|| {
+        CONNECTED.store(0, std::sync::atomic::Ordering::SeqCst);
+        CLOSED.store(0, std::sync::atomic::Ordering::SeqCst);
+        let conn = std::sync::Arc::new(Closed::from_config("m", Config::new("m", toml::Table::new())));
+        let c = conn.clone();
+        // A connect and a `reset_if` racing a `reset` and a connect: an
+        // instance may be stored, replaced, or retired at birth.
+        let other = thread::spawn(move || {
+            let raw = c.instance().unwrap();
+            c.reset_if(&raw);
+        });
+        conn.reset();
+        drop(conn.instance().unwrap());
+        other.join().unwrap();
+        drop(conn);
+        assert_eq!(
+            CLOSED.load(std::sync::atomic::Ordering::SeqCst),
+            CONNECTED.load(std::sync::atomic::Ordering::SeqCst),
+            "every instance closed once, none twice, none left open"
+        );
+    });
+}

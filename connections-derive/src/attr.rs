@@ -5,7 +5,7 @@ use syn::meta::ParseNestedMeta;
 use syn::{Attribute, LitStr, Meta, Path, Token};
 
 /// The keys `#[connection(...)]` accepts, for "expected one of" messages.
-const KEYS: &str = "`type_name`, `async`, `connect`, `crate`";
+const KEYS: &str = "`type_name`, `async`, `connect`, `close`, `crate`";
 
 /// A value with the span of the key that set it.
 pub struct Spanned<T> {
@@ -17,6 +17,8 @@ pub struct Spanned<T> {
 pub struct Attrs {
     pub type_name: Option<Spanned<LitStr>>,
     pub connect: Option<Spanned<Path>>,
+    /// `close = path`: the close hook, instead of `_close`.
+    pub close: Option<Spanned<Path>>,
     pub krate: Option<Spanned<Path>>,
     /// `async`: the connect function is an `async fn`.
     pub asyncness: Option<Span>,
@@ -79,6 +81,11 @@ fn parse_key(meta: &ParseNestedMeta<'_>, out: &mut Attrs) -> syn::Result<()> {
             reject_duplicate(out.connect.as_ref().map(|s| s.key), meta, "connect")?;
             let path = path_value(meta, "connect", "connect = Self::open")?;
             out.connect = Some(Spanned { value: path, key: span });
+        }
+        "close" => {
+            reject_duplicate(out.close.as_ref().map(|s| s.key), meta, "close")?;
+            let path = path_value(meta, "close", "close = Self::shut")?;
+            out.close = Some(Spanned { value: path, key: span });
         }
         "crate" => {
             reject_duplicate(out.krate.as_ref().map(|s| s.key), meta, "crate")?;

@@ -71,6 +71,7 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
         connect_items,
     } = mode(input, raw, &alias, &config);
 
+    let close_hook = close_hook(input, raw);
     let connection_items = quote! {
         type Raw = #raw;
         type Instance<'__connection> = #instance_type;
@@ -79,6 +80,7 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
 
         #[inline]
         fn from_base(base: #alias::BaseConnection<#raw>) -> Self {
+            let base = #alias::with_close(base, #close_hook);
             Self { #base_member: base, #(#others,)* }
         }
 
@@ -101,6 +103,8 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
             use #private as #alias;
             #[allow(unused_imports)]
             use #fallback;
+            #[allow(unused_imports)]
+            use #alias::{CloseFallback as _, ProbeClose as _, ProbeNoClose as _, ProbeAsyncOutput as _, ProbeSyncOutput as _};
 
             #[cfg(not(doc))]
             #[automatically_derived]
@@ -244,4 +248,43 @@ fn connect_body(input: &Input<'_>, raw: &Type, config: &Ident, is_async: bool) -
         let #result = #into_result;
         #boxed
     }
+}
+
+/// The close hook for `from_base`: `None` when `Self::_close` resolves to the
+/// fallback (the type has none), else a function pointer that calls it and
+/// tells a sync hook from an async one by what it returns.
+fn close_hook(input: &Input<'_>, raw: &Type) -> TokenStream {
+    // As for `_connect`: `Self::_close` is the user's inherent function when
+    // there is one, else `CloseFallback::_close`, which returns `NoClose`.
+    let (path, span) = if let Some(close) = &input.attrs.close {
+        let path = &close.value;
+        let span = path.segments.last().map_or_else(|| path.span(), |s| s.ident.span());
+        (quote!(#path), span)
+    } else {
+        let span = input.ident.span();
+        (quote_spanned!(span=> Self::_close), span)
+    };
+    let p = private_alias(span);
+    let [close, hook_raw, defined, closing_var] =
+        ["close", "raw", "defined", "closing"].map(|name| Ident::new(name, Span::mixed_site()));
+    let probe = quote_spanned!(span=> #p::close_probe::<#raw, _>({ #close }).defines_close());
+    let call = quote_spanned!(span=> #p::call_close({ #close }, #hook_raw));
+    let closing = quote_spanned!(span=> #p::into_closing::<Self, _>(#p::close_output(#call).kind()));
+    // The blocks around `close` keep rustc from suggesting a closure in place
+    // of the struct name when the signature is wrong.
+    quote! {{
+        let #close = #path;
+        #[allow(unused_braces)]
+        let #defined = #probe;
+        if #defined {
+            ::core::option::Option::Some(#p::close_hook::<#raw>(|#hook_raw| {
+                let #close = #path;
+                #[allow(unused_braces)]
+                let #closing_var = #closing;
+                #closing_var
+            }))
+        } else {
+            ::core::option::Option::None
+        }
+    }}
 }

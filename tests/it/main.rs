@@ -10,6 +10,7 @@
 mod common;
 
 mod asynchronous;
+mod close;
 mod concurrency;
 mod derive;
 mod environment;

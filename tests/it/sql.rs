@@ -286,9 +286,27 @@ fn on_server(var: &str, name: &str, dialect: &Dialect, expected: &str) {
     let reg = server_registry(name, &url);
     let db = reg.connection::<SqlConnection>(name).unwrap();
     runtime().block_on(async {
+        let closer = tokio::spawn(reg.closer());
         round_trip(&db, dialect, &table_name(name)).await;
         assert_eq!(db.dialect(), Some(expected));
+        // A clone of the first pool, to watch it be closed: not a handle.
+        let killed = (*db.pool().await.unwrap()).clone();
         survives_a_killed_session(&db, dialect, &url).await;
+        let second = (*db.pool().await.unwrap()).clone();
+        db.reset();
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while !(killed.is_closed() && second.is_closed()) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("both retired pools are closed by the closer, the one whose session was killed too");
+        println!("restart test: both retired pools closed");
+        drop(reg);
+        tokio::time::timeout(Duration::from_secs(10), closer)
+            .await
+            .expect("the closer ends with its registry")
+            .unwrap();
     });
 }
 

@@ -57,6 +57,15 @@ const ATTEMPTS: u32 = 3;
 /// Values decode through sqlx's `Any` driver: booleans, integers, floats,
 /// text and bytes; cast other types in SQL (`CAST(created AS TEXT)`).
 ///
+/// A pool retired by a reset, a reload or an eviction is closed with
+/// `pool.close().await` (each session says goodbye to the server) once no
+/// `Arc<AnyPool>` from it is left, on the registry's
+/// [`closer`](crate::Registry::closer) or in its
+/// [`shutdown`](crate::Registry::shutdown); with neither, it is dropped, as
+/// before. A transaction still open on it finishes first. Keep the
+/// `Arc<AnyPool>` that [`pool`](SqlConnection::pool) returns rather than a
+/// clone of the `AnyPool` inside it: only the `Arc` counts as a handle.
+///
 /// # Examples
 ///
 /// ```
@@ -148,6 +157,13 @@ impl SqlConnection {
             .connect(&options.url)
             .await
             .map_err(|error| self.sql_error("connect", 1, error))
+    }
+
+    /// The close hook: a pool retired by a reset, a reload or an eviction
+    /// says goodbye to the server on each of its sessions (once no query
+    /// holds it) instead of cutting them off when it is dropped.
+    async fn _close(pool: AnyPool) {
+        pool.close().await;
     }
 
     /// A statement to run on this connection: bind its parameters, then
