@@ -11,6 +11,7 @@ use syn::Type;
 use syn::spanned::Spanned;
 
 use crate::ast::{FieldKind, Input};
+use crate::attr::Spanned as Keyed;
 
 /// The name the expansion gives `#krate::__private` inside its `const _` block,
 /// so that a helper's path can carry the span of the user's tokens.
@@ -205,19 +206,27 @@ fn register(ident: &Ident, raw: &Type) -> TokenStream {
     quote_spanned!(raw.span()=> #p::register::<#ident, #raw>())
 }
 
+/// The function a key names (`connect = path`, `close = path`), else
+/// `Self::<default>`, with the span its errors point at: the path's last
+/// segment, or the struct name.
+fn hook_path(input: &Input<'_>, key: Option<&Keyed<syn::Path>>, default: &str) -> (TokenStream, Span) {
+    if let Some(key) = key {
+        let path = &key.value;
+        let span = path.segments.last().map_or_else(|| path.span(), |s| s.ident.span());
+        (quote!(#path), span)
+    } else {
+        let span = input.ident.span();
+        let name = Ident::new(default, span);
+        (quote_spanned!(span=> Self::#name), span)
+    }
+}
+
 /// `connect_raw`'s body: call the connect function, check what it returns,
 /// box its error; each step spanned at what it checks.
 fn connect_body(input: &Input<'_>, raw: &Type, config: &Ident, is_async: bool) -> TokenStream {
     // `Self::_connect` resolves to the user's inherent function; when there is
     // none, to `ConnectFallback::_connect`, whose unmet bound explains what to write.
-    let (path, span) = if let Some(connect) = &input.attrs.connect {
-        let path = &connect.value;
-        let span = path.segments.last().map_or_else(|| path.span(), |s| s.ident.span());
-        (quote!(#path), span)
-    } else {
-        let span = input.ident.span();
-        (quote_spanned!(span=> Self::_connect), span)
-    };
+    let (path, span) = hook_path(input, input.attrs.connect.as_ref(), "_connect");
     let [connect, output, result] = ["connect", "output", "result"].map(|name| Ident::new(name, Span::mixed_site()));
     let p = private_alias(span);
     let p_raw = private_alias(raw.span());
@@ -256,14 +265,7 @@ fn connect_body(input: &Input<'_>, raw: &Type, config: &Ident, is_async: bool) -
 fn close_hook(input: &Input<'_>, raw: &Type) -> TokenStream {
     // As for `_connect`: `Self::_close` is the user's inherent function when
     // there is one, else `CloseFallback::_close`, which returns `NoClose`.
-    let (path, span) = if let Some(close) = &input.attrs.close {
-        let path = &close.value;
-        let span = path.segments.last().map_or_else(|| path.span(), |s| s.ident.span());
-        (quote!(#path), span)
-    } else {
-        let span = input.ident.span();
-        (quote_spanned!(span=> Self::_close), span)
-    };
+    let (path, span) = hook_path(input, input.attrs.close.as_ref(), "_close");
     let p = private_alias(span);
     let [close, hook_raw, defined, closing_var] =
         ["close", "raw", "defined", "closing"].map(|name| Ident::new(name, Span::mixed_site()));

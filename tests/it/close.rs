@@ -145,6 +145,13 @@ fn sections(names: &[&str], ty: &str, extra: &str) -> String {
         .concat()
 }
 
+/// A fresh directory and the path of a `secrets.toml` in it, for reload tests.
+fn secrets_file() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secrets.toml");
+    (dir, file)
+}
+
 #[test]
 fn reset_with_no_handle_held_closes_at_once() {
     let reg = registry(&sections(&["cl_reset"], "closing", ""));
@@ -265,8 +272,7 @@ fn expiry_closes_the_expired_connection() {
 
 #[test]
 fn a_reload_closes_only_the_instances_it_replaced() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("secrets.toml");
+    let (_dir, file) = secrets_file();
     let write = |text: &str| {
         std::fs::write(
             &file,
@@ -534,8 +540,7 @@ fn close_path_names_another_function_which_may_return_nothing() {
 
 #[test]
 fn a_failed_close_after_a_reload_redacts_the_values_the_instance_connected_with() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("secrets.toml");
+    let (_dir, file) = secrets_file();
     let write = |password: &str| {
         std::fs::write(
             &file,
