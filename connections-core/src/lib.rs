@@ -109,8 +109,9 @@
 //! reload that changed its section, a retry) or its connection is dropped
 //! (evicted, expired or cleared from the cache and held nowhere else, or
 //! its registry dropped), and then only once its last handle is gone: at
-//! the first reset, connect, lookup that builds, `clear_cache`, reload or
-//! registry drop after that. Sync hooks run in that thread; async hooks
+//! the first reset, connect, lookup that builds, `clear_cache`, reload,
+//! registry drop or [`Registry::close_released`] after that. Sync hooks run
+//! in that thread; async hooks
 //! run on a [`Closer`] you spawn (`tokio::spawn(registry.closer())`) or in
 //! [`Registry::shutdown`]: the core starts no task. A hook's error or panic
 //! is logged (ERROR, config values redacted), never raised, and never stops

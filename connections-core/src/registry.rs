@@ -900,6 +900,43 @@ impl Registry {
         self.shared.closes.sweep();
     }
 
+    /// Closes every retired instance whose last handle has been dropped.
+    ///
+    /// The registry does this on its own at each reset, connect, lookup that
+    /// builds, [`clear_cache`](Registry::clear_cache), reload and drop; call it
+    /// (on a timer, say) when an instance retired while in use should be
+    /// closed even if nothing else happens afterwards. Sync hooks run here;
+    /// async ones go to a [`closer`](Registry::closer).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use connections_core::{BoxError, BaseConnection, Config, Connection, Registry};
+    ///
+    /// static CLOSED: AtomicUsize = AtomicUsize::new(0);
+    ///
+    /// #[derive(Connection)]
+    /// #[connection(type_name = "released-doc")]
+    /// struct Session { base: BaseConnection<u8> }
+    /// impl Session {
+    ///     fn _connect(&self, _: &Config) -> Result<u8, BoxError> { Ok(1) }
+    ///     fn _close(_raw: u8) { CLOSED.fetch_add(1, Ordering::SeqCst); }
+    /// }
+    ///
+    /// let registry = Registry::builder().secrets_toml("s", "[connections.s]\ntype = 'released-doc'").build();
+    /// let session = registry.connection::<Session>("s").unwrap();
+    /// let handle = session.instance().unwrap();
+    /// session.reset();
+    /// assert_eq!(CLOSED.load(Ordering::SeqCst), 0, "still in use");
+    /// drop(handle);
+    /// registry.close_released();
+    /// assert_eq!(CLOSED.load(Ordering::SeqCst), 1);
+    /// ```
+    pub fn close_released(&self) {
+        self.shared.closes.sweep();
+    }
+
     /// A future that runs this registry's async close hooks: spawn it on
     /// your runtime, e.g. `tokio::spawn(registry.closer())`.
     ///

@@ -10,6 +10,7 @@
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
+use std::sync::atomic::AtomicUsize as StdAtomicUsize;
 
 use connections_core::{BaseConnection, BoxError, Config, Error};
 
@@ -150,8 +151,9 @@ fn a_panicking_connect_becomes_an_error_and_poisons_nothing() {
 }
 
 /// Counts connects and closes of [`Closed`]; reset at each model run.
-static CONNECTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-static CLOSED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+// std's atomics: statics outlive each model run, which resets them.
+static CONNECTED: StdAtomicUsize = StdAtomicUsize::new(0);
+static CLOSED: StdAtomicUsize = StdAtomicUsize::new(0);
 
 /// A connection with a close hook.
 #[derive(connections_core::Connection)]
@@ -161,11 +163,11 @@ struct Closed {
 
 impl Closed {
     fn _connect(&self, _: &Config) -> Result<usize, BoxError> {
-        Ok(CONNECTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1)
+        Ok(CONNECTED.fetch_add(1, Ordering::SeqCst) + 1)
     }
 
     fn _close(_raw: usize) {
-        CLOSED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        CLOSED.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -173,8 +175,8 @@ impl Closed {
 fn every_instance_that_leaves_is_closed_exactly_once() {
     use connections_core::Connection;
     loom::model(|| {
-        CONNECTED.store(0, std::sync::atomic::Ordering::SeqCst);
-        CLOSED.store(0, std::sync::atomic::Ordering::SeqCst);
+        CONNECTED.store(0, Ordering::SeqCst);
+        CLOSED.store(0, Ordering::SeqCst);
         let conn = std::sync::Arc::new(Closed::from_config("m", Config::new("m", toml::Table::new())));
         let c = conn.clone();
         // A connect and a `reset_if` racing a `reset` and a connect: an
@@ -188,8 +190,8 @@ fn every_instance_that_leaves_is_closed_exactly_once() {
         other.join().unwrap();
         drop(conn);
         assert_eq!(
-            CLOSED.load(std::sync::atomic::Ordering::SeqCst),
-            CONNECTED.load(std::sync::atomic::Ordering::SeqCst),
+            CLOSED.load(Ordering::SeqCst),
+            CONNECTED.load(Ordering::SeqCst),
             "every instance closed once, none twice, none left open"
         );
     });

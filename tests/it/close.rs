@@ -183,6 +183,19 @@ fn reset_waits_for_the_last_handle_then_closes_before_the_reconnect() {
 }
 
 #[test]
+fn close_released_closes_what_was_let_go_of_since_the_last_sweep() {
+    let reg = registry(&sections(&["cl_released"], "closing", ""));
+    let conn = reg.connection::<Closing>("cl_released").unwrap();
+    let held = conn.instance().unwrap();
+    conn.reset();
+    reg.close_released();
+    assert!(closed("cl_released").is_empty(), "still held");
+    drop(held);
+    reg.close_released();
+    assert_eq!(closed("cl_released"), ["cl_released#1"]);
+}
+
+#[test]
 fn many_threads_resetting_the_same_instance_close_it_once() {
     let reg = registry(&sections(&["cl_reset_if"], "closing", ""));
     let conn = reg.connection::<Closing>("cl_reset_if").unwrap();

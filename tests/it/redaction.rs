@@ -40,6 +40,22 @@ impl Leaky {
     }
 }
 
+/// Its close hook fails, or panics, quoting the password it connected with.
+#[derive(Connection)]
+#[connection(type_name = "leaky-close")]
+struct LeakyClose {
+    base: BaseConnection<(String, bool)>,
+}
+impl LeakyClose {
+    fn _connect(&self, config: &Config) -> Result<(String, bool), BoxError> {
+        Ok((config.get("password")?, config.get_opt("panic")?.unwrap_or(false)))
+    }
+    fn _close((password, panic): (String, bool)) -> Result<(), BoxError> {
+        assert!(!panic, "could not log out with password {password}");
+        Err(format!("logout refused for password {password}").into())
+    }
+}
+
 #[derive(Debug, serde::Deserialize)]
 #[allow(dead_code)]
 struct Settings {
@@ -147,4 +163,24 @@ fn no_output_contains_the_secret() {
         .secrets_toml("bad2.toml", format!("[connections.x]\npassword = {SENTINEL}"))
         .build();
     check("malformed toml (bare value)", &bad.secrets().unwrap_err());
+
+    // Close hooks that fail and panic quoting the password: logged, redacted.
+    let closing = Registry::builder()
+        .secrets_toml(
+            "closing.toml",
+            format!(
+                "[connections.fails]\ntype = 'leaky-close'\npassword = '{SENTINEL}'\n\
+                 [connections.panics]\ntype = 'leaky-close'\npassword = '{SENTINEL}'\npanic = true"
+            ),
+        )
+        .build();
+    for name in ["fails", "panics"] {
+        closing.connection::<LeakyClose>(name).unwrap().instance().unwrap();
+    }
+    let log = crate::common::captured_logs(|| closing.clear_cache());
+    assert!(
+        log.contains("logout refused for password ***") && log.contains("could not log out with password ***"),
+        "both closes were logged: {log}"
+    );
+    assert_clean("close hook logs", &log);
 }
