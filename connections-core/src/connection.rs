@@ -421,6 +421,7 @@ pub trait AsyncConnection: for<'a> Connection<Instance<'a> = Connecting<'a, Self
 }
 
 /// The raw instance of a blocking connection; what its `instance()` runs.
+#[inline]
 pub(crate) fn instance_blocking<C: BlockingConnection>(conn: &C) -> Result<Arc<C::Raw>> {
     conn.base().instance_with(|config| conn.connect_raw(config))
 }

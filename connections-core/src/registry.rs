@@ -652,9 +652,19 @@ fn watch_from_env() -> bool {
     }
 }
 
-/// Resolves `env:VAR` to the value of `$VAR`; other names are returned as they are.
+/// Resolves `env:VAR` to the value of `$VAR` and checks the result.
 fn resolve_name(name: &str) -> Result<Cow<'_, str>> {
-    let resolved = match name.strip_prefix("env:") {
+    let resolved = resolve_env(name)?;
+    check_name(name, &resolved)?;
+    Ok(resolved)
+}
+
+/// Resolves `env:VAR` to the value of `$VAR`; other names are returned as
+/// they are. Unchecked: enough for a cache hit, since only names that passed
+/// [`check_name`] are ever cached.
+#[inline]
+fn resolve_env(name: &str) -> Result<Cow<'_, str>> {
+    Ok(match name.strip_prefix("env:") {
         Some(var) => match std::env::var(var) {
             Ok(value) => Cow::Owned(value),
             Err(std::env::VarError::NotPresent) => {
@@ -671,7 +681,11 @@ fn resolve_name(name: &str) -> Result<Cow<'_, str>> {
             }
         },
         None => Cow::Borrowed(name),
-    };
+    })
+}
+
+/// Rejects a resolved name no section can have: empty, or with control characters.
+fn check_name(name: &str, resolved: &str) -> Result<()> {
     if resolved.is_empty() {
         return Err(Error::InvalidName {
             name: name.to_owned(),
@@ -684,7 +698,7 @@ fn resolve_name(name: &str) -> Result<Cow<'_, str>> {
             problem: "a connection name cannot contain control characters; use the name of a [connections.<name>] section, e.g. \"db\"",
         });
     }
-    Ok(resolved)
+    Ok(())
 }
 
 impl Registry {
@@ -1071,7 +1085,8 @@ impl Registry {
     /// See [`Registry`].
     #[inline]
     pub fn connection<T: Connection>(&self, name: &str) -> Result<Arc<T>> {
-        let resolved = resolve_name(name)?;
+        // Checked only on a miss: a bad name is never cached, so it never hits.
+        let resolved = resolve_env(name)?;
         let key = KeyRef {
             type_id: TypeId::of::<T>(),
             name: &resolved,
@@ -1081,6 +1096,7 @@ impl Registry {
             tracing::trace!(connection = &*resolved, "lookup: cache hit");
             return Ok(conn);
         }
+        check_name(name, &resolved)?;
         Lookup::resolved(self, resolved).get::<T>()
     }
 
@@ -1098,7 +1114,7 @@ impl Registry {
     /// See [`ConnectionRef`].
     #[inline]
     pub fn connection_ref<T: Connection>(&self, name: &str) -> Result<ConnectionRef<T>> {
-        let resolved = resolve_name(name)?;
+        let resolved = resolve_env(name)?;
         let key = KeyRef {
             type_id: TypeId::of::<T>(),
             name: &resolved,
@@ -1108,6 +1124,7 @@ impl Registry {
             tracing::trace!(connection = &*resolved, "lookup: cache hit");
             return Ok(hit);
         }
+        check_name(name, &resolved)?;
         Lookup::resolved(self, resolved).get::<T>().map(ConnectionRef::owned)
     }
 
