@@ -389,10 +389,13 @@ fn a_file_in_a_directory_that_does_not_exist_yet_is_picked_up_when_created() {
 
     fs::create_dir_all(file.parent().unwrap()).unwrap();
     fs::write(&file, "[connections.rl_late]\ntext = 'arrived'\n").unwrap();
-    wait_until("the new file is picked up", || {
-        conn.config().get_opt::<String>("text").unwrap().as_deref() == Some("arrived")
-    });
-    assert_eq!(text_of(&conn), "arrived");
+    // Waits on the instance, not the config: a reload swaps the config in a
+    // moment before it resets, and the old instance may be served meanwhile.
+    wait_until("the new file is picked up", || text_of(&conn) == "arrived");
+    assert_eq!(
+        conn.config().get_opt::<String>("text").unwrap().as_deref(),
+        Some("arrived")
+    );
 
     // And its edits after that, through the watch on its own directory now.
     fs::write(&file, "[connections.rl_late]\ntext = 'edited'\n").unwrap();
