@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 
 use crate::cell::{AsyncInit, SingleFlight, Wait};
 use crate::close::{CloseHook, CloseMeta, CloseQueue};
@@ -73,7 +73,34 @@ pub struct BaseConnection<R> {
     close: Option<CloseHook<R>>,
     /// Where retired instances wait for their close: the registry's queue,
     /// else (built without a registry) the global one.
-    closes: OnceLock<Arc<CloseQueue>>,
+    closes: OnceLock<Closes>,
+    /// The configuration a secrets reload last replaced, for redaction.
+    previous_config: ArcSwapOption<Config>,
+}
+
+/// A connection's close queue, and whether a registry owns it.
+struct Closes {
+    queue: Arc<CloseQueue>,
+    /// Built by a registry, which sweeps after dropping its connections.
+    registry: bool,
+}
+
+/// Redacts a connection's configuration values from a message: those of its
+/// current configuration and of the one a reload last replaced.
+#[derive(Clone)]
+pub(crate) struct Redactor {
+    current: Arc<Config>,
+    previous: Option<Arc<Config>>,
+}
+
+impl Redactor {
+    pub(crate) fn redact(&self, text: &str) -> String {
+        let text = self.current.redact(text);
+        match &self.previous {
+            Some(previous) => previous.redact(&text),
+            None => text,
+        }
+    }
 }
 
 impl<R: Send + Sync + 'static> BaseConnection<R> {
@@ -99,6 +126,7 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
             cell: SingleFlight::new(),
             close: None,
             closes: OnceLock::new(),
+            previous_config: ArcSwapOption::empty(),
         }
     }
 
@@ -135,9 +163,20 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
     /// ```
     #[inline]
     pub fn instance_with(&self, connect: impl FnOnce(&Config) -> Result<R, BoxError>) -> Result<Arc<R>> {
+        if let Some(value) = self.cell.get() {
+            return Ok(value);
+        }
+        self.connect_with(connect)
+    }
+
+    /// The cold path of [`instance_with`](BaseConnection::instance_with).
+    #[cold]
+    fn connect_with(&self, connect: impl FnOnce(&Config) -> Result<R, BoxError>) -> Result<Arc<R>> {
+        // Before joining or starting the attempt, not inside it: a close hook
+        // (user code) must never hold up the connect others wait on.
+        self.before_connect();
         self.cell.get_or_try_init(
             || {
-                self.before_connect();
                 let span = self.connect_span();
                 let _entered = span.enter();
                 let started = Instant::now();
@@ -202,7 +241,7 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
         Error::ConnectPanicked {
             name: self.name.to_string(),
             type_path: self.type_path,
-            message: self.config.load().redact(message),
+            message: self.redactor().redact(message),
         }
     }
 
@@ -346,7 +385,7 @@ impl<R> BaseConnection<R> {
     pub(crate) fn reset_for(&self, reason: ResetReason) {
         self.cell.reset();
         self.traced_reset(reason);
-        self.retire(true);
+        self.retire();
     }
 
     /// As [`reset_if`](BaseConnection::reset_if), saying why when it resets.
@@ -354,7 +393,7 @@ impl<R> BaseConnection<R> {
         let reset = self.cell.reset_if(stale);
         if reset {
             self.traced_reset(reason);
-            self.retire(true);
+            self.retire();
         }
         reset
     }
@@ -362,54 +401,62 @@ impl<R> BaseConnection<R> {
     /// Before a connect: closes what this connection retired and nothing
     /// uses any more, so an old instance goes before its replacement comes.
     pub(crate) fn before_connect(&self) {
-        self.retire(true);
+        self.retire();
     }
 
-    /// Queues the instances the cell retired for their close; with `sweep`,
-    /// closes every queued instance nothing uses any more (hooks run here).
-    fn retire(&self, sweep: bool) {
-        if self.close.is_some() {
-            self.retire_with(&self.config.load_full(), sweep);
-        }
-    }
-
-    fn retire_with(&self, config: &Arc<Config>, sweep: bool) {
+    /// Queues the instances the cell retired for their close, then closes
+    /// every queued instance nothing uses any more (hooks run here), unless
+    /// the registry holds a lock here and sweeps after ([`DeferSweeps`]).
+    fn retire(&self) {
         let Some(hook) = self.close else { return };
-        let retired = self.cell.take_retired();
-        let queue = self.closes();
-        self.queue_for_close(hook, queue, retired, config);
-        if sweep {
-            queue.sweep();
+        let closes = self.closes();
+        self.queue_for_close(hook, &closes.queue, self.cell.take_retired());
+        if !crate::close::sweeps_deferred() {
+            closes.queue.sweep();
         }
     }
 
-    fn queue_for_close(
-        &self,
-        hook: CloseHook<R>,
-        queue: &CloseQueue,
-        retired: Vec<(u64, Arc<R>)>,
-        config: &Arc<Config>,
-    ) {
+    fn queue_for_close(&self, hook: CloseHook<R>, queue: &CloseQueue, retired: Vec<(u64, Arc<R>)>) {
+        if retired.is_empty() {
+            return;
+        }
+        let redactor = self.redactor();
         for (generation, raw) in retired {
             let meta = CloseMeta {
                 name: self.name.clone(),
                 type_path: self.type_path,
                 generation,
-                config: Arc::clone(config),
+                redactor: redactor.clone(),
             };
             hook.retire(queue, raw, meta);
         }
     }
 
-    fn closes(&self) -> &Arc<CloseQueue> {
-        self.closes.get_or_init(|| Arc::clone(CloseQueue::global()))
+    fn closes(&self) -> &Closes {
+        self.closes.get_or_init(|| Closes {
+            queue: Arc::clone(CloseQueue::global()),
+            registry: false,
+        })
     }
 
     /// Puts this connection's retired instances in `queue` (its registry's)
     /// rather than the global one. Called once, as the registry builds it.
     pub(crate) fn attach_closes(&self, queue: &Arc<CloseQueue>) {
         if self.close.is_some() {
-            let _ = self.closes.set(Arc::clone(queue));
+            let _ = self.closes.set(Closes {
+                queue: Arc::clone(queue),
+                registry: true,
+            });
+        }
+    }
+
+    /// Redacts the values of this connection's configuration, and of the one
+    /// a reload last replaced (an instance connected with it may still fail
+    /// or close), from text about it.
+    pub(crate) fn redactor(&self) -> Redactor {
+        Redactor {
+            current: self.config.load_full(),
+            previous: self.previous_config.load_full(),
         }
     }
 
@@ -437,14 +484,10 @@ impl<R> BaseConnection<R> {
             }
             return false;
         }
-        // The instance is closed with the config it connected with at hand,
-        // to redact the values its hook's errors may quote.
-        let previous = arc_swap::Guard::into_inner(current);
+        // Kept to redact what the old instance's connect or close may quote.
+        self.previous_config.store(Some(arc_swap::Guard::into_inner(current)));
         self.config.store(Arc::new(next));
-        self.cell.reset();
-        self.traced_reset(ResetReason::Reload);
-        // A reload resets under the registry's lock and sweeps after it.
-        self.retire_with(&previous, false);
+        self.reset_for(ResetReason::Reload);
         true
     }
 
@@ -482,12 +525,14 @@ impl<R> Drop for BaseConnection<R> {
     /// closed once nothing uses it.
     fn drop(&mut self) {
         let Some(hook) = self.close else { return };
-        let retired = self.cell.take_all();
-        let queue = self.closes();
-        self.queue_for_close(hook, queue, retired, &self.config.load_full());
-        // Dropped by a registry under one of its locks: it sweeps after.
-        if !crate::close::sweeps_deferred() {
-            queue.sweep();
+        let closes = self.closes();
+        self.queue_for_close(hook, &closes.queue, self.cell.take_all());
+        // A registry's connection may be dropped under the registry's locks,
+        // or by whichever reader held the last snapshot of its cache: it only
+        // queues, and the registry sweeps on its next cold path (or now, if
+        // the registry is gone). A connection of its own sweeps at once.
+        if !closes.registry || closes.queue.has_ended() {
+            closes.queue.sweep();
         }
     }
 }
@@ -543,10 +588,15 @@ impl ResetReason {
 
 /// The event that ends a connect's span: how long it took and how it ended.
 pub(crate) fn traced_outcome<T>(outcome: &Result<T>, started: Instant) {
-    let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let elapsed_us = elapsed_us(started);
     match outcome {
         Ok(_) => tracing::debug!(elapsed_us, "connected"),
         // Our errors never show a configuration value.
         Err(error) => tracing::debug!(elapsed_us, %error, "connect failed"),
     }
+}
+
+/// Microseconds since `started`, as the `elapsed_us` tracing fields say.
+pub(crate) fn elapsed_us(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX)
 }

@@ -18,7 +18,6 @@ use arc_swap::{ArcSwap, Guard};
 use hashbrown::{Equivalent, HashMap};
 
 use crate::cell::SingleFlight;
-use crate::close::DeferSweeps;
 use crate::connection::{Connection, DynConnection};
 use crate::error::{Error, Result};
 
@@ -192,8 +191,6 @@ impl Cache {
     /// The slot for `key`, inserting a fresh one if there is none or it expired.
     #[cold]
     fn slot_for(&self, key: KeyRef<'_>) -> Arc<Slot> {
-        // Evicted connections may drop here, under the lock: no close hook runs.
-        let _defer = DeferSweeps::new();
         let _write = self.write.lock().unwrap_or_else(PoisonError::into_inner);
         let map = self.map.load();
         if let Some(slot) = map.get(&key)
@@ -226,8 +223,6 @@ impl Cache {
     }
 
     fn remove_if_same(&self, key: KeyRef<'_>, slot: &Arc<Slot>) {
-        // Evicted connections may drop here, under the lock: no close hook runs.
-        let _defer = DeferSweeps::new();
         let _write = self.write.lock().unwrap_or_else(PoisonError::into_inner);
         let map = self.map.load();
         if map.get(&key).is_some_and(|s| Arc::ptr_eq(s, slot)) {
@@ -257,8 +252,6 @@ impl Cache {
 
     /// Drops every entry (the connections live on in handles already handed out).
     pub(crate) fn clear(&self) {
-        // Evicted connections may drop here, under the lock: no close hook runs.
-        let _defer = DeferSweeps::new();
         let _write = self.write.lock().unwrap_or_else(PoisonError::into_inner);
         self.map.store(Arc::new(HashMap::new()));
     }

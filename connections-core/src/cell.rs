@@ -17,9 +17,7 @@
 //!   stuck behind a cancelled task.
 
 use std::any::Any;
-use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::Pin;
 // The async waiters' list uses std's primitives under loom too: loom models the sync path.
 use std::sync::atomic::{AtomicBool, Ordering as StdOrdering};
 use std::sync::{Arc, Mutex as StdMutex, MutexGuard as StdMutexGuard, OnceLock, PoisonError};
@@ -30,6 +28,7 @@ use arc_swap::Guard;
 
 use self::sync::{AtomicU64, Condvar, Current, Mutex, MutexGuard, Ordering};
 use crate::Error;
+use crate::connection::ConnectFuture;
 use crate::error::BoxError;
 
 /// The primitives, swapped for loom's under `--cfg connections_loom` so the model checker
@@ -366,13 +365,10 @@ impl<T> SingleFlight<T> {
     }
 }
 
-/// A connect future, boxed: the user's `async fn _connect` has no nameable type.
-pub(crate) type BoxConnect<'a, T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send + 'a>>;
-
 /// How an [`AsyncInit`] starts a connect and names its failures.
 pub(crate) trait Connector<'a, T> {
     /// The connect future (called once, by the caller that drives the attempt).
-    fn start(&self) -> BoxConnect<'a, T>;
+    fn start(&self) -> ConnectFuture<'a, T>;
     /// The error for a connect that returned `Err`.
     fn failed(&self, error: BoxError) -> Error;
     /// The error for a connect that panicked, from the panic's message.
@@ -388,7 +384,7 @@ enum Phase<'a, T> {
     Driving {
         attempt: Arc<Attempt<T>>,
         generation: u64,
-        connect: BoxConnect<'a, T>,
+        connect: ConnectFuture<'a, T>,
         span: tracing::Span,
         started: Instant,
     },

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use crate::config::Config;
+use crate::base::{Redactor, elapsed_us};
 use crate::error::BoxError;
 
 thread_local! {
@@ -118,7 +118,7 @@ pub(crate) struct CloseMeta {
     pub(crate) type_path: &'static str,
     pub(crate) generation: u64,
     /// Redacts the hook's error messages: they may quote a config value.
-    pub(crate) config: Arc<Config>,
+    pub(crate) redactor: Redactor,
 }
 
 impl CloseMeta {
@@ -207,11 +207,11 @@ enum Failure {
 /// The event that ends a close's span. Failures are logged at ERROR, with
 /// config values redacted: a close is never raised to anyone.
 fn traced_close(meta: &CloseMeta, started: Instant, outcome: Result<(), Failure>) {
-    let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let elapsed_us = elapsed_us(started);
     match outcome {
         Ok(()) => tracing::debug!(elapsed_us, "closed"),
         Err(Failure::Error(error)) => {
-            let error = meta.config.redact(&chain(&*error));
+            let error = meta.redactor.redact(&chain(&*error));
             tracing::error!(
                 elapsed_us,
                 error,
@@ -221,7 +221,7 @@ fn traced_close(meta: &CloseMeta, started: Instant, outcome: Result<(), Failure>
             );
         }
         Err(Failure::Panic(message)) => {
-            let message = meta.config.redact(&message);
+            let message = meta.redactor.redact(&message);
             tracing::error!(
                 elapsed_us,
                 panic = message,
@@ -272,6 +272,9 @@ impl PendingClose {
 /// the global registry and connections built without a registry.
 pub(crate) struct CloseQueue {
     state: Mutex<QueueState>,
+    /// The global registry's (and standalone connections'): its warning
+    /// names `Registry::global()`.
+    global: bool,
     /// Set once the "nothing drives async closes" warning was given.
     warned_undriven: AtomicBool,
 }
@@ -284,6 +287,8 @@ struct QueueState {
     pending: Vec<PendingClose>,
     /// Live [`Closer`]s (a `shutdown` runs one).
     drivers: usize,
+    /// Async closes a closer has taken and not yet finished.
+    in_flight: usize,
     /// The wakers of the drivers waiting for work.
     wakers: Vec<(u64, Waker)>,
     next_id: u64,
@@ -293,16 +298,27 @@ struct QueueState {
 
 impl CloseQueue {
     pub(crate) fn new() -> Arc<Self> {
+        Self::with_global(false)
+    }
+
+    fn with_global(global: bool) -> Arc<Self> {
         Arc::new(Self {
             state: Mutex::new(QueueState::default()),
+            global,
             warned_undriven: AtomicBool::new(false),
         })
     }
 
     /// The queue of the global registry and of connections built without one.
     pub(crate) fn global() -> &'static Arc<Self> {
-        static GLOBAL: std::sync::LazyLock<Arc<CloseQueue>> = std::sync::LazyLock::new(CloseQueue::new);
+        static GLOBAL: std::sync::LazyLock<Arc<CloseQueue>> =
+            std::sync::LazyLock::new(|| CloseQueue::with_global(true));
         &GLOBAL
+    }
+
+    /// Whether its registry was dropped.
+    pub(crate) fn has_ended(&self) -> bool {
+        self.lock().ended
     }
 
     fn lock(&self) -> MutexGuard<'_, QueueState> {
@@ -353,10 +369,11 @@ impl CloseQueue {
             let first = !self.warned_undriven.swap(true, Ordering::Relaxed);
             let CloseMeta { name, type_path, .. } = &close.meta;
             if first {
+                let registry = if self.global { "Registry::global()" } else { "registry" };
                 tracing::warn!(
                     connection = &**name,
                     type_path = *type_path,
-                    "connection `{name}` ({type_path}) has an async close hook, but nothing drives async closes, so its old instance was dropped without it: spawn the registry's closer on your runtime, e.g. `tokio::spawn(registry.closer())`, or call `registry.shutdown().await` before exiting"
+                    "connection `{name}` ({type_path}) has an async close hook, but nothing drives async closes, so its old instance was dropped without it: spawn the registry's closer on your runtime, e.g. `tokio::spawn({registry}.closer())`, or call `{registry}.shutdown().await` before exiting"
                 );
             } else {
                 close
@@ -449,8 +466,9 @@ impl Future for Closer {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         loop {
-            let ended = {
+            {
                 let mut state = this.queue.lock();
+                state.in_flight += state.pending.len();
                 this.running.append(&mut state.pending);
                 // Registered under the lock, so a close queued after this is
                 // either taken above or wakes this task.
@@ -459,18 +477,27 @@ impl Future for Closer {
                     Some((_, waker)) => waker.clone_from(cx.waker()),
                     None => state.wakers.push((id, cx.waker().clone())),
                 }
-                state.ended
-            };
-            this.running.retain_mut(|close| close.poll(cx).is_pending());
-            if !this.running.is_empty() {
-                return Poll::Pending;
             }
-            let state = this.queue.lock();
+            let before = this.running.len();
+            this.running.retain_mut(|close| close.poll(cx).is_pending());
+            let finished = before - this.running.len();
+            let mut state = this.queue.lock();
+            state.in_flight -= finished;
             if !state.pending.is_empty() {
                 // Queued while the others were polled: take them too.
                 continue;
             }
-            return if ended || state.ended || this.until_idle {
+            if finished > 0 && state.in_flight == 0 {
+                // A `shutdown` may be waiting for closes another closer ran.
+                let wakers = std::mem::take(&mut state.wakers);
+                drop(state);
+                for (_, waker) in wakers {
+                    waker.wake();
+                }
+                state = this.queue.lock();
+            }
+            let idle = this.running.is_empty() && state.pending.is_empty();
+            return if idle && (state.ended || (this.until_idle && state.in_flight == 0)) {
                 Poll::Ready(())
             } else {
                 Poll::Pending
@@ -485,6 +512,7 @@ impl Drop for Closer {
         let (orphans, wakers) = {
             let mut state = self.queue.lock();
             state.drivers -= 1;
+            state.in_flight -= running.len();
             let id = self.id;
             state.wakers.retain(|(i, _)| *i != id);
             if state.drivers > 0 {
@@ -497,8 +525,8 @@ impl Drop for Closer {
                 (orphans, Vec::new())
             }
         };
-        for waker in wakers {
-            waker.1.wake();
+        for (_, waker) in wakers {
+            waker.wake();
         }
         for close in orphans {
             close

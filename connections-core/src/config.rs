@@ -407,7 +407,8 @@ impl fmt::Debug for Config {
     }
 }
 
-/// Finds `key` in `table`: the literal key first, then a dotted path.
+/// Whether two tables hold the same values (floats compared bit for bit, so
+/// an unchanged NaN is unchanged).
 pub(crate) fn same_tables(a: &Table, b: &Table) -> bool {
     a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| same_value(v, w)))
 }
@@ -421,6 +422,7 @@ fn same_value(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// Finds `key` in `table`: the literal key first, then a dotted path.
 pub(crate) fn find<'a>(table: &'a Table, key: &str) -> Option<&'a Value> {
     if let Some(v) = table.get(key) {
         return Some(v);

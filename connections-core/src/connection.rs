@@ -472,7 +472,6 @@ struct Start<'a, C>(&'a C);
 impl<'a, C: AsyncConnection> Connector<'a, C::Raw> for Start<'a, C> {
     fn start(&self) -> ConnectFuture<'a, C::Raw> {
         let conn = self.0;
-        conn.base().before_connect();
         // The snapshot current at the attempt's start, owned by the future:
         // a reload may swap the connection's config while it runs.
         let config = conn.base().config();
@@ -501,6 +500,9 @@ impl<C: AsyncConnection> Future for Connecting<'_, C> {
             if let Some(value) = conn.base().get() {
                 return Poll::Ready(Ok(value));
             }
+            // Before joining or starting the attempt: a close hook must never
+            // hold up the connect others wait on.
+            conn.base().before_connect();
         }
         this.init
             .get_or_insert_with(|| conn.base().async_init())
@@ -707,14 +709,19 @@ impl dyn DynConnection {
     ///
     /// See [`DynConnection`].
     pub fn connect(&self) -> Result<()> {
+        let refused = || Error::AsyncConnection {
+            name: self.name().to_owned(),
+            type_path: self.type_path(),
+            call: "connect()",
+            instead: "`.connect_async().await`",
+        };
+        // Checked first, so no connect future is made only to be dropped.
+        if self.is_async() {
+            return Err(refused());
+        }
         match self.dyn_connect() {
             crate::__private::DynConnect::Ready(result) => result,
-            crate::__private::DynConnect::Pending(_) => Err(Error::AsyncConnection {
-                name: self.name().to_owned(),
-                type_path: self.type_path(),
-                call: "connect()",
-                instead: "`.connect_async().await`",
-            }),
+            crate::__private::DynConnect::Pending(_) => Err(refused()),
         }
     }
 

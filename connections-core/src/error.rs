@@ -317,8 +317,10 @@ pub enum Error {
     ///
     /// Transient errors were retried first, after a reset; `attempts` says
     /// how many were made. The database's message is included, with any
-    /// configuration value it quoted replaced by `***`; the sqlx error is the
-    /// [`source`](std::error::Error::source) (see [`Error::sql`]).
+    /// configuration value it quoted replaced by `***`. The
+    /// [`source`](std::error::Error::source) shows the same redacted text
+    /// (so printing the error chain or `Debug` shows no value either);
+    /// [`Error::sql`] gives the sqlx error itself.
     #[error("{operation} on connection `{name}` failed after {attempts} attempt(s): {message}")]
     Sql {
         /// The connection name.
@@ -329,7 +331,7 @@ pub enum Error {
         attempts: u32,
         /// The database's (or driver's) message, redacted.
         message: String,
-        /// The sqlx error.
+        /// The sqlx error, behind its redacted text ([`Error::sql`] reaches it).
         #[source]
         source: Arc<dyn StdError + Send + Sync + 'static>,
     },
@@ -363,7 +365,9 @@ impl Error {
     #[cfg(feature = "sql")]
     pub fn sql(&self) -> Option<&sqlx::Error> {
         match self {
-            Error::Sql { source, .. } => source.downcast_ref::<sqlx::Error>(),
+            Error::Sql { source, .. } => source
+                .downcast_ref::<Redacted>()
+                .and_then(|r| r.inner.downcast_ref::<sqlx::Error>()),
             _ => None,
         }
     }
@@ -403,7 +407,7 @@ fn position(line: Option<usize>, column: Option<usize>) -> String {
     }
 }
 
-fn nearest_hint(nearest: Option<&str>) -> String {
+pub(crate) fn nearest_hint(nearest: Option<&str>) -> String {
     nearest.map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default()
 }
 
@@ -433,4 +437,76 @@ pub(crate) fn nearest<'a>(asked: &str, candidates: impl IntoIterator<Item = &'a 
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c.to_owned())
+}
+
+/// An error kept as a source behind its redacted text: `Display` and `Debug`
+/// show only that text, and it has no source of its own, so a printed error
+/// chain never shows the configuration values the original quoted. The
+/// original stays reachable through the accessor of the error that holds it.
+#[cfg_attr(
+    not(feature = "sql"),
+    expect(dead_code, reason = "only the sql feature redacts a source")
+)]
+pub(crate) struct Redacted {
+    text: String,
+    inner: Box<dyn StdError + Send + Sync + 'static>,
+}
+
+#[cfg_attr(
+    not(feature = "sql"),
+    expect(dead_code, reason = "only the sql feature redacts a source")
+)]
+impl Redacted {
+    pub(crate) fn new(text: String, inner: impl StdError + Send + Sync + 'static) -> Self {
+        Self {
+            text,
+            inner: Box::new(inner),
+        }
+    }
+}
+
+impl fmt::Display for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Redacted").field(&self.text).finish()
+    }
+}
+
+impl StdError for Redacted {}
+
+#[cfg(all(test, feature = "sql"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redacted_source_shows_no_value_in_display_debug_or_the_chain() {
+        let inner = sqlx::Error::Protocol("password hunter2-sentinel refused".into());
+        let message = "password *** refused".to_owned();
+        let err = Error::Sql {
+            name: "db".into(),
+            operation: "query",
+            attempts: 1,
+            source: Arc::new(Redacted::new(message.clone(), inner)),
+            message,
+        };
+        let mut shown = vec![err.to_string(), format!("{err:?}"), format!("{err:#?}")];
+        let mut source = err.source();
+        while let Some(cause) = source {
+            shown.push(format!("{cause} {cause:?}"));
+            source = cause.source();
+        }
+        assert_eq!(shown.len(), 4, "one source, redacted, with none of its own");
+        for text in shown {
+            assert!(!text.contains("hunter2"), "{text}");
+        }
+        assert!(
+            matches!(err.sql(), Some(sqlx::Error::Protocol(m)) if m.contains("hunter2-sentinel")),
+            "Error::sql still reaches the sqlx error"
+        );
+    }
 }

@@ -259,7 +259,7 @@ static GLOBAL: std::sync::LazyLock<Registry> = std::sync::LazyLock::new(|| {
 });
 
 /// The environment variable that makes a registry watch its secrets files
-/// (`1`, `true` or `on`; `0`, `false`, `off` or empty for not), for
+/// (`1`, `true`, `on` or `yes`; `0`, `false`, `off`, `no` or empty for not), for
 /// registries whose builder did not call [`RegistryBuilder::watch`]: this is
 /// how the global registry, which does not watch by default, is made to.
 ///
@@ -559,9 +559,11 @@ impl RegistryBuilder {
     /// # let _ = registry;
     /// ```
     pub fn try_build(self) -> Result<Registry> {
-        let registry = self.build();
-        registry.default_ttl.clone()?;
-        Ok(registry)
+        // Checked before building: a registry that fails starts no watcher.
+        if self.default_ttl.is_none() {
+            secrets::default_ttl_from_env()?;
+        }
+        Ok(self.build())
     }
 
     /// Builds the registry.
@@ -1190,7 +1192,6 @@ impl Shared {
 
     /// Drops every cached connection.
     fn clear(&self) {
-        let _defer = DeferSweeps::new();
         self.default_cache.clear();
         for cache in self.caches.lock().unwrap_or_else(PoisonError::into_inner).values() {
             cache.clear();
@@ -1198,7 +1199,7 @@ impl Shared {
     }
 
     fn reload_locked(&self) -> Result<Reloaded> {
-        // Connections may drop under the lock below: the caller sweeps after.
+        // Its resets run under the lock below: the caller sweeps after.
         let _defer = DeferSweeps::new();
         let _span = tracing::debug_span!("reload").entered();
         let _load = self.secrets_load.lock().unwrap_or_else(PoisonError::into_inner);
@@ -1258,6 +1259,8 @@ impl Shared {
     /// the reload may have looked at the cache before the connection was in
     /// it, so it catches up here.
     fn catch_up(&self, conn: &dyn DynConnection, used: &Arc<Secrets>) {
+        // A reset here sweeps after the lock, in the lookup that called this.
+        let _defer = DeferSweeps::new();
         let _load = self.secrets_load.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(current) = self.secrets.load_full()
             && !Arc::ptr_eq(&current, used)
@@ -1689,7 +1692,7 @@ impl<'r> Lookup<'r> {
             |message| Error::ConnectPanicked {
                 name: name.to_owned(),
                 type_path: reg.type_path,
-                message,
+                message: self.redact(name, &message),
             },
         )?;
         if let Some(used) = built_from {
@@ -1705,6 +1708,20 @@ impl<'r> Lookup<'r> {
             eager_connect(&*conn)?;
         }
         Ok(conn)
+    }
+
+    /// `text` with the values of `name`'s section and of the kwargs replaced by
+    /// `***`: for a panic while building, when there is no `Config` yet.
+    fn redact(&self, name: &str, text: &str) -> String {
+        let kwargs: toml::Table = self.kwargs.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let text = crate::config::redact(text, &kwargs);
+        match self.registry.secrets() {
+            Ok(secrets) => match secrets.section(name) {
+                Some(section) => crate::config::redact(&text, section),
+                None => text,
+            },
+            Err(_) => text,
+        }
     }
 
     /// Builds the (unconnected) connection: reads its section and lays the

@@ -62,13 +62,19 @@ fn parse_ttl_seconds(value: &str) -> Result<Duration> {
         expected: EXPECTED,
     };
     let seconds: f64 = value.trim().parse().map_err(|_| invalid("not a number"))?;
+    seconds_to_duration(seconds).map_err(invalid)
+}
+
+/// A number of seconds as a `Duration`, or what is wrong with it: NaN,
+/// negative, or too large (infinity included).
+pub(crate) fn seconds_to_duration(seconds: f64) -> std::result::Result<Duration, &'static str> {
     if seconds.is_nan() {
-        return Err(invalid("not a number"));
+        return Err("not a number");
     }
     if seconds < 0.0 {
-        return Err(invalid("negative"));
+        return Err("negative");
     }
-    Duration::try_from_secs_f64(seconds).map_err(|_| invalid("too large to be a duration"))
+    Duration::try_from_secs_f64(seconds).map_err(|_| "too large to be a duration")
 }
 
 /// One place secrets are read from.

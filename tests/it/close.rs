@@ -120,6 +120,9 @@ impl AsyncClosing {
 
     async fn _close(session: Session) -> Result<(), BoxError> {
         tokio::task::yield_now().await;
+        if session.close.as_deref() == Some("slow") {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
         session.close()
     }
 }
@@ -491,6 +494,33 @@ async fn shutdown_waits_for_every_async_close() {
     // Still usable afterwards.
     let again = reg.connection::<AsyncClosing>("cl_shut_a").unwrap();
     assert_eq!(again.instance().await.unwrap().serial, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_waits_for_the_closes_a_spawned_closer_took() {
+    let names = ["cl_both_a", "cl_both_b", "cl_both_c", "cl_both_d"];
+    let reg = registry(&sections(&names, "closing-async", "close = 'slow'"));
+    let closer = tokio::spawn(reg.closer());
+    for name in names {
+        let conn = reg.connection::<AsyncClosing>(name).unwrap();
+        conn.instance().await.unwrap();
+        conn.reset(); // handed to the spawned closer, which takes it
+    }
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    // Nothing is pending now, but the closes are still running on the other closer.
+    reg.shutdown().await;
+    for name in names {
+        assert_eq!(
+            closed(name),
+            [format!("{name}#1")],
+            "shutdown returned before {name} closed"
+        );
+    }
+    drop(reg);
+    tokio::time::timeout(Duration::from_secs(10), closer)
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 #[test]

@@ -355,6 +355,30 @@ fn a_constraint_violation_fails_at_once_and_exposes_the_sqlx_error() {
 }
 
 #[test]
+fn a_server_error_quoting_a_config_value_is_redacted_in_display_debug_and_the_chain() {
+    if server_url("CONNECTIONS_TEST_POSTGRES_URL").is_none() {
+        return;
+    }
+    let reg = registry_with(
+        "pg_no_db",
+        "dialect = 'postgresql'\nhost = '127.0.0.1'\nport = 5432\nusername = 'postgres'\ndatabase = 'nosuchdb_s3ntinel'",
+    );
+    let db = reg.connection::<SqlConnection>("pg_no_db").unwrap();
+    let err = runtime().block_on(db.query("SELECT 1").fetch_table()).unwrap_err();
+    let quoted = err.sql().map(ToString::to_string).unwrap_or_default();
+    assert!(quoted.contains("nosuchdb_s3ntinel"), "the server quoted it: {quoted}");
+    let mut shown = vec![err.to_string(), format!("{err:?}")];
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        shown.push(format!("{cause} {cause:?}"));
+        source = cause.source();
+    }
+    for text in shown {
+        assert!(!text.contains("nosuchdb_s3ntinel"), "{text}");
+    }
+}
+
+#[test]
 fn an_unreachable_server_fails_after_acquire_timeout_and_never_shows_the_password() {
     // sqlx's pool retries a refused connect until `acquire_timeout`; our
     // retries do not multiply that wait.

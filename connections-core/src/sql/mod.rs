@@ -18,6 +18,7 @@ use self::options::{Dialect, SqlOptions};
 use self::transient::is_transient;
 pub use self::value::{Table, Value};
 use crate::base::ResetReason;
+use crate::error::Redacted;
 use crate::{BaseConnection, Config, Connection, Error};
 
 mod options;
@@ -329,12 +330,15 @@ impl SqlConnection {
     }
 
     fn sql_error(&self, operation: &'static str, attempts: u32, error: sqlx::Error) -> Error {
+        // Redacted with the config a reload last replaced too: the failing
+        // session may have connected with it.
+        let message = self.base().redactor().redact(&error.to_string());
         Error::Sql {
             name: self.name().to_owned(),
             operation,
             attempts,
-            message: self.config().redact(&error.to_string()),
-            source: Arc::new(error),
+            source: Arc::new(Redacted::new(message.clone(), error)),
+            message,
         }
     }
 

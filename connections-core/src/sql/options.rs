@@ -240,7 +240,7 @@ fn warn_about_keys(config: &Config) {
         } else if SQLALCHEMY_IGNORED.contains(&key) {
             ignored.push(format!("`{key}`"));
         } else {
-            unknown.push(unknown_key(key, suggestion(key, known_keys())));
+            unknown.push(unknown_key(key, suggestion(key, known_keys()).as_deref()));
         }
     }
     if let Some(Toml::Table(engine)) = config.as_table().get("create_engine_kwargs") {
@@ -255,7 +255,7 @@ fn warn_about_keys(config: &Config) {
                 ignored.push(format!("`create_engine_kwargs.{key}`"));
             } else {
                 let nearest = suggestion(key, pool_names()).map(|s| format!("create_engine_kwargs.{s}"));
-                unknown.push(unknown_key(&format!("create_engine_kwargs.{key}"), nearest));
+                unknown.push(unknown_key(&format!("create_engine_kwargs.{key}"), nearest.as_deref()));
             }
         }
     }
@@ -276,11 +276,8 @@ fn warn_about_keys(config: &Config) {
     }
 }
 
-fn unknown_key(key: &str, nearest: Option<String>) -> String {
-    match nearest {
-        Some(n) => format!("`{key}` (did you mean `{n}`?)"),
-        None => format!("`{key}`"),
-    }
+fn unknown_key(key: &str, nearest: Option<&str>) -> String {
+    format!("`{key}`{}", crate::error::nearest_hint(nearest))
 }
 
 /// The key `key` is probably a misspelling of: a common alias, or a close candidate.
@@ -671,15 +668,12 @@ fn duration(config: &Config, key: &str) -> Result<Option<Duration>, Error> {
     let Some(secs) = config.get_opt::<f64>(key)? else {
         return Ok(None);
     };
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(config.invalid(
+    crate::secrets::seconds_to_duration(secs).map(Some).map_err(|problem| {
+        config.invalid(
             key.to_owned(),
-            "found a negative or non-finite number, expected a number of seconds, zero or more".to_owned(),
-        ));
-    }
-    Duration::try_from_secs_f64(secs)
-        .map(Some)
-        .map_err(|_| config.invalid(key.to_owned(), "is too large a number of seconds".to_owned()))
+            format!("found a number that is {problem}, expected a number of seconds, zero or more"),
+        )
+    })
 }
 
 #[cfg(test)]
