@@ -366,7 +366,10 @@ impl Config {
         let table = self.table_label();
         let info = &self.info;
         let location = if let Some(file) = &info.section_file {
-            format!("add `{key} = ...` under {table} in {}", file.display())
+            match crate::secrets::env_var_for(file, &self.name, key) {
+                Some(var) => format!("set `{var}=...` in the environment, where {table} is defined"),
+                None => format!("add `{key} = ...` under {table} in {}", file.display()),
+            }
         } else if let Some(last) = info.files.last() {
             format!(
                 "there is no {table} section in {}; add {table} with `{key} = ...` to {}",

@@ -96,9 +96,9 @@ pub enum Error {
 
     /// A section exists but has no `type` key, and no type was given in code.
     #[error(
-        "cannot tell the type of connection `{name}`: [connections.{name}] in {} has no `type` key; add a line `type = \"{example}\"` under [connections.{name}] in {}, or pass the type in code (`connection::<T>(\"{name}\")` or the `with_type` option)",
+        "cannot tell the type of connection `{name}`: [connections.{name}] in {} has no `type` key; {}, or pass the type in code (`connection::<T>(\"{name}\")` or the `with_type` option)",
         file.display(),
-        file.display()
+        add_type_line(file, name, example)
     )]
     NoTypeKey {
         /// The connection name.
@@ -404,6 +404,18 @@ fn position(line: Option<usize>, column: Option<usize>) -> String {
     match (line, column) {
         (Some(line), Some(column)) => format!(" at line {line}, column {column}"),
         _ => " (the parser gave no position)".to_owned(),
+    }
+}
+
+/// Where to write the missing `type` key: in the file, or in the environment
+/// when that is where the section is defined.
+fn add_type_line(file: &std::path::Path, name: &str, example: &str) -> String {
+    match crate::secrets::env_var_for(file, name, "type") {
+        Some(var) => format!("set `{var}={example}` in the environment, where [connections.{name}] is defined"),
+        None => format!(
+            "add a line `type = \"{example}\"` under [connections.{name}] in {}",
+            file.display()
+        ),
     }
 }
 

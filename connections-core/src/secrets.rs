@@ -349,6 +349,22 @@ impl fmt::Debug for Secrets {
 /// ```
 pub const ENV_PREFIX: &str = "CONNECTIONS__";
 
+/// How a key set by an environment variable names its origin: "environment
+/// variable `CONNECTIONS__DB__PORT`".
+const ENV_ORIGIN: &str = "environment variable ";
+
+/// The variable that sets `key` of `[connections.<name>]`, if `origin` (the
+/// section's) is an environment variable: a section defined there gets its
+/// missing keys there too, not "under [connections.<name>] in" a variable.
+pub(crate) fn env_var_for(origin: &Path, name: &str, key: &str) -> Option<String> {
+    origin.to_str()?.strip_prefix(ENV_ORIGIN)?;
+    Some(format!(
+        "{ENV_PREFIX}{}__{}",
+        name.to_ascii_uppercase(),
+        key.to_ascii_uppercase()
+    ))
+}
+
 /// Reads and merges `sources`, in order, then the environment overrides.
 pub(crate) fn load(sources: &[Source], environment: bool) -> Result<Secrets> {
     let mut secrets = load_sources(sources)?;
@@ -393,7 +409,7 @@ impl Secrets {
     }
 
     fn set_from_env(&mut self, var: &str, value: &str) {
-        let origin = PathBuf::from(format!("environment variable {var}"));
+        let origin = PathBuf::from(format!("{ENV_ORIGIN}{var}"));
         let parts = var[ENV_PREFIX.len()..].split("__");
         let mut table = self
             .root

@@ -26,6 +26,21 @@ fn child_with_connection_variables() {
     let echo = env_only.downcast::<Echo>().ok().unwrap();
     assert_eq!(*echo.instance().unwrap(), "from the environment");
 
+    // A section defined in the environment gets its missing keys there too.
+    let missing = echo.config().get::<String>("user").unwrap_err().to_string();
+    assert!(
+        missing.contains(
+            "set `CONNECTIONS__ENVONLY__USER=...` in the environment, where [connections.envonly] is defined"
+        ),
+        "{missing}"
+    );
+    let untyped = reg.connection_dyn("notype").unwrap_err().to_string();
+    assert!(
+        untyped.contains("set `CONNECTIONS__NOTYPE__TYPE=")
+            && untyped.contains("` in the environment, where [connections.notype] is defined"),
+        "{untyped}"
+    );
+
     // The environment overrides the file key by key; untouched keys stay.
     let db = reg.connection::<Echo>("db").unwrap();
     assert_eq!(*db.instance().unwrap(), "env text");
@@ -81,6 +96,7 @@ fn environment_overrides_the_files() {
     let vars = [
         ("CONNECTIONS__ENVONLY__TYPE", "echo"),
         ("CONNECTIONS__ENVONLY__TEXT", "from the environment"),
+        ("CONNECTIONS__NOTYPE__TEXT", "no type"),
         ("CONNECTIONS__DB__TEXT", "env text"),
         ("CONNECTIONS__DB__PORT", "5433"),
         ("CONNECTIONS__DB__PASSWORD", "12345"),

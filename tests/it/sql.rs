@@ -395,6 +395,7 @@ fn an_unreachable_server_fails_after_acquire_timeout_and_never_shows_the_passwor
         panic!("{err}")
     };
     assert_eq!((*attempts, *operation), (1, "connect"), "{err}");
+    assert!(err.to_string().contains("check that the server is running"), "{err}");
     assert!(!db.is_connected());
     for shown in [err.to_string(), format!("{err:?}"), format!("{db:?}"), db.to_string()] {
         assert!(!shown.contains("hunter2-sentinel"), "{shown}");
@@ -455,4 +456,38 @@ fn queries_from_many_tasks_share_one_pool() {
         }
     });
     assert_eq!(db.generation(), 0);
+}
+
+#[test]
+fn a_reload_to_another_database_never_serves_the_old_databases_cached_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = dir.path().join("secrets.toml");
+    let point_at = |db: &str| {
+        let url = format!("sqlite:///{}", dir.path().join(db).display());
+        std::fs::write(
+            &secrets,
+            format!("[connections.sqlite_moved]\ntype = 'sql'\nurl = '{url}'\n"),
+        )
+        .unwrap();
+    };
+    let ttl = Duration::from_secs(600);
+    let reg = Registry::builder().secrets_paths([&secrets]).build();
+    let db = reg.connection::<SqlConnection>("sqlite_moved").unwrap();
+    runtime().block_on(async {
+        for (file, name) in [("two.db", "from two"), ("one.db", "from one")] {
+            point_at(file);
+            reg.reload_secrets().unwrap();
+            db.query("CREATE TABLE t (name TEXT)").execute().await.unwrap();
+            db.query("INSERT INTO t VALUES (?)").bind(name).execute().await.unwrap();
+        }
+        let read = async || db.query("SELECT name FROM t").ttl(ttl).fetch_table().await.unwrap();
+        assert_eq!(read().await.rows()[0][0], Value::from("from one"));
+        point_at("two.db");
+        assert_eq!(reg.reload_secrets().unwrap().reset(), ["sqlite_moved"]);
+        assert_eq!(
+            read().await.rows()[0][0],
+            Value::from("from two"),
+            "not the cached rows of one.db"
+        );
+    });
 }

@@ -118,6 +118,10 @@ struct Settings {
 
 #[derive(PartialEq, Eq, Hash)]
 struct CacheKey {
+    /// The database the rows were read from (a hash of its URL): a reload that points the connection elsewhere
+    /// never gets the old database's rows, even from a fetch that was
+    /// running across the change.
+    database: u64,
     sql: String,
     params: Vec<Value>,
     /// The row type, or `Table`'s.
@@ -141,23 +145,21 @@ impl SqlConnection {
                 hasher.finish()
             },
         };
-        let previous = self
-            .state
-            .settings
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .replace(settings);
-        if previous.is_some_and(|p| p.url_hash != settings.url_hash) {
-            // A secrets reload pointed the connection at another database:
-            // results read from the old one must not be served for it.
-            self.clear_cache();
-        }
+        *self.state.settings.lock().unwrap_or_else(PoisonError::into_inner) = Some(settings);
         sqlx::any::install_default_drivers();
         tracing::debug!(url = %options.display_url, "connecting");
-        pool_options(&options)
-            .connect(&options.url)
-            .await
-            .map_err(|error| self.sql_error("connect", 1, error))
+        pool_options(&options).connect(&options.url).await.map_err(|error| {
+            // sqlx reports a server that never answered (refused, unreachable)
+            // as a pool timeout, which alone does not say what to check.
+            let unreachable = matches!(error, sqlx::Error::PoolTimedOut);
+            let mut error = self.sql_error("connect", 1, error);
+            if unreachable && let Error::Sql { message, .. } = &mut error {
+                message.push_str(
+                    " (no session could be opened within `acquire_timeout`: check that the server is running and that `host` and `port`, or the `url`, are right, or raise `acquire_timeout`)",
+                );
+            }
+            error
+        })
     }
 
     /// The close hook: a pool retired by a reset, a reload or an eviction
@@ -350,7 +352,11 @@ impl SqlConnection {
         let Some(ttl) = query.ttl.filter(|ttl| !ttl.is_zero()) else {
             return fetch(&query).await.map(Arc::new);
         };
+        // Connected first, so the key names the database the connection
+        // points at now (a reload may have reset it since the last query).
+        self.instance().await?;
         let key = CacheKey {
+            database: self.settings().url_hash,
             sql: query.sql.as_str().to_owned(),
             params: query.params.clone(),
             rows: TypeId::of::<R>(),
