@@ -42,7 +42,9 @@ pub(crate) fn is_transient(error: &sqlx::Error) -> bool {
 /// The `Any` driver passes each driver's own database error through.
 fn database_error_is_transient(error: &dyn DatabaseError) -> bool {
     if let Some(mysql) = error.try_downcast_ref::<MySqlDatabaseError>() {
-        return mysql_number_is_transient(mysql.number()) || mysql.code().is_some_and(sqlstate_is_connection_class);
+        let number = mysql.number();
+        return mysql_number_is_transient(number)
+            || (mysql.code().is_some_and(sqlstate_is_connection_class) && !mysql_number_is_a_bad_request(number));
     }
     if error.try_downcast_ref::<SqliteError>().is_some() {
         // Its `code()` is SQLite's numeric result code, not a SQLSTATE.
@@ -54,10 +56,22 @@ fn database_error_is_transient(error: &dyn DatabaseError) -> bool {
 
 /// SQLSTATE class `08` (connection exception: `08000`, `08003` connection does
 /// not exist, `08006` connection failure, `08001`/`08004` could not connect or
-/// rejected, MySQL's `08S01` communication link failure, PostgreSQL's `08P01`
-/// protocol violation).
+/// rejected, MySQL's `08S01` communication link failure), except PostgreSQL's
+/// `08P01` protocol violation.
+///
+/// A server sends `08P01` on a live session for a request it cannot read, such
+/// as a `Bind` with fewer values than the statement has placeholders (one
+/// `.bind()` for `$1` and `$2`): a programming error, which a reconnect and a
+/// retry would only repeat, after dropping every healthy pooled session.
 fn sqlstate_is_connection_class(code: &str) -> bool {
-    code.starts_with("08")
+    code.starts_with("08") && code != "08P01"
+}
+
+/// MySQL errors of SQLSTATE `08S01` that answer a request the server will
+/// never take, whatever the session: `1153` `ER_NET_PACKET_TOO_LARGE` (a
+/// statement or value over `max_allowed_packet`).
+fn mysql_number_is_a_bad_request(number: u16) -> bool {
+    number == 1153
 }
 
 /// Class `08`, and PostgreSQL's codes for a session the server ended:

@@ -94,12 +94,12 @@ fn other_sqlx_errors_are_not() {
 #[test]
 fn sqlstates_of_a_lost_session_are_transient() {
     for code in [
-        "08000", "08001", "08003", "08004", "08006", "08007", "08P01", "08S01", "57P01", "57P02", "57P03", "57P05",
-        "25P03",
+        "08000", "08001", "08003", "08004", "08006", "08007", "08S01", "57P01", "57P02", "57P03", "57P05", "25P03",
     ] {
         assert!(is_transient(&db(code)), "{code}");
     }
     for code in [
+        "08P01", // protocol_violation: the server read a malformed request on a live session
         "42601", // syntax_error
         "42P01", // undefined_table
         "23505", // unique_violation
@@ -129,6 +129,8 @@ fn mysql_numbers() {
     // The class-08 SQLSTATEs MySQL gives (08S01 for network errors, 08004 for 1040) count.
     assert!(sqlstate_is_connection_class("08S01") && sqlstate_is_connection_class("08004"));
     assert!(!sqlstate_is_connection_class("HY000") && !sqlstate_is_connection_class("70100"));
+    // ...but not a statement over `max_allowed_packet`, which no reconnect makes smaller.
+    assert!(mysql_number_is_a_bad_request(1153) && !mysql_number_is_a_bad_request(1158));
 }
 
 #[test]
