@@ -1,10 +1,10 @@
 //! A connection's configuration: its `[connections.<name>]` section merged with
 //! call-site kwargs, with typed access whose errors never show a value.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::de::DeserializeOwned;
 use serde_path_to_error::{Path as SerdePath, Segment};
@@ -61,6 +61,8 @@ pub struct Config {
     values: Table,
     origins: BTreeMap<String, Origin>,
     info: Arc<SourceInfo>,
+    /// Keys read as a [`Secret`](crate::Secret), whatever their name: redacted too.
+    secret_keys: Arc<Mutex<BTreeSet<String>>>,
 }
 
 impl Config {
@@ -84,6 +86,7 @@ impl Config {
             values,
             origins,
             info: Arc::new(SourceInfo::default()),
+            secret_keys: Arc::default(),
         }
     }
 
@@ -125,6 +128,7 @@ impl Config {
             values,
             origins,
             info,
+            secret_keys: Arc::default(),
         }
     }
 
@@ -270,14 +274,20 @@ impl Config {
         let Some(value) = find(&self.values, key) else {
             return Ok(None);
         };
-        convert(value, &self.values)
-            .map(Some)
-            .map_err(|problem| Error::InvalidValue {
-                key: key.to_owned(),
-                table: self.table_label(),
-                origin: self.origin(key).to_string(),
-                problem,
-            })
+        crate::secret::take_read();
+        let converted = convert(value, &self.values);
+        if crate::secret::take_read() {
+            self.secret_keys
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key.to_owned());
+        }
+        converted.map(Some).map_err(|problem| Error::InvalidValue {
+            key: key.to_owned(),
+            table: self.table_label(),
+            origin: self.origin(key).to_string(),
+            problem,
+        })
     }
 
     /// Reads the whole configuration into a `T` with serde.
@@ -395,9 +405,14 @@ impl Config {
         }
     }
 
-    /// Replaces every string value of this configuration quoted in `text` with `***`.
+    /// Replaces every secret of this configuration quoted in `text` with
+    /// `***`: see [`redact`]; keys read as a [`Secret`](crate::Secret) count as secret too.
     pub(crate) fn redact(&self, text: &str) -> String {
-        redact(text, &self.values)
+        let read_as_secret = self.secret_keys.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut secrets = Vec::new();
+        collect_secrets(&self.values, &mut |key| read_as_secret.contains(key), &mut secrets);
+        drop(read_as_secret);
+        mask(text, secrets)
     }
 }
 
@@ -532,37 +547,167 @@ fn describe(message: &str, found: &str, all: &Table) -> String {
     format!("found {found}: {}", redact(message, all))
 }
 
-/// Replaces every string value in `values` (and its escaped form) found in `text` with `***`.
+/// Whether a key's name marks its value as secret: it contains `password`,
+/// `passwd`, `pwd`, `secret`, `token`, `key` (so `private_key`, `api_key`,
+/// `sslkey`) or `credential`, in any case.
+pub(crate) fn is_secret_key(key: &str) -> bool {
+    const MARKS: [&str; 7] = ["password", "passwd", "pwd", "secret", "token", "key", "credential"];
+    let lower = key.to_ascii_lowercase();
+    MARKS.iter().any(|mark| lower.contains(mark))
+}
+
+/// `text` with the secrets of `values` replaced by `***`: the values of
+/// secret-named keys ([`is_secret_key`]), at any depth, and the password (and
+/// secret-named query parameters) of any URL. Host names, ports, database and
+/// user names, paths and modes stay readable: an error must still say what it
+/// is about. A secret is masked only as a whole word, never inside one.
 pub(crate) fn redact(text: &str, values: &Table) -> String {
-    let mut strings = Vec::new();
-    collect_strings(values, &mut strings);
-    // Longest first, so a value containing another is replaced whole.
-    strings.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut secrets = Vec::new();
+    collect_secrets(values, &mut |_| false, &mut secrets);
+    mask(text, secrets)
+}
+
+/// Collects the secrets of `table` (see [`redact`]); `also` marks further
+/// top-level keys as secret.
+fn collect_secrets(table: &Table, also: &mut dyn FnMut(&str) -> bool, out: &mut Vec<String>) {
+    fn all_scalars(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) => out.push(s.clone()),
+            Value::Integer(i) => out.push(i.to_string()),
+            Value::Float(f) => out.push(f.to_string()),
+            Value::Array(a) => a.iter().for_each(|v| all_scalars(v, out)),
+            Value::Table(t) => t.values().for_each(|v| all_scalars(v, out)),
+            Value::Boolean(_) | Value::Datetime(_) => {}
+        }
+    }
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) => url_secrets(s, out),
+            Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+            Value::Table(t) => {
+                for (k, v) in t {
+                    if is_secret_key(k) {
+                        all_scalars(v, out);
+                    } else {
+                        walk(v, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for (k, v) in table {
+        if is_secret_key(k) || also(k) {
+            all_scalars(v, out);
+        } else {
+            walk(v, out);
+        }
+    }
+}
+
+/// The password of a URL-like string (`scheme://user:password@host`), as
+/// written and percent-decoded, and its secret-named query parameters.
+fn url_secrets(s: &str, out: &mut Vec<String>) {
+    let Some((_, rest)) = s.split_once("://") else {
+        return;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if let Some((userinfo, _)) = authority.rsplit_once('@')
+        && let Some((_, password)) = userinfo.split_once(':')
+        && !password.is_empty()
+    {
+        out.push(password.to_owned());
+        out.extend(percent_decode(password));
+    }
+    if let Some((_, query)) = rest.split_once('?') {
+        for pair in query.split('&') {
+            if let Some((k, v)) = pair.split_once('=')
+                && is_secret_key(k)
+                && !v.is_empty()
+            {
+                out.push(v.to_owned());
+                out.extend(percent_decode(v));
+            }
+        }
+    }
+}
+
+/// Decodes `%XX` escapes; `None` if there are none or the result is not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    if !s.contains('%') {
+        return None;
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: Option<&u8>| b.and_then(|b| char::from(*b).to_digit(16));
+        match (bytes[i], hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(u8::try_from(hi * 16 + lo).ok()?);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Replaces each of `secrets` (and its escaped form) found as a whole word in `text` with `***`.
+fn mask(text: &str, mut secrets: Vec<String>) -> String {
+    // Longest first, so a secret containing another is replaced whole.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.dedup();
     let mut out = text.to_owned();
-    for s in strings {
-        if s.len() < 3 {
+    for s in secrets {
+        if s.chars().count() < 3 {
             continue; // too short to be a secret, and replacing it would mangle the text
         }
         let escaped = format!("{s:?}");
         let escaped = &escaped[1..escaped.len() - 1];
-        out = out.replace(s, "***");
+        out = replace_words(&out, &s);
         if escaped != s {
-            out = out.replace(escaped, "***");
+            out = replace_words(&out, escaped);
         }
     }
     out
 }
 
-fn collect_strings<'a>(table: &'a Table, out: &mut Vec<&'a str>) {
-    fn walk<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
-        match v {
-            Value::String(s) => out.push(s),
-            Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
-            Value::Table(t) => collect_strings(t, out),
-            _ => {}
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// `text` with each occurrence of `needle` that is not part of a longer word replaced by `***`.
+fn replace_words(text: &str, needle: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let starts_word = needle.chars().next().is_some_and(is_word);
+    let ends_word = needle.chars().next_back().is_some_and(is_word);
+    let mut before: Option<char> = None;
+    while let Some(at) = rest.find(needle) {
+        let prev = rest[..at].chars().next_back().or(before);
+        let next = rest[at + needle.len()..].chars().next();
+        let inside_a_word = (starts_word && prev.is_some_and(is_word)) || (ends_word && next.is_some_and(is_word));
+        let whole = !inside_a_word;
+        let head = &rest[..at];
+        out.push_str(head);
+        if whole {
+            out.push_str("***");
+            before = needle.chars().next_back();
+            rest = &rest[at + needle.len()..];
+        } else {
+            // Keep the first character and search on after it.
+            let first = needle.chars().next().map_or(0, char::len_utf8);
+            out.push_str(&needle[..first]);
+            before = needle[..first].chars().next_back();
+            rest = &rest[at + first..];
         }
     }
-    table.values().for_each(|v| walk(v, out));
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -576,6 +721,47 @@ mod tests {
             redact("bad password hunter2-secret given", &t),
             "bad password *** given"
         );
+    }
+
+    #[test]
+    fn secrets_are_masked_and_everything_else_stays_readable() {
+        let t: Table = r#"
+            type = "sql"
+            dialect = "postgresql"
+            host = "db.example.com"
+            database = "shop"
+            username = "app"
+            password = "Hunter2pw"
+            api_TOKEN = "tok-123"
+            url = "postgresql://app:S3cr%40t@db.example.com:5432/shop?sslpassword=pem-pass&sslmode=require"
+            [create_engine_kwargs.connect_args]
+            sslkey = "/run/keys/client.key"
+            private_key = { pem = "-----BEGIN KEY-----" }
+            pin = 0
+            [credentials]
+            pin = 123456
+        "#
+        .parse()
+        .unwrap();
+        let text = "database \"shop\" does not exist for app at db.example.com:5432 (sql, sqlx_s_1); \
+                    Hunter2pw tok-123 S3cr%40t S3cr@t pem-pass /run/keys/client.key -----BEGIN KEY----- 123456";
+        assert_eq!(
+            redact(text, &t),
+            "database \"shop\" does not exist for app at db.example.com:5432 (sql, sqlx_s_1); \
+             *** *** *** *** *** *** *** ***"
+        );
+    }
+
+    #[test]
+    fn secrets_are_never_masked_inside_a_word() {
+        let t: Table = "password = 'rejected'\ntoken = 'abc'".parse().unwrap();
+        assert_eq!(
+            redact("TLS upgrade rejected; unrejected abcd xabc abc.", &t),
+            "TLS upgrade ***; unrejected abcd xabc ***."
+        );
+        // A secret with non-word edges is found wherever it sits.
+        let t: Table = "password = '-p@ss-'".parse().unwrap();
+        assert_eq!(redact("x-p@ss-y", &t), "x***y");
     }
 
     #[test]

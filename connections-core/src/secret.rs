@@ -90,6 +90,18 @@ impl<T> fmt::Display for Secret<T> {
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Secret<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // `Config::get` asks after reading a key, and redacts it from then on.
+        READ.set(true);
         T::deserialize(deserializer).map(Self)
     }
+}
+
+thread_local! {
+    /// Set when a `Secret` is deserialized on this thread.
+    static READ: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a `Secret` was deserialized on this thread since the last call.
+pub(crate) fn take_read() -> bool {
+    READ.replace(false)
 }

@@ -184,3 +184,37 @@ fn no_output_contains_the_secret() {
     );
     assert_clean("close hook logs", &log);
 }
+
+/// Fails quoting its database, as a server does, and its password.
+#[derive(Connection)]
+#[connection(type_name = "no-such-db")]
+struct NoSuchDb {
+    base: BaseConnection<()>,
+}
+impl NoSuchDb {
+    fn _connect(&self, config: &Config) -> Result<(), BoxError> {
+        let database: String = config.get("database")?;
+        let password: String = config.get("password")?;
+        panic!("database \"{database}\" does not exist (user app, password {password}, sslmode require)");
+    }
+}
+
+#[test]
+fn redaction_masks_secrets_and_keeps_the_rest_readable() {
+    let reg = Registry::builder()
+        .secrets_toml(
+            "shop.toml",
+            format!(
+                "[connections.shop]\ntype = 'no-such-db'\ndatabase = 'shop'\nusername = 'app'\n\
+                 password = '{SENTINEL}'\nsslmode = 'require'"
+            ),
+        )
+        .build();
+    let err = reg.connection::<NoSuchDb>("shop").unwrap().instance().unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(r#"database "shop" does not exist (user app, password ***, sslmode require)"#),
+        "{text}"
+    );
+    check("a readable error", &err);
+}
