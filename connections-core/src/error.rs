@@ -336,6 +336,16 @@ pub enum Error {
         source: Arc<dyn StdError + Send + Sync + 'static>,
     },
 
+    /// A statement's named parameters (`:name`, [`Query::param`](crate::sql::Query::param))
+    /// do not match what was given; nothing was sent.
+    #[error("query on connection `{name}` was not sent: {problem}")]
+    SqlParameters {
+        /// The connection name.
+        name: String,
+        /// Which names were used but not given, or given but not used.
+        problem: String,
+    },
+
     /// The connection's `_connect` panicked; the panic was caught and poisons nothing.
     #[error("connecting `{name}` ({type_path}) panicked: {message}; the next call tries again")]
     ConnectPanicked {

@@ -25,3 +25,4 @@ mod reload;
 mod reset;
 mod secrets;
 mod sql;
+mod sql_connect;

@@ -1,7 +1,7 @@
 use connections_core::prelude::*;
 
 #[derive(Connection)]
-#[connection(connect = Self::open)]
+#[connection(connect = Self::open_file)]
 struct Sqlite {
     base: BaseConnection<String>,
 }

@@ -5,14 +5,15 @@
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Executor, SqlSafeStr, SqlStr, Statement};
+use sqlx::ConnectOptions as _;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, AssertSqlSafe, Executor, SqlSafeStr, SqlStr, Statement};
 
 use self::options::{Dialect, SqlOptions};
 use self::transient::is_transient;
@@ -21,6 +22,7 @@ use crate::base::ResetReason;
 use crate::error::Redacted;
 use crate::{BaseConnection, Config, Connection, Error};
 
+mod named;
 mod options;
 mod transient;
 mod value;
@@ -146,20 +148,56 @@ impl SqlConnection {
             },
         };
         *self.state.settings.lock().unwrap_or_else(PoisonError::into_inner) = Some(settings);
+        if let Some(error) = options::tls_unavailable(config, &options.tls, cfg!(feature = "sql-tls")) {
+            return Err(error);
+        }
         sqlx::any::install_default_drivers();
         tracing::debug!(url = %options.display_url, "connecting");
-        pool_options(&options).connect(&options.url).await.map_err(|error| {
-            // sqlx reports a server that never answered (refused, unreachable)
-            // as a pool timeout, which alone does not say what to check.
-            let unreachable = matches!(error, sqlx::Error::PoolTimedOut);
-            let mut error = self.sql_error("connect", 1, error);
-            if unreachable && let Error::Sql { message, .. } = &mut error {
-                message.push_str(
-                    " (no session could be opened within `acquire_timeout`: check that the server is running and that `host` and `port`, or the `url`, are right, or raise `acquire_timeout`)",
-                );
-            }
-            error
-        })
+        let connect_options: AnyConnectOptions = options
+            .url
+            .parse()
+            .map_err(|error| self.connect_error(&options, error))?;
+        if options.dialect == Dialect::Sqlite {
+            // A local file: its errors come at once, and the pool keeps the first session.
+            return pool_options(&options)
+                .connect_with(connect_options)
+                .await
+                .map_err(|error| self.connect_error(&options, error));
+        }
+        // One attempt first, bounded by `connect_timeout`: its error is the
+        // real cause (refused, not resolved, TLS, authentication, no such
+        // database), where the pool would retry a refused connect until
+        // `acquire_timeout` and then say only "pool timed out". Concurrent
+        // callers share this attempt (one connect per generation), so they
+        // all fail as fast. The session is closed, and the pool opens its own
+        // on first use: one more handshake, on the cold path only.
+        let attempt = connect_options.connect();
+        let session = match options.connect_timeout {
+            Some(limit) => tokio::time::timeout(limit, attempt).await.unwrap_or_else(|_| {
+                Err(sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer within `connect_timeout` ({} s)", limit.as_secs_f64()),
+                )))
+            }),
+            None => attempt.await,
+        }
+        .map_err(|error| self.connect_error(&options, error))?;
+        let _ = sqlx::Connection::close(session).await;
+        Ok(pool_options(&options).connect_lazy_with(connect_options))
+    }
+
+    /// A failed connect, with where it went and what to check.
+    fn connect_error(&self, options: &SqlOptions, error: sqlx::Error) -> Error {
+        let hint = connect_hint(options, &error);
+        let mut error = self.sql_error("connect", 1, error);
+        if let Error::Sql { message, .. } = &mut error {
+            *message = format!(
+                "could not connect to {} at {}: {message}{hint}",
+                options.dialect.product(),
+                options.endpoint()
+            );
+        }
+        error
     }
 
     /// The close hook: a pool retired by a reset, a reload or an eviction
@@ -186,6 +224,7 @@ impl SqlConnection {
             conn: self,
             sql: sql.into_sql_str(),
             params: Vec::new(),
+            named: Vec::new(),
             ttl: None,
         }
     }
@@ -334,7 +373,7 @@ impl SqlConnection {
     fn sql_error(&self, operation: &'static str, attempts: u32, error: sqlx::Error) -> Error {
         // Redacted with the config a reload last replaced too: the failing
         // session may have connected with it.
-        let message = self.base().redactor().redact(&error.to_string());
+        let message = self.base().redactor().redact(&error_text(&error));
         Error::Sql {
             name: self.name().to_owned(),
             operation,
@@ -384,6 +423,67 @@ impl SqlConnection {
         );
         Ok(rows)
     }
+}
+
+/// An sqlx error as the user needs it. A PostgreSQL error shows its message,
+/// its SQLSTATE, where in the statement it points and the server's hint, but
+/// not sqlx's `at line N`: that is a line of the server's C source, which
+/// reads as a line of the user's SQL.
+fn error_text(error: &sqlx::Error) -> String {
+    let Some(pg) = error
+        .as_database_error()
+        .and_then(|db| db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>())
+    else {
+        return error.to_string();
+    };
+    let mut text = format!(
+        "error returned from database: {} (SQLSTATE {})",
+        pg.message(),
+        pg.code()
+    );
+    if let Some(sqlx::postgres::PgErrorPosition::Original(at)) = pg.position() {
+        let _ = write!(text, " at character {at} of the statement");
+    }
+    if let Some(hint) = pg.hint() {
+        let _ = write!(text, "; hint: {hint}");
+    }
+    text
+}
+
+/// What to check after a failed connect, by its cause.
+fn connect_hint(options: &SqlOptions, error: &sqlx::Error) -> String {
+    use std::io::ErrorKind;
+    match error {
+        sqlx::Error::Io(e) if e.kind() == ErrorKind::ConnectionRefused => {
+            "; nothing accepted the connection: check that the server is running and that `host` and `port` (or the `url`) are right".to_owned()
+        }
+        sqlx::Error::Io(e) if e.kind() == ErrorKind::TimedOut => {
+            "; check `host`, `port` and any firewall between, or raise `connect_timeout` (seconds)".to_owned()
+        }
+        sqlx::Error::Io(e) if e.to_string().contains("lookup address") => {
+            "; the host name could not be resolved: check `host` (or the `url`)".to_owned()
+        }
+        // A certificate rejected by rustls comes as an I/O error of the stream.
+        sqlx::Error::Tls(_) | sqlx::Error::Io(_) if options.tls.required => format!(
+            "; TLS was required (`{}`, set by `{}`), so no connection was made without it",
+            options.tls.mode,
+            options.tls.origin.as_deref().unwrap_or("url")
+        ),
+        sqlx::Error::Database(db) => match (db.code().as_deref(), mysql_number(db.as_ref())) {
+            (Some("28P01" | "28000"), _) | (_, Some(1045 | 1698)) => {
+                "; authentication failed: check `username` and `password`".to_owned()
+            }
+            (Some("3D000"), _) | (_, Some(1049)) => "; no such database: check `database`".to_owned(),
+            _ => String::new(),
+        },
+        _ => String::new(),
+    }
+}
+
+fn mysql_number(error: &dyn sqlx::error::DatabaseError) -> Option<u16> {
+    error
+        .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+        .map(sqlx::mysql::MySqlDatabaseError::number)
 }
 
 /// The error with the attempt count it finally took.
@@ -449,6 +549,8 @@ pub struct Query<'c> {
     conn: &'c SqlConnection,
     sql: SqlStr,
     params: Vec<Value>,
+    /// Named parameters, rewritten to positional ones once the dialect is known.
+    named: Vec<(String, Value)>,
     ttl: Option<Duration>,
 }
 
@@ -469,6 +571,72 @@ impl Query<'_> {
     pub fn bind(mut self, value: impl Into<Value>) -> Self {
         self.params.push(value.into());
         self
+    }
+
+    /// Binds a named parameter: `:name` in the statement, the one style that
+    /// works on every database (SQLAlchemy's `text()` style, Streamlit's
+    /// `params={"name": ...}`).
+    ///
+    /// Names are rewritten to the database's placeholders (`$1` on
+    /// PostgreSQL, `?` on MySQL and SQLite), except inside string literals,
+    /// quoted identifiers and comments; `::` casts stay as they are, and `\:`
+    /// writes a plain colon. A name may be used more than once. A name used
+    /// but not given, given but not used, or given twice, and a query that
+    /// mixes `param` with [`bind`](Query::bind), fail with
+    /// [`Error::SqlParameters`] before the statement is sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{Config, Connection, Error, sql::{SqlConnection, Value}};
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let db = SqlConnection::from_config("np", Config::from_toml("np", "url = 'sqlite::memory:'")?);
+    /// db.query("CREATE TABLE pets (name TEXT, owner TEXT, age INTEGER)").execute().await?;
+    /// db.query("INSERT INTO pets VALUES ('Rex', 'Ada', 4), ('Tom', 'Ada', 2)").execute().await?;
+    /// let table = db
+    ///     .query("SELECT name FROM pets WHERE owner = :owner AND age > :age")
+    ///     .param("owner", "Ada")
+    ///     .param("age", 3)
+    ///     .fetch_table()
+    ///     .await?;
+    /// assert_eq!(table.rows(), [[Value::from("Rex")]]);
+    ///
+    /// let err = db.query("SELECT :a AS a").param("b", 1).fetch_table().await.unwrap_err();
+    /// assert!(matches!(err, Error::SqlParameters { .. }), "{err}");
+    /// # Ok::<(), connections_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn param(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.named
+            .push((name.strip_prefix(':').unwrap_or(name).to_owned(), value.into()));
+        self
+    }
+
+    /// The query with its named parameters made positional for the
+    /// connected database (connecting first if need be).
+    async fn resolved(self) -> Result<Self, Error> {
+        if self.named.is_empty() {
+            return Ok(self);
+        }
+        let conn = self.conn;
+        let rewritten = if self.params.is_empty() {
+            conn.instance().await?;
+            named::rewrite(self.sql.as_str(), conn.settings().dialect, &self.named)
+        } else {
+            Err("mixes `.bind()` and `.param()`; use one style in a statement".to_owned())
+        };
+        match rewritten {
+            Ok(rewritten) => Ok(Query {
+                sql: AssertSqlSafe(rewritten.sql).into_sql_str(),
+                params: rewritten.values,
+                named: Vec::new(),
+                ..self
+            }),
+            Err(problem) => Err(Error::SqlParameters {
+                name: conn.name().to_owned(),
+                problem,
+            }),
+        }
     }
 
     /// Binds several parameters in order.
@@ -532,8 +700,9 @@ impl Query<'_> {
         T: for<'r> sqlx::FromRow<'r, AnyRow> + Clone + Send + Sync + Unpin + 'static,
     {
         let conn = self.conn;
+        let query = self.resolved().await?;
         let rows = conn
-            .fetch_cached(self, async |query| {
+            .fetch_cached(query, async |query| {
                 conn.with_retry("query", |pool| async move {
                     let rows = query.statement().fetch_all(&*pool).await?;
                     rows.iter().map(T::from_row).collect::<Result<Vec<T>, _>>()
@@ -565,8 +734,9 @@ impl Query<'_> {
     /// ```
     pub async fn fetch_table(self) -> Result<Table, Error> {
         let conn = self.conn;
+        let query = self.resolved().await?;
         let table = conn
-            .fetch_cached(self, async |query| {
+            .fetch_cached(query, async |query| {
                 conn.with_retry("query", |pool| async move {
                     let rows = query.statement().fetch_all(&*pool).await?;
                     if rows.is_empty() {
@@ -598,13 +768,14 @@ impl Query<'_> {
     /// See [`SqlConnection`].
     pub async fn execute(self) -> Result<u64, Error> {
         let conn = self.conn;
+        let query = self.resolved().await?;
         let (pool, mut session) = conn
             .with_retry("execute", |pool| async move {
                 let session = pool.acquire().await?;
                 Ok((pool, session))
             })
             .await?;
-        match self.statement().execute(&mut *session).await {
+        match query.statement().execute(&mut *session).await {
             Ok(done) => Ok(done.rows_affected()),
             Err(error) => {
                 if is_transient(&error) {
@@ -624,6 +795,7 @@ impl fmt::Debug for Query<'_> {
             .field("connection", &self.conn.name())
             .field("sql", &self.sql.as_str())
             .field("params", &self.params.len())
+            .field("named", &self.named.iter().map(|(name, _)| name).collect::<Vec<_>>())
             .field("ttl", &self.ttl)
             .finish()
     }

@@ -11,8 +11,15 @@ use std::time::Duration;
 use toml::Value as Toml;
 use url::Url;
 
+use self::driver::Param;
+pub(crate) use self::driver::{Tls, tls_unavailable};
 use crate::config::Config;
 use crate::error::Error;
+
+mod driver;
+
+/// One connect attempt's bound when none is set (libpq's `connect_timeout`).
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The database family, from the URL's scheme or the `dialect` key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +38,24 @@ impl Dialect {
             "mysql" | "mariadb" => Some(Dialect::MySql),
             "sqlite" => Some(Dialect::Sqlite),
             _ => None,
+        }
+    }
+
+    /// The server's port when none is given.
+    pub(crate) fn default_port(self) -> u16 {
+        match self {
+            Dialect::Postgres => 5432,
+            Dialect::MySql => 3306,
+            Dialect::Sqlite => 0,
+        }
+    }
+
+    /// The database's name in messages.
+    pub(crate) fn product(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "PostgreSQL",
+            Dialect::MySql => "MySQL/MariaDB",
+            Dialect::Sqlite => "SQLite",
         }
     }
 
@@ -77,6 +102,10 @@ pub(crate) struct SqlOptions {
     /// connection alive (max 1, min 1, no idle timeout, no max lifetime) or
     /// the data vanishes; SQLAlchemy likewise keeps one connection per thread.
     pub in_memory: bool,
+    /// The bound on one connect attempt (`connect_timeout`, 5 s by default); `None` waits indefinitely.
+    pub connect_timeout: Option<Duration>,
+    /// The TLS asked for.
+    pub tls: Tls,
 }
 
 impl fmt::Debug for SqlOptions {
@@ -87,7 +116,48 @@ impl fmt::Debug for SqlOptions {
             .field("pool", &self.pool)
             .field("retry_wait", &self.retry_wait)
             .field("in_memory", &self.in_memory)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
+    }
+}
+
+impl SqlOptions {
+    /// Where the connection goes, for messages: `127.0.0.1:5432`, a socket
+    /// path, or a SQLite file. Never shows the user name or password.
+    pub(crate) fn endpoint(&self) -> String {
+        let Some(url) = Url::parse(&self.url).ok().filter(|_| self.dialect != Dialect::Sqlite) else {
+            return if self.in_memory {
+                "an in-memory database".to_owned()
+            } else {
+                format!(
+                    "file {}",
+                    self.url
+                        .trim_start_matches("sqlite:")
+                        .split('?')
+                        .next()
+                        .unwrap_or_default()
+                )
+            };
+        };
+        let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+        let socket = match self.dialect {
+            Dialect::MySql => param("socket"),
+            _ => param("host")
+                .filter(|h| h.starts_with('/'))
+                .or_else(|| url.host_str().filter(|h| h.starts_with("%2F")).and_then(percent_decode)),
+        };
+        if let Some(socket) = socket {
+            return format!("socket {socket}");
+        }
+        let host = param("host")
+            .or_else(|| url.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "localhost".to_owned());
+        let port = param("port")
+            .and_then(|p| p.parse().ok())
+            .or(url.port())
+            .unwrap_or(self.dialect.default_port());
+        format!("{host}:{port}")
     }
 }
 
@@ -107,13 +177,12 @@ const POOL_KEYS: [(&str, Option<&str>); 6] = [
 ];
 
 /// Keys read elsewhere or by this module besides the URL parts and pool settings.
-const OTHER_KEYS: [&str; 4] = ["type", "url", "retry_wait", "create_engine_kwargs"];
+const OTHER_KEYS: [&str; 5] = ["type", "url", "retry_wait", "create_engine_kwargs", "connect_timeout"];
 
 /// SQLAlchemy `create_engine` options that sqlx has no counterpart for.
-const SQLALCHEMY_IGNORED: [&str; 25] = [
+const SQLALCHEMY_IGNORED: [&str; 24] = [
     "autocommit",
     "case_sensitive",
-    "connect_args",
     "convert_unicode",
     "creator",
     "echo",
@@ -195,8 +264,19 @@ pub(crate) fn parse(config: &Config) -> Result<SqlOptions, Error> {
         None if URL_PART_KEYS.iter().all(|k| !config.contains(k)) => return Err(no_configuration(config)),
         None => from_keys(config)?,
     };
+    let mut target = target;
+    let driver = driver_params(config, &mut target)?;
     let pool = pool_settings(config)?;
     let retry_wait = duration(config, "retry_wait")?.unwrap_or(Duration::from_secs(1));
+    let connect_timeout = match duration(config, "connect_timeout")? {
+        // The top-level key wins; zero waits indefinitely, as libpq's.
+        Some(timeout) => Some(timeout).filter(|t| !t.is_zero()),
+        None => match driver.connect_timeout {
+            Some(driver::ConnectTimeout::Limit(limit)) => Some(limit),
+            Some(driver::ConnectTimeout::Unbounded) => None,
+            None => Some(DEFAULT_CONNECT_TIMEOUT),
+        },
+    };
     let display_url = display_url(&target.url);
     Ok(SqlOptions {
         url: target.url,
@@ -205,7 +285,62 @@ pub(crate) fn parse(config: &Config) -> Result<SqlOptions, Error> {
         pool,
         retry_wait,
         in_memory: target.in_memory,
+        connect_timeout,
+        tls: driver.tls,
     })
+}
+
+/// Maps the URL's query parameters (or the `query` table) and
+/// `create_engine_kwargs.connect_args` to the parameters sqlx reads, in the URL.
+fn driver_params(config: &Config, target: &mut Target) -> Result<driver::Mapped, Error> {
+    let mut params = Vec::new();
+    let mut url = None;
+    if target.dialect != Dialect::Sqlite {
+        // Ours, built by `from_url` or `from_keys`: it parses.
+        let parsed = Url::parse(&target.url)
+            .map_err(|e| config.invalid("url".to_owned(), format!("is not a valid URL ({e})")))?;
+        let from_url = config.contains("url");
+        params.extend(parsed.query_pairs().map(|(name, value)| Param {
+            origin: if from_url {
+                "url".to_owned()
+            } else {
+                format!("query.{name}")
+            },
+            name: name.into_owned(),
+            value: Toml::String(value.into_owned()),
+        }));
+        url = Some(parsed);
+    }
+    if let Some(args) = config
+        .as_table()
+        .get("create_engine_kwargs")
+        .and_then(|e| e.get("connect_args"))
+    {
+        let Toml::Table(args) = args else {
+            return Err(config.invalid(
+                "create_engine_kwargs.connect_args".to_owned(),
+                format!(
+                    "found {}, expected a table such as `connect_args = {{ sslmode = \"verify-full\" }}`",
+                    args.type_str()
+                ),
+            ));
+        };
+        params.extend(args.iter().map(|(name, value)| Param {
+            origin: format!("create_engine_kwargs.connect_args.{name}"),
+            name: name.clone(),
+            value: value.clone(),
+        }));
+    }
+    let Some(mut url) = url else {
+        return Ok(driver::sqlite(config, &params));
+    };
+    let mapped = driver::map(config, target.dialect, params, &mut url)?;
+    url.set_query(None);
+    if !mapped.query.is_empty() {
+        url.query_pairs_mut().extend_pairs(&mapped.query);
+    }
+    target.url = url.into();
+    Ok(mapped)
 }
 
 /// The URL for sqlx and what it points at.
@@ -250,7 +385,7 @@ fn warn_about_keys(config: &Config) {
                 .flat_map(|(name, alias)| std::iter::once(*name).chain(*alias))
         };
         for key in engine.keys() {
-            if pool_names().any(|k| k == key) {
+            if pool_names().any(|k| k == key) || key == "connect_args" {
             } else if SQLALCHEMY_IGNORED.contains(&key.as_str()) {
                 ignored.push(format!("`create_engine_kwargs.{key}`"));
             } else {

@@ -106,16 +106,20 @@ fn sqlalchemy_schemes_map_to_sqlx_schemes() {
         let o = ok(&format!(
             "url = '{given}://app:pw@db.example:5433/shop?sslmode=require'"
         ));
+        // sqlx's name for the same setting, and MySQL's name for the mode.
+        let tls = if dialect == Dialect::MySql {
+            "ssl-mode=REQUIRED"
+        } else {
+            "sslmode=require"
+        };
         assert_eq!(
             o.url,
-            format!("{scheme}://app:pw@db.example:5433/shop?sslmode=require"),
+            format!("{scheme}://app:pw@db.example:5433/shop?{tls}"),
             "{given}"
         );
         assert_eq!(o.dialect, dialect, "{given}");
-        assert_eq!(
-            o.display_url,
-            format!("{scheme}://app:***@db.example:5433/shop?sslmode=require")
-        );
+        assert_eq!(o.display_url, format!("{scheme}://app:***@db.example:5433/shop?{tls}"));
+        assert!(o.tls.required);
         assert!(!o.in_memory);
     }
     let options = pg(&ok("url = 'postgresql+psycopg2://app:pw@db.example:5433/shop'").url);
@@ -241,9 +245,13 @@ fn query_becomes_url_parameters_inline_or_as_a_sub_table() {
         assert_eq!(o.url, "postgres://u@h/?application_name=my+app%26co&sslmode=disable");
         assert_eq!(pg(&o.url).get_application_name(), Some("my app&co"));
     }
-    // Scalars of any kind are written as text.
-    let o = ok("dialect = 'mysql'\nhost = 'h'\nusername = 'u'\nquery = { statement-cache-capacity = 10, flag = true }");
-    assert!(o.url.ends_with("?flag=true&statement-cache-capacity=10"), "{}", o.url);
+    // Scalars of any kind are written as text; what sqlx does not read is dropped, with a warning.
+    let (o, warns) = warnings(|| {
+        ok("dialect = 'mysql'\nhost = 'h'\nusername = 'u'\nquery = { statement-cache-capacity = 10, flag = true }")
+    });
+    assert!(o.url.ends_with("/?statement-cache-capacity=10"), "{}", o.url);
+    assert_eq!(warns.len(), 1, "{warns:?}");
+    assert!(warns[0].contains("`query.flag`"), "{warns:?}");
 
     let e = err("dialect = 'mysql'\nhost = 'h'\nusername = 'u'\nquery = { ssl = ['a'] }");
     assert!(
@@ -520,20 +528,24 @@ fn retry_wait_is_seconds_and_defaults_to_one() {
 fn ignored_engine_options_give_one_warning_naming_them() {
     let (_, warns) = warnings(|| {
         ok(&format!(
-            "{PG}echo = true\n[create_engine_kwargs]\nmax_overflow = 10\npool_size = 2\nconnect_args = {{ sslmode = '{SENTINEL}' }}"
+            "{PG}echo = true\n[create_engine_kwargs]\nmax_overflow = 10\npool_size = 2\n\
+             connect_args = {{ sslmode = 'disable', keepalives_idle = '{SENTINEL}' }}"
         ))
     });
-    assert_eq!(warns.len(), 1, "{warns:?}");
+    assert_eq!(warns.len(), 2, "{warns:?}");
     let w = &warns[0];
     assert!(
-        w.contains("`echo`") && w.contains("`create_engine_kwargs.max_overflow`"),
+        w.contains("`echo`") && w.contains("`create_engine_kwargs.max_overflow`") && w.contains("ignoring"),
         "{w}"
     );
     assert!(
-        w.contains("`create_engine_kwargs.connect_args`") && w.contains("ignoring"),
+        !w.contains("pool_size") && !w.contains("connect_args") && !w.contains(SENTINEL),
         "{w}"
     );
-    assert!(!w.contains("pool_size") && !w.contains(SENTINEL), "{w}");
+    // An unmapped driver parameter is named, never its value.
+    let w = &warns[1];
+    assert!(w.contains("`create_engine_kwargs.connect_args.keepalives_idle`"), "{w}");
+    assert!(!w.contains("sslmode") && !w.contains(SENTINEL), "{w}");
 }
 
 #[test]
@@ -566,7 +578,7 @@ fn known_keys_and_type_are_never_warned_about() {
     let (_, warns) = warnings(|| {
         ok(
             "type = 'sql'\ndialect = 'postgresql'\ndriver = 'psycopg2'\nhost = 'h'\nport = 1\nusername = 'u'\n\
-            password = 'p'\ndatabase = 'd'\nquery = { a = 'b' }\nretry_wait = 1\nmax_connections = 2\n\
+            password = 'p'\ndatabase = 'd'\nquery = { sslmode = 'require' }\nretry_wait = 1\nmax_connections = 2\n\
             min_connections = 1\nacquire_timeout = 1\nidle_timeout = 1\nmax_lifetime = 1\ntest_before_acquire = true\n\
             pool_timeout = 1\npool_recycle = 1\npool_pre_ping = true\n\
             create_engine_kwargs = { pool_size = 1, max_connections = 2 }",
@@ -580,13 +592,13 @@ fn known_keys_and_type_are_never_warned_about() {
 #[test]
 fn debug_shows_the_masked_url_only() {
     let o = ok(&format!(
-        "url = 'postgresql://app:{SENTINEL}@h/db?sslpassword={SENTINEL}&sslmode=require'"
+        "url = 'postgresql://app:{SENTINEL}@h/db?password={SENTINEL}&sslmode=require'"
     ));
     assert!(o.url.contains(SENTINEL));
     let debug = format!("{o:?}");
     assert!(!debug.contains(SENTINEL), "{debug}");
     assert!(
-        debug.contains("postgres://app:***@h/db?sslpassword=***&sslmode=require"),
+        debug.contains("postgres://app:***@h/db?password=***&sslmode=require"),
         "{debug}"
     );
 }
@@ -620,4 +632,235 @@ fn percent_decoding_keeps_stray_percents() {
     assert_eq!(percent_decode("a%20b%zz%4").as_deref(), Some("a b%zz%4"));
     assert_eq!(percent_decode("%C3%A9").as_deref(), Some("é"));
     assert_eq!(percent_decode("%FF"), None);
+}
+
+// ---------------------------------------------------------------- driver parameters and TLS
+
+fn connect_args(base: &str, args: &str) -> String {
+    format!("{base}\n[create_engine_kwargs.connect_args]\n{args}")
+}
+
+const MYSQL: &str = "dialect = 'mysql'\nhost = 'h'\nusername = 'u'\n";
+
+#[test]
+fn postgres_connect_args_reach_sqlx() {
+    let o = ok(&connect_args(
+        PG,
+        "sslmode = 'verify-full'\nsslrootcert = '/ca.pem'\nsslcert = '/c.pem'\nsslkey = '/k.pem'\n\
+         application_name = 'shop'\noptions = '-c search_path=app'\nconnect_timeout = 10",
+    ));
+    let pg = pg(&o.url);
+    assert_eq!(pg.get_application_name(), Some("shop"));
+    assert_eq!(pg.get_options(), Some("-c search_path=app"));
+    assert!(o.url.contains("sslmode=verify-full"), "{}", o.url);
+    assert!(
+        o.url.contains("sslrootcert=%2Fca.pem") && o.url.contains("sslcert=") && o.url.contains("sslkey="),
+        "{}",
+        o.url
+    );
+    assert_eq!(o.connect_timeout, Some(Duration::from_secs(10)));
+    assert_eq!(
+        o.tls,
+        Tls {
+            mode: "verify-full",
+            required: true,
+            origin: Some("create_engine_kwargs.connect_args.sslmode".to_owned())
+        }
+    );
+    // connect_args win over the URL's query, as SQLAlchemy merges them.
+    let o = ok(&connect_args(
+        "url = 'postgresql://u@h/d?sslmode=disable'",
+        "sslmode = 'require'",
+    ));
+    assert!(o.url.ends_with("?sslmode=require"), "{}", o.url);
+}
+
+#[test]
+fn postgres_root_certificates_verify_as_libpq_does() {
+    // With a root certificate, `require` verifies the chain.
+    let o = ok(&connect_args(PG, "sslmode = 'require'\nsslrootcert = '/ca.pem'"));
+    assert_eq!((o.tls.mode, o.tls.required), ("verify-ca", true));
+    // A root certificate alone leaves the default.
+    let o = ok(&connect_args(PG, "sslrootcert = '/ca.pem'"));
+    assert_eq!((o.tls.mode, o.tls.required), ("prefer", false));
+    // `system`: the system's roots, `verify-full`, and nothing weaker.
+    let o = ok(&connect_args(PG, "sslrootcert = 'system'"));
+    assert_eq!((o.tls.mode, o.tls.required), ("verify-full", true));
+    assert!(!o.url.contains("sslrootcert"), "{}", o.url);
+    let e = err(&connect_args(PG, "sslrootcert = 'system'\nsslmode = 'require'"));
+    let text = e.to_string();
+    assert!(
+        text.contains("key `create_engine_kwargs.connect_args.sslmode`"),
+        "{text}"
+    );
+    assert!(text.contains("weaker than the `verify-full`"), "{text}");
+}
+
+#[test]
+fn tls_and_authentication_settings_sqlx_cannot_honour_are_errors() {
+    for (base, args, key) in [
+        (
+            PG,
+            format!("sslpassword = '{SENTINEL}'"),
+            "create_engine_kwargs.connect_args.sslpassword",
+        ),
+        (
+            PG,
+            "sslcrl = '/crl.pem'".to_owned(),
+            "create_engine_kwargs.connect_args.sslcrl",
+        ),
+        (
+            PG,
+            "channel_binding = 'require'".to_owned(),
+            "create_engine_kwargs.connect_args.channel_binding",
+        ),
+        (
+            MYSQL,
+            "ssl = { ca = '/ca.pem', capath = '/certs' }".to_owned(),
+            "create_engine_kwargs.connect_args.ssl.capath",
+        ),
+        (
+            MYSQL,
+            "ssl = { ca = '/ca.pem', cipher = 'AES' }".to_owned(),
+            "create_engine_kwargs.connect_args.ssl.cipher",
+        ),
+    ] {
+        let e = err(&connect_args(base, &args));
+        assert!(matches!(&e, Error::InvalidValue { key: k, .. } if k == key), "{e:?}");
+        let text = e.to_string();
+        assert!(text.contains("cannot honour"), "{text}");
+        assert!(!text.contains(SENTINEL) && !text.contains("/certs"), "{text}");
+    }
+    let e = err(&format!("url = 'postgresql://u@h/d?sslpassword={SENTINEL}'"));
+    let text = e.to_string();
+    assert!(
+        text.contains("key `url`") && text.contains("its parameter `sslpassword`"),
+        "{text}"
+    );
+    assert!(!text.contains(SENTINEL), "{text}");
+}
+
+#[test]
+fn mysql_ssl_settings_map_as_its_python_drivers_read_them() {
+    for (args, mode, origin) in [
+        // PyMySQL's and mysqlclient's `ssl` table: a CA verifies the chain and the host name.
+        ("ssl = { ca = '/ca.pem' }", "VERIFY_IDENTITY", "ssl.ca"),
+        (
+            "ssl = { ca = '/ca.pem', check_hostname = false }",
+            "VERIFY_CA",
+            "ssl.ca",
+        ),
+        ("ssl = { cert = '/c.pem', key = '/k.pem' }", "REQUIRED", "ssl.cert"),
+        // PyMySQL's keys: a CA verifies the chain, the host name only when asked.
+        ("ssl_ca = '/ca.pem'", "VERIFY_CA", "ssl_ca"),
+        (
+            "ssl_ca = '/ca.pem'\nssl_verify_identity = true",
+            "VERIFY_IDENTITY",
+            "ssl_ca",
+        ),
+        // mysqlclient's mode, in MySQL's or libpq's words.
+        ("ssl_mode = 'REQUIRED'", "REQUIRED", "ssl_mode"),
+        ("ssl_mode = 'verify_identity'", "VERIFY_IDENTITY", "ssl_mode"),
+        ("sslmode = 'verify-full'", "VERIFY_IDENTITY", "sslmode"),
+        (
+            "ssl = { ca = '/ca.pem' }\nssl_mode = 'VERIFY_IDENTITY'",
+            "VERIFY_IDENTITY",
+            "ssl_mode",
+        ),
+    ] {
+        let o = ok(&connect_args(MYSQL, args));
+        assert_eq!(o.tls.mode, mode, "{args}");
+        assert!(o.tls.required, "{args}");
+        assert_eq!(
+            o.tls.origin.as_deref(),
+            Some(format!("create_engine_kwargs.connect_args.{origin}").as_str()),
+            "{args}"
+        );
+        // sqlx reads every parameter we pass it.
+        MySqlConnectOptions::try_from(&any(&o.url)).unwrap_or_else(|e| panic!("{args}: {e}"));
+        assert!(o.url.contains(&format!("ssl-mode={mode}")), "{args}: {}", o.url);
+    }
+    let o = ok(&connect_args(
+        MYSQL,
+        "ssl = { ca = '/ca.pem', cert = '/c.pem', key = '/k.pem' }\ncharset = 'utf8mb4'\nconnect_timeout = 3",
+    ));
+    for part in [
+        "ssl-ca=%2Fca.pem",
+        "ssl-cert=%2Fc.pem",
+        "ssl-key=%2Fk.pem",
+        "charset=utf8mb4",
+    ] {
+        assert!(o.url.contains(part), "{part} in {}", o.url);
+    }
+    assert_eq!(o.connect_timeout, Some(Duration::from_secs(3)));
+    // A weaker explicit mode than the `ssl` table implies is a contradiction, not a downgrade.
+    let e = err(&connect_args(MYSQL, "ssl = { ca = '/ca.pem' }\nssl_mode = 'DISABLED'"));
+    assert!(e.to_string().contains("weaker than the `VERIFY_IDENTITY`"), "{e}");
+    let e = err(&connect_args(MYSQL, "ssl_mode = 'sometimes'"));
+    assert!(
+        e.to_string().contains("is not a TLS mode; expected one of `DISABLED`"),
+        "{e}"
+    );
+    // connect_args may carry the log-in, as PyMySQL's do.
+    let o = ok(&connect_args(
+        MYSQL,
+        &format!("user = 'app'\npasswd = '{SENTINEL}'\ndb = 'shop'\nport = 3307"),
+    ));
+    let my = MySqlConnectOptions::try_from(&any(&o.url)).unwrap();
+    assert_eq!(
+        (my.get_username(), my.get_database(), my.get_port()),
+        ("app", Some("shop"), 3307)
+    );
+    assert!(!format!("{o:?}").contains(SENTINEL));
+}
+
+#[test]
+fn tls_asked_for_without_the_sql_tls_feature_is_an_error_saying_what_to_enable() {
+    let config = cfg(&connect_args(PG, "sslmode = 'verify-full'"));
+    let o = parse(&config).unwrap();
+    let e = tls_unavailable(&config, &o.tls, false).expect("refused, never plaintext");
+    let text = e.to_string();
+    assert!(
+        text.contains("key `create_engine_kwargs.connect_args.sslmode`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("asks for TLS (`verify-full`)") && text.contains("`sql-tls` feature"),
+        "{text}"
+    );
+    assert!(tls_unavailable(&config, &o.tls, true).is_none(), "built with TLS");
+    let config = cfg(&connect_args(PG, "sslmode = 'prefer'"));
+    assert!(
+        tls_unavailable(&config, &parse(&config).unwrap().tls, false).is_none(),
+        "not required"
+    );
+}
+
+#[test]
+fn connect_timeout_defaults_to_five_seconds_and_zero_waits_indefinitely() {
+    assert_eq!(ok(PG).connect_timeout, Some(DEFAULT_CONNECT_TIMEOUT));
+    assert_eq!(
+        ok(&format!("{PG}connect_timeout = 2.5")).connect_timeout,
+        Some(Duration::from_millis(2500))
+    );
+    assert_eq!(ok(&connect_args(PG, "connect_timeout = 0")).connect_timeout, None);
+    assert_eq!(
+        ok("url = 'postgresql://u@h/d?connect_timeout=7'").connect_timeout,
+        Some(Duration::from_secs(7))
+    );
+    let e = err(&connect_args(PG, "connect_timeout = 'soon'"));
+    assert!(e.to_string().contains("expected a number of seconds"), "{e}");
+}
+
+#[test]
+fn sqlite_connect_args_are_warned_about_except_check_same_thread() {
+    let (_, warns) = warnings(|| ok(&connect_args("url = 'sqlite::memory:'", "check_same_thread = false")));
+    assert!(warns.is_empty(), "{warns:?}");
+    let (_, warns) = warnings(|| ok(&connect_args("url = 'sqlite::memory:'", "timeout = 20")));
+    assert!(
+        warns.len() == 1 && warns[0].contains("`create_engine_kwargs.connect_args.timeout`"),
+        "{warns:?}"
+    );
+    let e = err("url = 'sqlite::memory:'\ncreate_engine_kwargs = { connect_args = 'x' }");
+    assert!(e.to_string().contains("expected a table"), "{e}");
 }
