@@ -211,3 +211,47 @@ fn one_bind_for_two_postgres_placeholders_fails_after_one_attempt_with_no_reset(
         assert_eq!(pid().await, before, "the pooled session lives on");
     });
 }
+
+#[test]
+fn describe_gives_the_resolved_settings_without_the_password() {
+    let reg = registry_with(
+        "described",
+        "dialect = 'postgresql'\nhost = 'db.internal'\nusername = 'app'\npassword = 'Pw-d3scribe'\ndatabase = 'shop'\n\
+         pool_size = 4\npool_recycle = 600\n\
+         [connections.described.create_engine_kwargs.connect_args]\nsslmode = 'verify-full'\nconnect_timeout = 2",
+    );
+    let db = reg.connection::<SqlConnection>("described").unwrap();
+    let d = db.describe().unwrap();
+    assert_eq!(d.dialect, "postgresql");
+    assert_eq!((d.host.as_deref(), d.port), (Some("db.internal"), Some(5432)));
+    assert_eq!(
+        (d.database.as_deref(), d.username.as_deref()),
+        (Some("shop"), Some("app"))
+    );
+    assert_eq!((d.tls_mode, d.tls_required), ("verify-full", true));
+    assert_eq!(d.connect_timeout, Some(Duration::from_secs(2)));
+    assert_eq!((d.max_connections, d.max_lifetime), (4, Some(Duration::from_secs(600))));
+    // sqlx's defaults, filled in.
+    assert_eq!(
+        (d.min_connections, d.acquire_timeout, d.test_before_acquire),
+        (0, Duration::from_secs(30), true)
+    );
+    let line = d.to_string();
+    assert_eq!(
+        line,
+        "dialect=postgresql host=db.internal port=5432 database=shop username=app tls=verify-full tls_required=true \
+         connect_timeout=2s max_connections=4 min_connections=0 acquire_timeout=30s idle_timeout=600s \
+         max_lifetime=600s test_before_acquire=true retry_wait=1s \
+         url=postgres://app:***@db.internal/shop?sslmode=verify-full"
+    );
+    assert!(!format!("{d:?}").contains("Pw-d3scribe"));
+    assert!(!db.is_connected(), "describing connects nothing");
+
+    let bad = registry_with("described_bad", "dialect = 'oracle'\nhost = 'h'\nusername = 'u'");
+    let err = bad
+        .connection::<SqlConnection>("described_bad")
+        .unwrap()
+        .describe()
+        .unwrap_err();
+    assert!(err.to_string().contains("`oracle` is not supported"), "{err}");
+}

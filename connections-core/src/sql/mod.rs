@@ -15,6 +15,7 @@ use sqlx::ConnectOptions as _;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Executor, SqlSafeStr, SqlStr, Statement};
 
+pub use self::describe::Description;
 use self::options::{Dialect, SqlOptions};
 use self::transient::is_transient;
 pub use self::value::{Table, Value};
@@ -22,6 +23,7 @@ use crate::base::ResetReason;
 use crate::error::Redacted;
 use crate::{BaseConnection, Config, Connection, Error};
 
+mod describe;
 mod named;
 mod options;
 mod transient;
@@ -152,7 +154,7 @@ impl SqlConnection {
             return Err(error);
         }
         sqlx::any::install_default_drivers();
-        tracing::debug!(url = %options.display_url, "connecting");
+        tracing::debug!(settings = %Description::new(&options), "connecting");
         let connect_options: AnyConnectOptions = options
             .url
             .parse()
@@ -323,11 +325,26 @@ impl SqlConnection {
     /// # }).unwrap();
     /// ```
     pub fn dialect(&self) -> Option<&'static str> {
-        self.current_settings().map(|s| match s.dialect {
-            Dialect::Sqlite => "sqlite",
-            Dialect::Postgres => "postgresql",
-            Dialect::MySql => "mysql",
-        })
+        self.current_settings().map(|s| s.dialect.name())
+    }
+
+    /// What this connection connects to and how, resolved from its current
+    /// configuration (no connect is made): dialect, host, port, database,
+    /// user name, TLS mode and pool settings, for logs and support. The
+    /// password never appears. `Display` gives one line for a log.
+    ///
+    /// # Errors
+    ///
+    /// The configuration's error, as the connect would report it.
+    ///
+    /// # Examples
+    ///
+    /// See [`Description`].
+    pub fn describe(&self) -> Result<Description, Error> {
+        // The connect already warned about this configuration's keys, or will.
+        let quiet = tracing::subscriber::NoSubscriber::default();
+        let options = tracing::subscriber::with_default(quiet, || options::parse(&self.config()))?;
+        Ok(Description::new(&options))
     }
 
     /// Runs `op` on the pool; on a transient error resets (if that pool is

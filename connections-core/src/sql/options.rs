@@ -41,6 +41,15 @@ impl Dialect {
         }
     }
 
+    /// The dialect's name, as `SqlConnection::dialect` gives it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgresql",
+            Dialect::MySql => "mysql",
+        }
+    }
+
     /// The server's port when none is given.
     pub(crate) fn default_port(self) -> u16 {
         match self {
@@ -122,22 +131,35 @@ impl fmt::Debug for SqlOptions {
     }
 }
 
+/// What a connection points at, read back from the URL built for sqlx.
+pub(crate) struct Parts {
+    /// A host name or address, or a Unix socket's path.
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub database: Option<String>,
+    pub username: Option<String>,
+}
+
 impl SqlOptions {
-    /// Where the connection goes, for messages: `127.0.0.1:5432`, a socket
-    /// path, or a SQLite file. Never shows the user name or password.
-    pub(crate) fn endpoint(&self) -> String {
+    /// The host, port, database and user the URL for sqlx names, with the
+    /// query parameters that override them (`?host=/socket/dir`, `dbname`, `user`).
+    pub(crate) fn parts(&self) -> Parts {
         let Some(url) = Url::parse(&self.url).ok().filter(|_| self.dialect != Dialect::Sqlite) else {
-            return if self.in_memory {
-                "an in-memory database".to_owned()
-            } else {
-                format!(
-                    "file {}",
-                    self.url
-                        .trim_start_matches("sqlite:")
-                        .split('?')
-                        .next()
-                        .unwrap_or_default()
-                )
+            let file = self
+                .url
+                .trim_start_matches("sqlite:")
+                .split('?')
+                .next()
+                .unwrap_or_default();
+            return Parts {
+                host: None,
+                port: None,
+                database: Some(if self.in_memory {
+                    ":memory:".to_owned()
+                } else {
+                    percent_decode(file).unwrap_or_default()
+                }),
+                username: None,
             };
         };
         let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
@@ -147,17 +169,48 @@ impl SqlOptions {
                 .filter(|h| h.starts_with('/'))
                 .or_else(|| url.host_str().filter(|h| h.starts_with("%2F")).and_then(percent_decode)),
         };
-        if let Some(socket) = socket {
-            return format!("socket {socket}");
+        let decoded = |s: &str| Some(percent_decode(s).unwrap_or_else(|| s.to_owned())).filter(|s| !s.is_empty());
+        let database = match self.dialect {
+            Dialect::Postgres => param("dbname"),
+            _ => None,
         }
-        let host = param("host")
-            .or_else(|| url.host_str().map(str::to_owned))
-            .unwrap_or_else(|| "localhost".to_owned());
-        let port = param("port")
-            .and_then(|p| p.parse().ok())
-            .or(url.port())
-            .unwrap_or(self.dialect.default_port());
-        format!("{host}:{port}")
+        .or_else(|| decoded(url.path().trim_start_matches('/')));
+        let username = param("user").or_else(|| decoded(url.username()));
+        match socket {
+            Some(socket) => Parts {
+                host: Some(socket),
+                port: None,
+                database,
+                username,
+            },
+            None => Parts {
+                host: Some(
+                    param("host")
+                        .or_else(|| url.host_str().map(str::to_owned))
+                        .unwrap_or_else(|| "localhost".to_owned()),
+                ),
+                port: Some(
+                    param("port")
+                        .and_then(|p| p.parse().ok())
+                        .or(url.port())
+                        .unwrap_or(self.dialect.default_port()),
+                ),
+                database,
+                username,
+            },
+        }
+    }
+
+    /// Where the connection goes, for messages: `127.0.0.1:5432`, a socket
+    /// path, or a SQLite file. Never shows the user name or password.
+    pub(crate) fn endpoint(&self) -> String {
+        let parts = self.parts();
+        match (parts.host, parts.port) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(socket), None) => format!("socket {socket}"),
+            _ if self.in_memory => "an in-memory database".to_owned(),
+            _ => format!("file {}", parts.database.unwrap_or_default()),
+        }
     }
 }
 

@@ -864,3 +864,42 @@ fn sqlite_connect_args_are_warned_about_except_check_same_thread() {
     let e = err("url = 'sqlite::memory:'\ncreate_engine_kwargs = { connect_args = 'x' }");
     assert!(e.to_string().contains("expected a table"), "{e}");
 }
+
+// ---------------------------------------------------------------- what `describe` reads back
+
+#[test]
+fn parts_read_back_host_port_database_and_user() {
+    let parts = |toml: &str| {
+        let p = ok(toml).parts();
+        (p.host, p.port, p.database, p.username)
+    };
+    let s = |v: &str| Some(v.to_owned());
+    assert_eq!(
+        parts(&format!("url = 'postgresql://app:{SENTINEL}@db.internal/shop%20db'")),
+        (s("db.internal"), Some(5432), s("shop db"), s("app"))
+    );
+    assert_eq!(
+        parts("url = 'mysql://root@127.0.0.1:3307/test'"),
+        (s("127.0.0.1"), Some(3307), s("test"), s("root"))
+    );
+    // libpq's query parameters override the URL's parts; a socket has no port.
+    assert_eq!(
+        parts("url = 'postgresql:///shop?host=/var/run/postgresql&user=app&dbname=other'"),
+        (s("/var/run/postgresql"), None, s("other"), s("app"))
+    );
+    assert_eq!(
+        parts("dialect = 'postgresql'\nhost = '/tmp'\nusername = 'u'\ndatabase = 'd'"),
+        (s("/tmp"), None, s("d"), s("u"))
+    );
+    assert_eq!(
+        parts("dialect = 'mysql'\nhost = '/run/mysqld/mysqld.sock'\nusername = 'u'"),
+        (s("/run/mysqld/mysqld.sock"), None, None, s("u"))
+    );
+    assert_eq!(
+        parts("url = 'sqlite:///data/app db.sqlite'"),
+        (None, None, s("data/app db.sqlite"), None)
+    );
+    assert_eq!(parts("url = 'sqlite::memory:'"), (None, None, s(":memory:"), None));
+    assert_eq!(ok("url = 'postgresql://u@h:6543/d'").endpoint(), "h:6543");
+    assert_eq!(ok("url = 'postgresql:///d?host=/tmp'").endpoint(), "socket /tmp");
+}
