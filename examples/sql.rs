@@ -59,8 +59,8 @@ async fn main() -> Result<(), BoxError> {
 
     println!("3. rows as your own type");
     let adas: Vec<Pet> = db
-        .query("SELECT name, owner, age FROM pets WHERE owner = ?")
-        .bind("Ada")
+        .query("SELECT name, owner, age FROM pets WHERE owner = :owner")
+        .param("owner", "Ada")
         .fetch_all()
         .await?;
     for pet in &adas {
@@ -99,7 +99,7 @@ async fn main() -> Result<(), BoxError> {
 
     println!("6. a transaction, rolled back");
     let mut tx = db.begin().await?;
-    sqlx::query("DELETE FROM pets").execute(&mut *tx).await?;
+    tx.query("DELETE FROM pets").execute().await?;
     tx.rollback().await?;
     let left = db.query("SELECT COUNT(*) AS n FROM pets").fetch_table().await?;
     println!("    still {} pets", left.rows()[0][0]);

@@ -199,7 +199,7 @@ fn async_connects_are_traced_and_a_cancelled_one_says_so() {
 }
 
 #[test]
-fn a_sql_connect_traces_its_url_with_the_password_masked() {
+fn a_sql_connect_traces_its_settings_with_the_password_masked() {
     let reg = Registry::builder()
         .secrets_toml(
             "secrets.toml",
@@ -216,7 +216,12 @@ fn a_sql_connect_traces_its_url_with_the_password_masked() {
         .build()
         .unwrap();
     let log = traced(|| assert!(runtime.block_on(db.pool()).is_err()));
-    assert!(log.contains("connecting url=postgres://app:***@127.0.0.1:1/x"), "{log}");
+    // The line `SqlConnection::describe()` gives.
+    assert!(
+        log.contains("connecting settings=dialect=postgresql host=127.0.0.1 port=1 database=x username=app tls=prefer"),
+        "{log}"
+    );
+    assert!(log.contains("url=postgres://app:***@127.0.0.1:1/x"), "{log}");
     assert!(!log.contains(SENTINEL), "{log}");
 }
 

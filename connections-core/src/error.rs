@@ -325,7 +325,7 @@ pub enum Error {
     Sql {
         /// The connection name.
         name: String,
-        /// `query`, `execute`, `begin` or `connect`.
+        /// `query`, `execute`, `begin`, `commit`, `rollback` or `connect`.
         operation: &'static str,
         /// Attempts made, the failed one included.
         attempts: u32,
@@ -344,6 +344,20 @@ pub enum Error {
         name: String,
         /// Which names were used but not given, or given but not used.
         problem: String,
+    },
+
+    /// [`Query::fetch_all_on`](crate::sql::Query::fetch_all_on) asked for one
+    /// database's rows on a connection configured for another.
+    #[error(
+        "query on connection `{name}` asked for {asked} rows, but the connection is configured for {actual}; read them with the `{actual}` database type, or with `fetch_all` for a type every database decodes"
+    )]
+    SqlDatabase {
+        /// The connection name.
+        name: String,
+        /// The database asked for: `postgresql`, `mysql` or `sqlite`.
+        asked: &'static str,
+        /// The database configured.
+        actual: &'static str,
     },
 
     /// The connection's `_connect` panicked; the panic was caught and poisons nothing.

@@ -120,10 +120,13 @@
 //! # The SQL connection
 //!
 //! With the `sql` feature, [`sql::SqlConnection`] is Streamlit's `type = "sql"`
-//! on sqlx (SQLite, PostgreSQL, MySQL/MariaDB): the same secrets keys and
-//! SQLAlchemy URL forms, bound parameters, typed or [`sql::Table`] rows, a
-//! `ttl` result cache, transactions, and reset-and-retry on transient errors
-//! only (Streamlit retries syntax errors too).
+//! on sqlx's native drivers (SQLite, PostgreSQL, MySQL/MariaDB): the same
+//! secrets keys, SQLAlchemy URL forms and `connect_args` (a TLS setting is
+//! honoured or the connect fails), `:name` parameters on every database,
+//! typed or [`sql::Table`] rows of every common column type, a result cache
+//! only when asked (`ttl`, `cache_forever`), transactions, a connect that
+//! fails within `connect_timeout` naming its cause, and reset-and-retry on
+//! transient errors only (Streamlit retries syntax errors too).
 //!
 //! # Lookup
 //!

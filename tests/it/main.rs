@@ -26,3 +26,4 @@ mod reset;
 mod secrets;
 mod sql;
 mod sql_connect;
+mod sql_types;

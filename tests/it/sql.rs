@@ -158,11 +158,10 @@ async fn cache_and_transaction(db: &SqlConnection, dialect: &Dialect, table: &st
     let ttl = Duration::from_secs(600);
     let pets = async |min_age: i64, ttl: Option<Duration>| -> Vec<Pet> {
         let query = db.query(AssertSqlSafe(count.clone())).bind(min_age);
-        let query = match ttl {
-            Some(ttl) => query.ttl(ttl),
-            None => query,
-        };
-        query.fetch_all().await.unwrap()
+        match ttl {
+            Some(ttl) => query.ttl(ttl).fetch_all().await.unwrap().to_vec(),
+            None => query.fetch_all().await.unwrap(),
+        }
     };
     let before = pets(0, Some(ttl)).await;
     db.query(AssertSqlSafe(insert.to_owned()))
@@ -183,10 +182,10 @@ async fn cache_and_transaction(db: &SqlConnection, dialect: &Dialect, table: &st
 
     // A transaction rolled back leaves nothing behind.
     let mut tx = db.begin().await.unwrap();
-    sqlx::query(AssertSqlSafe(insert.to_owned()))
+    tx.query(AssertSqlSafe(insert.to_owned()))
         .bind("Ghost")
         .bind(99_i64)
-        .execute(&mut *tx)
+        .execute()
         .await
         .unwrap();
     tx.rollback().await.unwrap();
@@ -215,12 +214,12 @@ async fn survives_a_killed_session(db: &SqlConnection, dialect: &Dialect, admin_
     assert_eq!(db.generation(), 0);
     println!("restart test: connected (generation 0), session {victim}");
 
-    sqlx::any::install_default_drivers();
-    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(admin_url)
-        .await
-        .unwrap();
-    sqlx::raw_sql(AssertSqlSafe(dialect.kill.replace("{id}", &victim.to_string())))
-        .execute(&mut admin)
+    // Another session, not pooled.
+    let admin = registry_with("admin", &format!("url = '{admin_url}'\nmax_connections = 1"));
+    let admin = admin.connection::<SqlConnection>("admin").unwrap();
+    admin
+        .query(AssertSqlSafe(dialect.kill.replace("{id}", &victim.to_string())))
+        .execute()
         .await
         .unwrap();
     println!("restart test: session {victim} killed from another session");

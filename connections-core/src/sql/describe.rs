@@ -73,7 +73,7 @@ pub struct Description {
 
 impl Description {
     pub(super) fn new(options: &SqlOptions) -> Self {
-        let pool = super::pool_options(options);
+        let pool = super::pool_options::<sqlx::Sqlite>(options);
         let parts = options.parts();
         Description {
             dialect: options.dialect.name(),

@@ -1,7 +1,11 @@
-//! SQLite, PostgreSQL and MySQL/MariaDB through sqlx's `Any` driver.
+//! SQLite, PostgreSQL and MySQL/MariaDB, each on sqlx's native driver.
 //!
 //! [`SqlConnection`] is `type = "sql"`; [`Query`] a statement on it; [`Value`]
-//! and [`Table`] the parameters and rows it exchanges.
+//! and [`Table`] the parameters and rows it exchanges; [`Pool`] and
+//! [`Transaction`] the native pool and transaction underneath.
+//!
+//! The types [`Value`] holds are re-exported in [`types`], so their versions
+//! always match sqlx's.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -11,65 +15,99 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use sqlx::ConnectOptions as _;
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, AssertSqlSafe, Executor, SqlSafeStr, SqlStr, Statement};
+use sqlx::pool::PoolOptions;
+use sqlx::{ConnectOptions, Database, SqlSafeStr};
 
 pub use self::describe::Description;
 use self::options::{Dialect, SqlOptions};
+use self::pool::Tx;
+pub use self::pool::{Pool, Transaction};
+use self::query::Statement;
+pub use self::query::{Cached, Fresh, FromAnyRow, Query, TxQuery};
 use self::transient::is_transient;
-pub use self::value::{Table, Value};
-use crate::base::ResetReason;
+pub use self::value::{SqlDatabase, Table, Value};
+use crate::base::{Redactor, ResetReason};
 use crate::error::Redacted;
 use crate::{BaseConnection, Config, Connection, Error};
+
+/// The types [`Value`] holds, from the crates sqlx decodes them with:
+/// `bigdecimal`, `chrono` and `uuid` (JSON is `serde_json::Value`: add
+/// `serde_json = "1"` to build one).
+///
+/// The types alone, not the crates, and not `serde_json::Value`: re-exporting
+/// those makes the compiler write every `String` in its messages to users as
+/// `std::string::String` (its short names must be unambiguous).
+///
+/// # Examples
+///
+/// ```
+/// use connections_core::sql::Value;
+/// use connections_core::sql::types::{BigDecimal, NaiveDate, Uuid};
+///
+/// let day = Value::from(NaiveDate::from_ymd_opt(2024, 2, 29).unwrap());
+/// let price = Value::from("12.50".parse::<BigDecimal>().unwrap());
+/// assert_eq!((day.to_string(), price.to_string()), ("2024-02-29".to_owned(), "12.50".to_owned()));
+/// assert_eq!(Value::from(Uuid::nil()).to_string().len(), 36);
+/// ```
+pub mod types {
+    pub use bigdecimal::BigDecimal;
+    pub use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+    pub use uuid::Uuid;
+}
 
 mod describe;
 mod named;
 mod options;
+mod pool;
+mod query;
 mod transient;
 mod value;
 
 /// Attempts in all for a statement that fails with a transient error, as the reference.
 const ATTEMPTS: u32 = 3;
 
-/// A SQL database: SQLite, PostgreSQL or MySQL/MariaDB, through a sqlx pool.
+/// A SQL database: SQLite, PostgreSQL or MySQL/MariaDB, through sqlx's
+/// native pool for it.
 ///
 /// Streamlit's `type = "sql"` connection. Configure it as Streamlit does,
 /// with a `url` (SQLAlchemy's forms work: `postgresql+psycopg2://...`,
 /// `sqlite:///app.db`) or the keys `dialect`, `host`, `port`, `username`,
-/// `password`, `database` and `query`; pool options (`max_connections`,
-/// `min_connections`, `acquire_timeout`, `idle_timeout`, `max_lifetime`,
-/// `test_before_acquire`, or SQLAlchemy's `pool_size`, `pool_timeout`,
-/// `pool_recycle`, `pool_pre_ping`, also inside `create_engine_kwargs`)
-/// play the part of `create_engine_kwargs`; `retry_wait` (seconds, default 1)
-/// is the wait between retries. Call-site kwargs override the secrets key by key.
+/// `password`, `database` and `query`; driver parameters (TLS above all) in
+/// `create_engine_kwargs.connect_args` or the URL's query; pool options
+/// (`max_connections`, `min_connections`, `acquire_timeout`, `idle_timeout`,
+/// `max_lifetime`, `test_before_acquire`, or SQLAlchemy's `pool_size`,
+/// `pool_timeout`, `pool_recycle`, `pool_pre_ping`, also inside
+/// `create_engine_kwargs`); `connect_timeout` (seconds, default 5) bounds one
+/// connect attempt, `retry_wait` (seconds, default 1) is the wait between
+/// retries. Call-site kwargs override the secrets key by key.
+/// [`describe`](SqlConnection::describe) shows what all that resolves to.
 ///
-/// It is async (`instance().await` gives the `AnyPool`) and runs on tokio, as
+/// It is async (`instance().await` gives the [`Pool`]) and runs on tokio, as
 /// sqlx's `runtime-tokio` does.
 ///
-/// * [`query`](SqlConnection::query): parameters bound, never interpolated;
-///   rows as your `sqlx::FromRow` type or as a [`Table`]; an optional `ttl`
-///   result cache.
+/// * [`query`](SqlConnection::query): parameters bound, never interpolated
+///   (`:name` on every database, or the database's own placeholders); rows as
+///   your `sqlx::FromRow` type ([`FromAnyRow`], or one database's with
+///   [`fetch_all_on`](Query::fetch_all_on)) or as a [`Table`] of [`Value`]s,
+///   which decode every common column type; an optional result cache
+///   ([`ttl`](Query::ttl), [`cache_forever`](Query::cache_forever)).
 /// * Transient errors (I/O, a closed or killed session, a pool timeout, a
-///   protocol error, a server shutting down) reset the connection and retry,
-///   3 attempts in all, `retry_wait` apart. Other errors (syntax, constraint,
-///   decode) fail at once, with no reset: retrying them cannot succeed, and
-///   a reset would drop every healthy pooled session.
+///   server shutting down) reset the connection and retry, 3 attempts in
+///   all, `retry_wait` apart. Other errors (syntax, constraint, decode, a
+///   malformed request) fail at once, with no reset: retrying them cannot
+///   succeed, and a reset would drop every healthy pooled session.
 /// * [`execute`](Query::execute) for writes, [`begin`](SqlConnection::begin)
 ///   for transactions, [`pool`](SqlConnection::pool) for everything else
 ///   sqlx does (Streamlit's `session` and `engine`).
 ///
-/// Values decode through sqlx's `Any` driver: booleans, integers, floats,
-/// text and bytes; cast other types in SQL (`CAST(created AS TEXT)`).
-///
 /// A pool retired by a reset, a reload or an eviction is closed with
 /// `pool.close().await` (each session says goodbye to the server) once no
-/// `Arc<AnyPool>` from it is left, on the registry's
+/// `Arc<Pool>` from it is left, on the registry's
 /// [`closer`](crate::Registry::closer) or in its
 /// [`shutdown`](crate::Registry::shutdown); with neither, it is dropped, as
 /// before. A transaction still open on it finishes first. Keep the
-/// `Arc<AnyPool>` that [`pool`](SqlConnection::pool) returns rather than a
-/// clone of the `AnyPool` inside it: only the `Arc` counts as a handle.
+/// `Arc<Pool>` that [`pool`](SqlConnection::pool) returns rather than a
+/// clone of the pool inside it: only the `Arc` counts as a handle.
 ///
 /// # Examples
 ///
@@ -83,11 +121,11 @@ const ATTEMPTS: u32 = 3;
 ///     .build();
 /// let db = registry.connection::<SqlConnection>("sql")?;
 /// db.query("CREATE TABLE pets (name TEXT, age INTEGER)").execute().await?;
-/// db.query("INSERT INTO pets VALUES (?, ?)").bind("Rex").bind(3).execute().await?;
+/// db.query("INSERT INTO pets VALUES (:name, :age)").param("name", "Rex").param("age", 3).execute().await?;
 ///
-/// #[derive(sqlx::FromRow, Clone)]
+/// #[derive(sqlx::FromRow)]
 /// struct Pet { name: String, age: i64 }
-/// let pets: Vec<Pet> = db.query("SELECT name, age FROM pets WHERE age > ?").bind(1).fetch_all().await?;
+/// let pets: Vec<Pet> = db.query("SELECT name, age FROM pets WHERE age > :min").param("min", 1).fetch_all().await?;
 /// assert_eq!((pets[0].name.as_str(), pets[0].age), ("Rex", 3));
 ///
 /// let table = db.query("SELECT name, age FROM pets").fetch_table().await?;
@@ -98,7 +136,7 @@ const ATTEMPTS: u32 = 3;
 #[derive(Connection)]
 #[connection(type_name = "sql", async, crate = crate)]
 pub struct SqlConnection {
-    base: BaseConnection<AnyPool>,
+    base: BaseConnection<Pool>,
     state: State,
 }
 
@@ -108,8 +146,8 @@ struct State {
     /// The parsed settings the current pool was built from (the latest
     /// successful parse: a secrets reload may change the dialect or `retry_wait`).
     settings: Mutex<Option<Settings>>,
-    /// The `ttl` result cache.
-    cache: Mutex<HashMap<CacheKey, Cached>>,
+    /// The result cache (`ttl`, `cache_forever`).
+    cache: Mutex<HashMap<CacheKey, CacheEntry>>,
 }
 
 #[derive(Clone, Copy)]
@@ -132,13 +170,21 @@ struct CacheKey {
     rows: TypeId,
 }
 
-struct Cached {
-    expires: Instant,
-    rows: Arc<dyn Any + Send + Sync>,
+struct CacheEntry {
+    /// `None`: kept until `clear_cache`.
+    expires: Option<Instant>,
+    /// An `Arc<R>` for the row type `R` the key names.
+    rows: Box<dyn Any + Send + Sync>,
+}
+
+impl CacheEntry {
+    fn live(&self, now: Instant) -> bool {
+        self.expires.is_none_or(|expires| expires > now)
+    }
 }
 
 impl SqlConnection {
-    async fn _connect(&self, config: &Config) -> Result<AnyPool, Error> {
+    async fn _connect(&self, config: &Config) -> Result<Pool, Error> {
         let options = options::parse(config)?;
         let settings = Settings {
             dialect: options.dialect,
@@ -153,18 +199,26 @@ impl SqlConnection {
         if let Some(error) = options::tls_unavailable(config, &options.tls, cfg!(feature = "sql-tls")) {
             return Err(error);
         }
-        sqlx::any::install_default_drivers();
         tracing::debug!(settings = %Description::new(&options), "connecting");
-        let connect_options: AnyConnectOptions = options
+        Ok(match options.dialect {
+            Dialect::Postgres => Pool::Postgres(self.open(&options).await?),
+            Dialect::MySql => Pool::MySql(self.open(&options).await?),
+            Dialect::Sqlite => Pool::Sqlite(self.open(&options).await?),
+        })
+    }
+
+    /// A pool of `DB`'s native driver for `options`.
+    async fn open<DB: Database>(&self, options: &SqlOptions) -> Result<sqlx::Pool<DB>, Error> {
+        let connect_options: <DB::Connection as sqlx::Connection>::Options = options
             .url
             .parse()
-            .map_err(|error| self.connect_error(&options, error))?;
+            .map_err(|error| self.connect_error(options, error))?;
         if options.dialect == Dialect::Sqlite {
             // A local file: its errors come at once, and the pool keeps the first session.
-            return pool_options(&options)
+            return pool_options(options)
                 .connect_with(connect_options)
                 .await
-                .map_err(|error| self.connect_error(&options, error));
+                .map_err(|error| self.connect_error(options, error));
         }
         // One attempt first, bounded by `connect_timeout`: its error is the
         // real cause (refused, not resolved, TLS, authentication, no such
@@ -183,9 +237,9 @@ impl SqlConnection {
             }),
             None => attempt.await,
         }
-        .map_err(|error| self.connect_error(&options, error))?;
+        .map_err(|error| self.connect_error(options, error))?;
         let _ = sqlx::Connection::close(session).await;
-        Ok(pool_options(&options).connect_lazy_with(connect_options))
+        Ok(pool_options(options).connect_lazy_with(connect_options))
     }
 
     /// A failed connect, with where it went and what to check.
@@ -205,7 +259,7 @@ impl SqlConnection {
     /// The close hook: a pool retired by a reset, a reload or an eviction
     /// says goodbye to the server on each of its sessions (once no query
     /// holds it) instead of cutting them off when it is dropped.
-    async fn _close(pool: AnyPool) {
+    async fn _close(pool: Pool) {
         pool.close().await;
     }
 
@@ -215,20 +269,15 @@ impl SqlConnection {
     ///
     /// `sql` is a literal (`&'static str`) or, for SQL built at run time,
     /// wrapped in `sqlx::AssertSqlSafe` after checking it interpolates no
-    /// input; values go through [`bind`](Query::bind). Placeholders are the
-    /// database's own: `?` for SQLite and MySQL, `$1` for PostgreSQL.
+    /// input; values go through [`param`](Query::param) (`:name`, on every
+    /// database) or [`bind`](Query::bind) (the database's own placeholders:
+    /// `?` for SQLite and MySQL, `$1` for PostgreSQL).
     ///
     /// # Examples
     ///
     /// See [`SqlConnection`].
     pub fn query(&self, sql: impl SqlSafeStr) -> Query<'_> {
-        Query {
-            conn: self,
-            sql: sql.into_sql_str(),
-            params: Vec::new(),
-            named: Vec::new(),
-            ttl: None,
-        }
+        Query::new(self, sql)
     }
 
     /// The sqlx pool (Streamlit's `engine`), connecting if needed: for
@@ -245,12 +294,12 @@ impl SqlConnection {
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let db = SqlConnection::from_config("mem", Config::from_toml("mem", "url = 'sqlite::memory:'")?);
     /// let pool = db.pool().await?;
-    /// let one: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&*pool).await.unwrap();
+    /// let one: i64 = sqlx::query_scalar("SELECT 1").fetch_one(pool.as_sqlite().unwrap()).await.unwrap();
     /// assert_eq!(one, 1);
     /// # Ok::<(), connections_core::Error>(())
     /// # }).unwrap();
     /// ```
-    pub async fn pool(&self) -> Result<Arc<AnyPool>, Error> {
+    pub async fn pool(&self) -> Result<Arc<Pool>, Error> {
         self.instance().await
     }
 
@@ -270,17 +319,30 @@ impl SqlConnection {
     /// let db = SqlConnection::from_config("tx", Config::from_toml("tx", "url = 'sqlite::memory:'")?);
     /// db.query("CREATE TABLE t (x INTEGER)").execute().await?;
     /// let mut tx = db.begin().await?;
-    /// sqlx::query("INSERT INTO t VALUES (1)").execute(&mut *tx).await.unwrap();
+    /// tx.query("INSERT INTO t VALUES (:x)").param("x", 1).execute().await?;
     /// tx.rollback().await.unwrap();
     /// assert!(db.query("SELECT x FROM t").fetch_table().await?.is_empty());
     /// # Ok::<(), connections_core::Error>(())
     /// # }).unwrap();
     /// ```
-    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, Error> {
-        self.with_retry("begin", |pool| async move { pool.begin().await }).await
+    pub async fn begin(&self) -> Result<Transaction, Error> {
+        let tx = self
+            .with_retry("begin", |pool| async move {
+                Ok(match &*pool {
+                    Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+                    Pool::MySql(p) => Tx::MySql(p.begin().await?),
+                    Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+                })
+            })
+            .await?;
+        Ok(Transaction {
+            tx,
+            name: self.name().to_owned(),
+            redactor: self.base().redactor(),
+        })
     }
 
-    /// Empties the `ttl` result cache.
+    /// Empties the result cache ([`Query::ttl`], [`Query::cache_forever`]).
     ///
     /// # Examples
     ///
@@ -293,7 +355,7 @@ impl SqlConnection {
         self.cache().clear();
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, Cached>> {
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, CacheEntry>> {
         self.state.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -351,7 +413,7 @@ impl SqlConnection {
     /// still current), waits `retry_wait` and tries again, 3 attempts in all.
     async fn with_retry<T, F, Fut>(&self, operation: &'static str, mut op: F) -> Result<T, Error>
     where
-        F: FnMut(Arc<AnyPool>) -> Fut,
+        F: FnMut(Arc<Pool>) -> Fut,
         Fut: Future<Output = Result<T, sqlx::Error>>,
     {
         let mut attempt = 1;
@@ -390,55 +452,75 @@ impl SqlConnection {
     fn sql_error(&self, operation: &'static str, attempts: u32, error: sqlx::Error) -> Error {
         // Redacted with the config a reload last replaced too: the failing
         // session may have connected with it.
-        let message = self.base().redactor().redact(&error_text(&error));
-        Error::Sql {
-            name: self.name().to_owned(),
-            operation,
-            attempts,
-            source: Arc::new(Redacted::new(message.clone(), error)),
-            message,
-        }
+        sql_error(self.name(), &self.base().redactor(), operation, attempts, error)
     }
 
-    async fn fetch_cached<R: Any + Send + Sync>(
+    /// Fails unless the connection is `DB`'s database (connecting if need be).
+    async fn expect_database<DB: SqlDatabase>(&self) -> Result<(), Error> {
+        let pool = self.instance().await?;
+        if DB::pool(&pool).is_some() {
+            return Ok(());
+        }
+        Err(Error::SqlDatabase {
+            name: self.name().to_owned(),
+            asked: DB::DIALECT_NAME,
+            actual: self.settings().dialect.name(),
+        })
+    }
+
+    /// The rows `fetch` reads, from the cache when a live entry has them.
+    async fn fetch_cached<R: ?Sized + Send + Sync + 'static>(
         &self,
-        query: Query<'_>,
-        fetch: impl AsyncFnOnce(&Query<'_>) -> Result<R, Error>,
+        statement: &Statement,
+        ttl: Option<Duration>,
+        fetch: impl AsyncFnOnce() -> Result<Arc<R>, Error>,
     ) -> Result<Arc<R>, Error> {
-        let Some(ttl) = query.ttl.filter(|ttl| !ttl.is_zero()) else {
-            return fetch(&query).await.map(Arc::new);
-        };
+        if ttl.is_some_and(|ttl| ttl.is_zero()) {
+            return fetch().await;
+        }
         // Connected first, so the key names the database the connection
         // points at now (a reload may have reset it since the last query).
         self.instance().await?;
         let key = CacheKey {
             database: self.settings().url_hash,
-            sql: query.sql.as_str().to_owned(),
-            params: query.params.clone(),
+            sql: statement.sql.as_str().to_owned(),
+            params: statement.params.clone(),
             rows: TypeId::of::<R>(),
         };
         let now = Instant::now();
         let hit = self
             .cache()
             .get(&key)
-            .filter(|c| c.expires > now)
-            .map(|c| Arc::clone(&c.rows));
-        if let Some(Ok(rows)) = hit.map(Arc::downcast::<R>) {
+            .filter(|entry| entry.live(now))
+            .and_then(|entry| entry.rows.downcast_ref::<Arc<R>>().cloned());
+        if let Some(rows) = hit {
             return Ok(rows);
         }
         // Only successes are cached.
-        let rows = Arc::new(fetch(&query).await?);
+        let rows = fetch().await?;
         let mut cache = self.cache();
         let now = Instant::now();
-        cache.retain(|_, c| c.expires > now);
+        cache.retain(|_, entry| entry.live(now));
         cache.insert(
             key,
-            Cached {
-                expires: now + ttl,
-                rows: Arc::clone(&rows) as Arc<dyn Any + Send + Sync>,
+            CacheEntry {
+                expires: ttl.map(|ttl| now + ttl),
+                rows: Box::new(Arc::clone(&rows)),
             },
         );
         Ok(rows)
+    }
+}
+
+/// An [`Error::Sql`] for `error` on connection `name`, its text redacted.
+fn sql_error(name: &str, redactor: &Redactor, operation: &'static str, attempts: u32, error: sqlx::Error) -> Error {
+    let message = redactor.redact(&error_text(&error));
+    Error::Sql {
+        name: name.to_owned(),
+        operation,
+        attempts,
+        source: Arc::new(Redacted::new(message.clone(), error)),
+        message,
     }
 }
 
@@ -523,9 +605,9 @@ fn with_attempts(error: Error, attempts: u32) -> Error {
     }
 }
 
-fn pool_options(options: &SqlOptions) -> AnyPoolOptions {
+fn pool_options<DB: Database>(options: &SqlOptions) -> PoolOptions<DB> {
     let settings = &options.pool;
-    let mut pool = AnyPoolOptions::new();
+    let mut pool = PoolOptions::new();
     if let Some(max) = settings.max_connections {
         pool = pool.max_connections(max);
     }
@@ -554,268 +636,6 @@ fn pool_options(options: &SqlOptions) -> AnyPoolOptions {
             .max_lifetime(None);
     }
     pool
-}
-
-/// A statement with its parameters, from [`SqlConnection::query`].
-///
-/// Parameters are bound, never interpolated. A statement is retried on
-/// transient errors (see [`SqlConnection`]), so it is run afresh, parameters
-/// rebound, on each attempt.
-#[must_use = "a query does nothing until fetched or executed"]
-pub struct Query<'c> {
-    conn: &'c SqlConnection,
-    sql: SqlStr,
-    params: Vec<Value>,
-    /// Named parameters, rewritten to positional ones once the dialect is known.
-    named: Vec<(String, Value)>,
-    ttl: Option<Duration>,
-}
-
-impl Query<'_> {
-    /// Binds the next parameter.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use connections_core::{Config, Connection, sql::SqlConnection};
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let db = SqlConnection::from_config("b", Config::from_toml("b", "url = 'sqlite::memory:'")?);
-    /// let table = db.query("SELECT ? AS a, ? AS b, ? AS c").bind(1).bind("two").bind(None::<i64>).fetch_table().await?;
-    /// assert_eq!(table.to_string().lines().count(), 4);
-    /// # Ok::<(), connections_core::Error>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn bind(mut self, value: impl Into<Value>) -> Self {
-        self.params.push(value.into());
-        self
-    }
-
-    /// Binds a named parameter: `:name` in the statement, the one style that
-    /// works on every database (SQLAlchemy's `text()` style, Streamlit's
-    /// `params={"name": ...}`).
-    ///
-    /// Names are rewritten to the database's placeholders (`$1` on
-    /// PostgreSQL, `?` on MySQL and SQLite), except inside string literals,
-    /// quoted identifiers and comments; `::` casts stay as they are, and `\:`
-    /// writes a plain colon. A name may be used more than once. A name used
-    /// but not given, given but not used, or given twice, and a query that
-    /// mixes `param` with [`bind`](Query::bind), fail with
-    /// [`Error::SqlParameters`] before the statement is sent.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use connections_core::{Config, Connection, Error, sql::{SqlConnection, Value}};
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let db = SqlConnection::from_config("np", Config::from_toml("np", "url = 'sqlite::memory:'")?);
-    /// db.query("CREATE TABLE pets (name TEXT, owner TEXT, age INTEGER)").execute().await?;
-    /// db.query("INSERT INTO pets VALUES ('Rex', 'Ada', 4), ('Tom', 'Ada', 2)").execute().await?;
-    /// let table = db
-    ///     .query("SELECT name FROM pets WHERE owner = :owner AND age > :age")
-    ///     .param("owner", "Ada")
-    ///     .param("age", 3)
-    ///     .fetch_table()
-    ///     .await?;
-    /// assert_eq!(table.rows(), [[Value::from("Rex")]]);
-    ///
-    /// let err = db.query("SELECT :a AS a").param("b", 1).fetch_table().await.unwrap_err();
-    /// assert!(matches!(err, Error::SqlParameters { .. }), "{err}");
-    /// # Ok::<(), connections_core::Error>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn param(mut self, name: &str, value: impl Into<Value>) -> Self {
-        self.named
-            .push((name.strip_prefix(':').unwrap_or(name).to_owned(), value.into()));
-        self
-    }
-
-    /// The query with its named parameters made positional for the
-    /// connected database (connecting first if need be).
-    async fn resolved(self) -> Result<Self, Error> {
-        if self.named.is_empty() {
-            return Ok(self);
-        }
-        let conn = self.conn;
-        let rewritten = if self.params.is_empty() {
-            conn.instance().await?;
-            named::rewrite(self.sql.as_str(), conn.settings().dialect, &self.named)
-        } else {
-            Err("mixes `.bind()` and `.param()`; use one style in a statement".to_owned())
-        };
-        match rewritten {
-            Ok(rewritten) => Ok(Query {
-                sql: AssertSqlSafe(rewritten.sql).into_sql_str(),
-                params: rewritten.values,
-                named: Vec::new(),
-                ..self
-            }),
-            Err(problem) => Err(Error::SqlParameters {
-                name: conn.name().to_owned(),
-                problem,
-            }),
-        }
-    }
-
-    /// Binds several parameters in order.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use connections_core::{Config, Connection, sql::{SqlConnection, Value}};
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let db = SqlConnection::from_config("bs", Config::from_toml("bs", "url = 'sqlite::memory:'")?);
-    /// let params: Vec<Value> = vec![1.into(), 2.into()];
-    /// let table = db.query("SELECT ? + ? AS sum").bind_all(params).fetch_table().await?;
-    /// assert_eq!(table.rows()[0][0], Value::Int(3));
-    /// # Ok::<(), connections_core::Error>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn bind_all<V: Into<Value>>(mut self, values: impl IntoIterator<Item = V>) -> Self {
-        self.params.extend(values.into_iter().map(Into::into));
-        self
-    }
-
-    /// Caches the result for `ttl`, keyed by (sql, parameters, row type), on
-    /// this connection; only successes are cached, and a zero `ttl` caches
-    /// nothing. Results survive `reset()`, as Streamlit's.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// # use connections_core::{Config, Connection, sql::SqlConnection};
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let db = SqlConnection::from_config("t", Config::from_toml("t", "url = 'sqlite::memory:'")?);
-    /// let first = db.query("SELECT random() AS r").ttl(Duration::from_secs(60)).fetch_table().await?;
-    /// let again = db.query("SELECT random() AS r").ttl(Duration::from_secs(60)).fetch_table().await?;
-    /// assert_eq!(first, again, "served from the cache");
-    /// # Ok::<(), connections_core::Error>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = Some(ttl);
-        self
-    }
-
-    fn statement(&self) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
-        self.params
-            .iter()
-            .fold(sqlx::query(self.sql.clone()), |query, param| value::bind(query, param))
-    }
-
-    /// The rows, each decoded as a `T` (`#[derive(sqlx::FromRow)]`).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Sql`], naming the connection and the attempts made.
-    ///
-    /// # Examples
-    ///
-    /// See [`SqlConnection`].
-    pub async fn fetch_all<T>(self) -> Result<Vec<T>, Error>
-    where
-        T: for<'r> sqlx::FromRow<'r, AnyRow> + Clone + Send + Sync + Unpin + 'static,
-    {
-        let conn = self.conn;
-        let query = self.resolved().await?;
-        let rows = conn
-            .fetch_cached(query, async |query| {
-                conn.with_retry("query", |pool| async move {
-                    let rows = query.statement().fetch_all(&*pool).await?;
-                    rows.iter().map(T::from_row).collect::<Result<Vec<T>, _>>()
-                })
-                .await
-            })
-            .await?;
-        Ok(Arc::unwrap_or_clone(rows))
-    }
-
-    /// The rows as a [`Table`] of column names and [`Value`]s, for display.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Sql`], naming the connection and the attempts made.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use connections_core::{Config, Connection, sql::{SqlConnection, Value}};
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let db = SqlConnection::from_config("ft", Config::from_toml("ft", "url = 'sqlite::memory:'")?);
-    /// let table = db.query("SELECT 1 AS one, 'a' AS letter").fetch_table().await?;
-    /// assert_eq!(table.columns(), ["one", "letter"]);
-    /// assert_eq!(table.rows()[0], [Value::Int(1), Value::from("a")]);
-    /// println!("{table}");
-    /// # Ok::<(), connections_core::Error>(())
-    /// # }).unwrap();
-    /// ```
-    pub async fn fetch_table(self) -> Result<Table, Error> {
-        let conn = self.conn;
-        let query = self.resolved().await?;
-        let table = conn
-            .fetch_cached(query, async |query| {
-                conn.with_retry("query", |pool| async move {
-                    let rows = query.statement().fetch_all(&*pool).await?;
-                    if rows.is_empty() {
-                        // No row to read the column names from: ask the statement.
-                        let prepared = pool.prepare(query.sql.clone()).await?;
-                        let columns = prepared.columns().iter().map(|c| sqlx::Column::name(c).to_owned());
-                        return Ok(Table::new(columns, Vec::new()).unwrap_or_default());
-                    }
-                    Table::from_rows(&rows)
-                })
-                .await
-            })
-            .await?;
-        Ok(Arc::unwrap_or_clone(table))
-    }
-
-    /// Runs a write (or any statement) and returns the number of rows it
-    /// affected. Never cached. A write is retried only when its error shows
-    /// the statement never reached the database (no session could be had),
-    /// so a retry can never apply it twice; an error after it was sent still
-    /// resets a broken connection for the next call.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Sql`], naming the connection and the attempts made.
-    ///
-    /// # Examples
-    ///
-    /// See [`SqlConnection`].
-    pub async fn execute(self) -> Result<u64, Error> {
-        let conn = self.conn;
-        let query = self.resolved().await?;
-        let (pool, mut session) = conn
-            .with_retry("execute", |pool| async move {
-                let session = pool.acquire().await?;
-                Ok((pool, session))
-            })
-            .await?;
-        match query.statement().execute(&mut *session).await {
-            Ok(done) => Ok(done.rows_affected()),
-            Err(error) => {
-                if is_transient(&error) {
-                    // Not retried (it may have run); the next call reconnects.
-                    conn.base.reset_if_for(&pool, ResetReason::Retry);
-                }
-                Err(conn.sql_error("execute", 1, error))
-            }
-        }
-    }
-}
-
-impl fmt::Debug for Query<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Parameters may be secrets of the application's users: not shown.
-        f.debug_struct("Query")
-            .field("connection", &self.conn.name())
-            .field("sql", &self.sql.as_str())
-            .field("params", &self.params.len())
-            .field("named", &self.named.iter().map(|(name, _)| name).collect::<Vec<_>>())
-            .field("ttl", &self.ttl)
-            .finish()
-    }
 }
 
 impl fmt::Debug for SqlConnection {

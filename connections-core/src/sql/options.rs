@@ -1,6 +1,6 @@
 //! Reads a `type = "sql"` connection's configuration (Streamlit's keys and
-//! SQLAlchemy's URL forms) into a URL sqlx's `Any` driver reads, pool settings
-//! and the wait between retries.
+//! SQLAlchemy's URL forms, driver parameters) into a URL sqlx's native driver
+//! for the dialect reads, pool settings and the wait between retries.
 //!
 //! Nothing here logs or returns a secret: errors and warnings name keys, never
 //! values, and [`SqlOptions`]'s `Debug` shows only the URL with its password masked.
@@ -68,7 +68,7 @@ impl Dialect {
         }
     }
 
-    /// The URL scheme sqlx's `Any` driver dispatches on.
+    /// The URL scheme sqlx's drivers read.
     fn scheme(self) -> &'static str {
         match self {
             Dialect::Sqlite => "sqlite",
@@ -599,8 +599,8 @@ fn sqlite_target(config: &Config, path: &str, params: Vec<(String, String)>) -> 
     }
 }
 
-/// Percent-encodes a SQLite path so that the `Any` driver's `Url::parse` and
-/// sqlx's own decoding give it back unchanged.
+/// Percent-encodes a SQLite path so that sqlx's decoding gives it back
+/// unchanged, and so does any `Url::parse` of the URL (a log line's reader).
 fn encode_sqlite_path(path: &str) -> String {
     // `sqlite:relative/path` has an opaque path, which `Url::parse` keeps as
     // is; `sqlite:/abs/path` is hierarchical, where it would drop `.`/`..`

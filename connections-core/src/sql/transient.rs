@@ -39,7 +39,7 @@ pub(crate) fn is_transient(error: &sqlx::Error) -> bool {
     }
 }
 
-/// The `Any` driver passes each driver's own database error through.
+/// Each driver's own database error, told apart by downcasting.
 fn database_error_is_transient(error: &dyn DatabaseError) -> bool {
     if let Some(mysql) = error.try_downcast_ref::<MySqlDatabaseError>() {
         let number = mysql.number();

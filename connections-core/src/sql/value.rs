@@ -1,16 +1,30 @@
-//! SQL values and query results: [`Value`] for parameters and cells, [`Table`] for results.
+//! SQL values and query results: [`Value`] for parameters and cells, [`Table`]
+//! for results, and how each native driver binds and decodes them.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
-use sqlx::any::{AnyArguments, AnyRow, AnyTypeInfoKind};
+use bigdecimal::BigDecimal;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use sqlx::mysql::{MySql, MySqlRow};
+use sqlx::postgres::{PgRow, PgTypeKind, Postgres};
 use sqlx::query::Query;
-use sqlx::{Any, Column as _, Row as _, ValueRef as _};
+use sqlx::sqlite::{Sqlite, SqliteRow};
+use sqlx::types::Json;
+use sqlx::{Column as _, Database, Decode, Row, TypeInfo as _, ValueRef as _};
+use uuid::Uuid;
+
+use super::pool::Pool;
 
 /// One SQL value: a query parameter or a cell of a [`Table`].
 ///
-/// The kinds are those every database of the `Any` driver shares. Most Rust
-/// scalars convert with `.into()`, and `None` becomes [`Value::Null`].
+/// Every common column type decodes: booleans, integers, floats, exact
+/// decimals, text, bytes, dates, times, timestamps with and without a time
+/// zone, UUIDs and JSON, and `NULL` of each. Rust values convert with
+/// `.into()` (the `chrono`, `bigdecimal` and `uuid` types as
+/// [`sql::types`](crate::sql::types) re-exports them, and `serde_json::Value`),
+/// and `None` becomes
+/// [`Value::Null`].
 ///
 /// `Value` is `Eq` and `Hash`, so parameters can key a cache: floats compare
 /// by bit pattern, so `NaN` equals itself and `0.0` differs from `-0.0`.
@@ -18,33 +32,52 @@ use sqlx::{Any, Column as _, Row as _, ValueRef as _};
 /// # Examples
 ///
 /// ```
-/// use connections_core::sql::Value;
+/// use connections_core::sql::{Value, types::NaiveDate};
 ///
 /// let params: Vec<Value> = vec![42.into(), "alice".into(), None::<i64>.into(), 1.5.into()];
 /// assert_eq!(params[0], Value::Int(42));
 /// assert_eq!(params[1], Value::Text("alice".to_owned()));
 /// assert!(params[2].is_null());
 /// assert_eq!(params[3].to_string(), "1.5");
+/// let day = Value::from(NaiveDate::from_ymd_opt(2024, 2, 29).unwrap());
+/// assert_eq!(day.to_string(), "2024-02-29");
 /// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Value {
     /// SQL `NULL`.
     ///
-    /// As a parameter it is sent as the `Any` driver sends an untyped `NULL`:
-    /// a null integer. PostgreSQL then wants a cast where the column is not
-    /// numeric (`$1::text`).
+    /// As a parameter it is sent as a null integer, as sqlx sends an untyped
+    /// `NULL`; PostgreSQL then wants a cast where the column is not numeric
+    /// (`$1::text`).
     Null,
-    /// A boolean (MySQL and SQLite store it as an integer and return it as [`Value::Int`]).
+    /// A boolean (MySQL's `BOOLEAN` is `TINYINT(1)`; SQLite stores it as an
+    /// integer and returns it as [`Value::Int`]).
     Bool(bool),
-    /// An integer of any width.
+    /// An integer of any width (a MySQL `BIGINT UNSIGNED` above `i64::MAX`
+    /// comes back as a [`Value::Decimal`]).
     Int(i64),
     /// A floating-point number; single-precision values are widened.
     Float(f64),
+    /// An exact decimal (`NUMERIC`, `DECIMAL`, `AVG()` of integers), at the
+    /// database's full precision, never through `f64`.
+    Decimal(BigDecimal),
     /// Text.
     Text(String),
     /// Binary data (a `BLOB`, `bytea`...).
     Bytes(Vec<u8>),
+    /// A date (`DATE`).
+    Date(NaiveDate),
+    /// A time of day (`TIME`).
+    Time(NaiveTime),
+    /// A date and time with no time zone (PostgreSQL's `TIMESTAMP`, MySQL's `DATETIME`).
+    Timestamp(NaiveDateTime),
+    /// An instant, in UTC (PostgreSQL's `TIMESTAMPTZ`, MySQL's `TIMESTAMP`).
+    TimestampTz(DateTime<Utc>),
+    /// A UUID (PostgreSQL's `uuid`; MySQL and SQLite store them as text).
+    Uuid(Uuid),
+    /// A JSON document (PostgreSQL's `json`/`jsonb`, MySQL's `JSON`).
+    Json(serde_json::Value),
 }
 
 impl Value {
@@ -163,6 +196,13 @@ impl PartialEq for Value {
             (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
             (Value::Text(a), Value::Text(b)) => a == b,
             (Value::Bytes(a), Value::Bytes(b)) => a == b,
+            (Value::Decimal(a), Value::Decimal(b)) => a == b,
+            (Value::Date(a), Value::Date(b)) => a == b,
+            (Value::Time(a), Value::Time(b)) => a == b,
+            (Value::Timestamp(a), Value::Timestamp(b)) => a == b,
+            (Value::TimestampTz(a), Value::TimestampTz(b)) => a == b,
+            (Value::Uuid(a), Value::Uuid(b)) => a == b,
+            (Value::Json(a), Value::Json(b)) => a == b,
             _ => false,
         }
     }
@@ -180,12 +220,22 @@ impl Hash for Value {
             Value::Float(f) => f.to_bits().hash(state),
             Value::Text(s) => s.hash(state),
             Value::Bytes(b) => b.hash(state),
+            Value::Decimal(d) => d.hash(state),
+            Value::Date(d) => d.hash(state),
+            Value::Time(t) => t.hash(state),
+            Value::Timestamp(t) => t.hash(state),
+            Value::TimestampTz(t) => t.hash(state),
+            Value::Uuid(u) => u.hash(state),
+            // JSON holds no NaN, and equal documents print alike.
+            Value::Json(j) => j.to_string().hash(state),
         }
     }
 }
 
-/// `NULL`, `true`, `42`, `1.5` (a float always shows a point or exponent), the
-/// text as is, bytes as `x'0a1b'` (SQL's hex literal).
+/// `NULL`, `true`, `42`, `1.5` (a float always shows a point or exponent),
+/// decimals exactly, the text as is, bytes as `x'0a1b'` (SQL's hex literal),
+/// `2024-02-29`, `13:45:00`, `2024-02-29 13:45:00`, `2024-02-29 13:45:00 UTC`,
+/// UUIDs hyphenated and JSON compact.
 ///
 /// # Examples
 ///
@@ -212,6 +262,13 @@ impl fmt::Display for Value {
                 }
                 f.write_str("'")
             }
+            Value::Decimal(d) => write!(f, "{d}"),
+            Value::Date(d) => write!(f, "{d}"),
+            Value::Time(t) => write!(f, "{t}"),
+            Value::Timestamp(t) => write!(f, "{t}"),
+            Value::TimestampTz(t) => write!(f, "{t}"),
+            Value::Uuid(u) => write!(f, "{u}"),
+            Value::Json(j) => write!(f, "{j}"),
         }
     }
 }
@@ -319,6 +376,26 @@ impl From<&[u8]> for Value {
     }
 }
 
+macro_rules! from_type {
+    ($($t:ty => $variant:ident, $example:expr, $shown:expr;)*) => {$(
+        #[doc = concat!("A [`Value::", stringify!($variant), "`].\n\n```\nuse connections_core::sql::{Value, types::*};\n\nlet value = Value::from(", $example, ");\nassert_eq!(value.to_string(), \"", $shown, "\");\n```")]
+        impl From<$t> for Value {
+            fn from(v: $t) -> Self {
+                Value::$variant(v)
+            }
+        }
+    )*};
+}
+from_type! {
+    BigDecimal => Decimal, "\"12.50\".parse::<BigDecimal>().unwrap()", "12.50";
+    NaiveDate => Date, "NaiveDate::from_ymd_opt(2024, 2, 29).unwrap()", "2024-02-29";
+    NaiveTime => Time, "NaiveTime::from_hms_opt(13, 45, 0).unwrap()", "13:45:00";
+    NaiveDateTime => Timestamp, "NaiveDate::from_ymd_opt(2024, 2, 29).unwrap().and_hms_opt(13, 45, 0).unwrap()", "2024-02-29 13:45:00";
+    DateTime<Utc> => TimestampTz, "DateTime::from_timestamp(0, 0).unwrap()", "1970-01-01 00:00:00 UTC";
+    Uuid => Uuid, "Uuid::nil()", "00000000-0000-0000-0000-000000000000";
+    serde_json::Value => Json, "serde_json::json!({\"a\": [1, 2]})", "{\\\"a\\\":[1,2]}";
+}
+
 /// [`Value::Null`] for `None`, else the value's conversion.
 ///
 /// ```
@@ -330,19 +407,6 @@ impl From<&[u8]> for Value {
 impl<T: Into<Value>> From<Option<T>> for Value {
     fn from(v: Option<T>) -> Self {
         v.map_or(Value::Null, Into::into)
-    }
-}
-
-/// Binds `value` as the query's next parameter, by its kind.
-pub(crate) fn bind<'q>(query: Query<'q, Any, AnyArguments>, value: &Value) -> Query<'q, Any, AnyArguments> {
-    match value {
-        // The `Any` driver's own untyped NULL is a null `INTEGER`.
-        Value::Null => query.bind(None::<i32>),
-        Value::Bool(b) => query.bind(*b),
-        Value::Int(i) => query.bind(*i),
-        Value::Float(f) => query.bind(*f),
-        Value::Text(s) => query.bind(s.as_str()),
-        Value::Bytes(b) => query.bind(b.as_slice()),
     }
 }
 
@@ -396,18 +460,21 @@ impl Table {
             .then_some(Self { columns, rows })
     }
 
-    /// Decodes rows from the `Any` driver, each cell by its value's kind.
+    /// Decodes rows of a native driver, each cell by its column's type.
     ///
     /// With no rows there is nothing to read column names from, so the table
     /// has no columns either.
-    pub(crate) fn from_rows(rows: &[AnyRow]) -> Result<Table, sqlx::Error> {
+    pub(crate) fn from_rows<R: Row>(rows: &[R]) -> Result<Table, sqlx::Error>
+    where
+        R::Database: SqlDatabase<Row = R>,
+    {
         let columns = rows
             .first()
             .map(|row| row.columns().iter().map(|c| c.name().to_owned()).collect())
             .unwrap_or_default();
         let rows = rows
             .iter()
-            .map(|row| (0..row.columns().len()).map(|i| decode(row, i)).collect())
+            .map(|row| (0..row.columns().len()).map(|i| R::Database::decode(row, i)).collect())
             .collect::<Result<_, _>>()?;
         Ok(Table { columns, rows })
     }
@@ -483,22 +550,267 @@ impl Table {
     }
 }
 
-/// Decodes one cell by the kind of its value (not its column: SQLite's vary by row).
-fn decode(row: &AnyRow, i: usize) -> Result<Value, sqlx::Error> {
-    let raw = row.try_get_raw(i)?;
-    if raw.is_null() {
-        return Ok(Value::Null);
+/// The databases of [`SqlConnection`](super::SqlConnection)'s native
+/// drivers: `sqlx::Postgres`, `sqlx::MySql` and `sqlx::Sqlite`, as
+/// [`Query::fetch_all_on`](super::Query::fetch_all_on) names them. Sealed: its
+/// items are how each driver binds a [`Value`] and decodes a cell.
+///
+/// # Examples
+///
+/// ```
+/// use connections_core::sql::SqlDatabase;
+///
+/// fn a_database<DB: SqlDatabase>() {}
+/// a_database::<sqlx::Postgres>();
+/// a_database::<sqlx::MySql>();
+/// a_database::<sqlx::Sqlite>();
+/// ```
+pub trait SqlDatabase: Database + sealed::Sealed {
+    /// The dialect's name, as `SqlConnection::dialect` gives it.
+    #[doc(hidden)]
+    const DIALECT_NAME: &'static str;
+
+    /// This database's pool, if `pool` is one.
+    #[doc(hidden)]
+    fn pool(pool: &Pool) -> Option<&sqlx::Pool<Self>>;
+
+    /// Binds `value` as the query's next parameter.
+    #[doc(hidden)]
+    fn bind<'q>(
+        query: Query<'q, Self, <Self as Database>::Arguments>,
+        value: &'q Value,
+    ) -> Query<'q, Self, <Self as Database>::Arguments>;
+
+    /// Decodes cell `i` of `row`; a type `Value` does not cover is an error
+    /// naming the column, its type and the cast to write.
+    #[doc(hidden)]
+    fn decode(row: &Self::Row, i: usize) -> Result<Value, sqlx::Error>;
+}
+
+/// The error for a column whose type `Value` does not decode.
+fn unsupported<R: Row>(row: &R, i: usize, database: &str, type_name: &str) -> sqlx::Error {
+    let column = row.columns().get(i).map_or("?", |c| c.name());
+    sqlx::Error::Decode(
+        format!(
+            "column \"{column}\" has {database} type {type_name}, which sql::Value does not decode; \
+             cast it in the query, e.g. CAST({column} AS TEXT), or read the rows into your own type with fetch_all"
+        )
+        .into(),
+    )
+}
+
+/// Decodes cell `i` as `T`, whose type check already passed by name.
+fn get<'r, R: Row, T: Decode<'r, R::Database>>(row: &'r R, i: usize) -> Result<T, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+{
+    row.try_get_unchecked(i)
+}
+
+fn int<'r, R: Row, T: Decode<'r, R::Database> + Into<i64>>(row: &'r R, i: usize) -> Result<Value, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+{
+    get::<R, T>(row, i).map(|v| Value::Int(v.into()))
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for sqlx::Postgres {}
+    impl Sealed for sqlx::MySql {}
+    impl Sealed for sqlx::Sqlite {}
+}
+
+impl SqlDatabase for Postgres {
+    const DIALECT_NAME: &'static str = "postgresql";
+
+    fn pool(pool: &Pool) -> Option<&sqlx::Pool<Self>> {
+        pool.as_postgres()
     }
-    let kind = raw.type_info().kind();
-    Ok(match kind {
-        AnyTypeInfoKind::Null => Value::Null,
-        AnyTypeInfoKind::Bool => Value::Bool(row.try_get(i)?),
-        AnyTypeInfoKind::SmallInt | AnyTypeInfoKind::Integer | AnyTypeInfoKind::BigInt => Value::Int(row.try_get(i)?),
-        AnyTypeInfoKind::Real => Value::Float(widen(row.try_get(i)?)),
-        AnyTypeInfoKind::Double => Value::Float(row.try_get(i)?),
-        AnyTypeInfoKind::Text => Value::Text(row.try_get(i)?),
-        AnyTypeInfoKind::Blob => Value::Bytes(row.try_get(i)?),
-    })
+
+    fn bind<'q>(
+        query: Query<'q, Self, <Self as Database>::Arguments>,
+        value: &'q Value,
+    ) -> Query<'q, Self, <Self as Database>::Arguments> {
+        match value {
+            Value::Null => query.bind(None::<i32>),
+            Value::Bool(b) => query.bind(*b),
+            Value::Int(i) => query.bind(*i),
+            Value::Float(f) => query.bind(*f),
+            Value::Decimal(d) => query.bind(d),
+            Value::Text(s) => query.bind(s.as_str()),
+            Value::Bytes(b) => query.bind(b.as_slice()),
+            Value::Date(d) => query.bind(*d),
+            Value::Time(t) => query.bind(*t),
+            Value::Timestamp(t) => query.bind(*t),
+            Value::TimestampTz(t) => query.bind(*t),
+            Value::Uuid(u) => query.bind(*u),
+            Value::Json(j) => query.bind(Json(j)),
+        }
+    }
+
+    fn decode(row: &PgRow, i: usize) -> Result<Value, sqlx::Error> {
+        let raw = row.try_get_raw(i)?;
+        if raw.is_null() {
+            return Ok(Value::Null);
+        }
+        let info = raw.type_info().into_owned();
+        if matches!(info.kind(), PgTypeKind::Enum(_)) {
+            return get(row, i).map(Value::Text);
+        }
+        Ok(match info.name().to_ascii_uppercase().as_str() {
+            "BOOL" => Value::Bool(get(row, i)?),
+            "INT2" => int::<_, i16>(row, i)?,
+            "INT4" => int::<_, i32>(row, i)?,
+            "INT8" => Value::Int(get(row, i)?),
+            "OID" => Value::Int(get::<_, sqlx::postgres::types::Oid>(row, i)?.0.into()),
+            "FLOAT4" => Value::Float(widen(get(row, i)?)),
+            "FLOAT8" => Value::Float(get(row, i)?),
+            "NUMERIC" => Value::Decimal(row.try_get(i)?),
+            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CITEXT" | "UNKNOWN" => Value::Text(get(row, i)?),
+            "BYTEA" => Value::Bytes(get(row, i)?),
+            "DATE" => Value::Date(get(row, i)?),
+            "TIME" => Value::Time(get(row, i)?),
+            "TIMESTAMP" => Value::Timestamp(get(row, i)?),
+            "TIMESTAMPTZ" => Value::TimestampTz(get(row, i)?),
+            "UUID" => Value::Uuid(get(row, i)?),
+            "JSON" | "JSONB" => Value::Json(row.try_get::<Json<serde_json::Value>, _>(i)?.0),
+            "VOID" => Value::Null,
+            other => return Err(unsupported(row, i, "PostgreSQL", other)),
+        })
+    }
+}
+
+impl SqlDatabase for MySql {
+    const DIALECT_NAME: &'static str = "mysql";
+
+    fn pool(pool: &Pool) -> Option<&sqlx::Pool<Self>> {
+        pool.as_mysql()
+    }
+
+    fn bind<'q>(
+        query: Query<'q, Self, <Self as Database>::Arguments>,
+        value: &'q Value,
+    ) -> Query<'q, Self, <Self as Database>::Arguments> {
+        match value {
+            Value::Null => query.bind(None::<i32>),
+            Value::Bool(b) => query.bind(*b),
+            Value::Int(i) => query.bind(*i),
+            Value::Float(f) => query.bind(*f),
+            Value::Decimal(d) => query.bind(d),
+            Value::Text(s) => query.bind(s.as_str()),
+            Value::Bytes(b) => query.bind(b.as_slice()),
+            Value::Date(d) => query.bind(*d),
+            Value::Time(t) => query.bind(*t),
+            Value::Timestamp(t) => query.bind(*t),
+            Value::TimestampTz(t) => query.bind(*t),
+            // Text: what MariaDB's UUID type and CHAR(36) columns take.
+            Value::Uuid(u) => query.bind(u.hyphenated().to_string()),
+            Value::Json(j) => query.bind(Json(j)),
+        }
+    }
+
+    fn decode(row: &MySqlRow, i: usize) -> Result<Value, sqlx::Error> {
+        let raw = row.try_get_raw(i)?;
+        if raw.is_null() {
+            return Ok(Value::Null);
+        }
+        let info = raw.type_info().into_owned();
+        Ok(match info.name() {
+            "NULL" => Value::Null,
+            "BOOLEAN" => Value::Bool(get(row, i)?),
+            "TINYINT" => int::<_, i8>(row, i)?,
+            "SMALLINT" => int::<_, i16>(row, i)?,
+            "INT" | "MEDIUMINT" => int::<_, i32>(row, i)?,
+            "BIGINT" => Value::Int(get(row, i)?),
+            "TINYINT UNSIGNED" => int::<_, u8>(row, i)?,
+            "SMALLINT UNSIGNED" | "YEAR" => int::<_, u16>(row, i)?,
+            "INT UNSIGNED" | "MEDIUMINT UNSIGNED" => int::<_, u32>(row, i)?,
+            "BIGINT UNSIGNED" | "BIT" => {
+                let n: u64 = get(row, i)?;
+                i64::try_from(n).map_or_else(|_| Value::Decimal(BigDecimal::from(n)), Value::Int)
+            }
+            "FLOAT" => Value::Float(widen(get(row, i)?)),
+            "DOUBLE" => Value::Float(get(row, i)?),
+            "DECIMAL" => Value::Decimal(row.try_get(i)?),
+            "CHAR" | "VARCHAR" | "TINYTEXT" | "TEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM" | "SET" => {
+                Value::Text(get(row, i)?)
+            }
+            "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" if !binary_collation(&info) => {
+                Value::Text(get(row, i)?)
+            }
+            "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" => Value::Bytes(get(row, i)?),
+            "DATE" => Value::Date(get(row, i)?),
+            // A TIME beyond a day or below zero (a duration) is an error: cast it.
+            "TIME" => Value::Time(
+                row.try_get(i)
+                    .map_err(|_| unsupported(row, i, "MySQL", "TIME (outside 00:00:00..24:00:00)"))?,
+            ),
+            "DATETIME" => Value::Timestamp(get(row, i)?),
+            "TIMESTAMP" => Value::TimestampTz(get(row, i)?),
+            "JSON" => Value::Json(row.try_get::<Json<serde_json::Value>, _>(i)?.0),
+            other => return Err(unsupported(row, i, "MySQL", other)),
+        })
+    }
+}
+
+/// Whether a MySQL column flagged binary holds bytes (the `binary`
+/// collation, 63) rather than text in a `_bin` collation (`utf8mb4_bin`,
+/// MariaDB's JSON), which the server flags binary too.
+///
+/// sqlx keeps the collation private; its `Debug` shows it. Without it, the
+/// column counts as bytes: nothing is lost.
+fn binary_collation(info: &sqlx::mysql::MySqlTypeInfo) -> bool {
+    let debug = format!("{info:?}");
+    !debug.contains("collation: Collation(") || debug.contains("collation: Collation(63)")
+}
+
+impl SqlDatabase for Sqlite {
+    const DIALECT_NAME: &'static str = "sqlite";
+
+    fn pool(pool: &Pool) -> Option<&sqlx::Pool<Self>> {
+        pool.as_sqlite()
+    }
+
+    fn bind<'q>(
+        query: Query<'q, Self, <Self as Database>::Arguments>,
+        value: &'q Value,
+    ) -> Query<'q, Self, <Self as Database>::Arguments> {
+        match value {
+            Value::Null => query.bind(None::<i32>),
+            Value::Bool(b) => query.bind(*b),
+            Value::Int(i) => query.bind(*i),
+            Value::Float(f) => query.bind(*f),
+            // SQLite has no exact decimal: text keeps every digit.
+            Value::Decimal(d) => query.bind(d.to_string()),
+            Value::Text(s) => query.bind(s.as_str()),
+            Value::Bytes(b) => query.bind(b.as_slice()),
+            Value::Date(d) => query.bind(*d),
+            Value::Time(t) => query.bind(*t),
+            Value::Timestamp(t) => query.bind(*t),
+            Value::TimestampTz(t) => query.bind(*t),
+            Value::Uuid(u) => query.bind(u.hyphenated().to_string()),
+            Value::Json(j) => query.bind(Json(j)),
+        }
+    }
+
+    /// By the kind of the value, not of the column: SQLite's vary by row, and
+    /// dates are text (or numbers) it stores as given.
+    fn decode(row: &SqliteRow, i: usize) -> Result<Value, sqlx::Error> {
+        let raw = row.try_get_raw(i)?;
+        if raw.is_null() {
+            return Ok(Value::Null);
+        }
+        let name = raw.type_info().name().to_owned();
+        Ok(match name.as_str() {
+            "NULL" => Value::Null,
+            "INTEGER" | "BOOLEAN" => Value::Int(get(row, i)?),
+            "REAL" => Value::Float(get(row, i)?),
+            "BLOB" => Value::Bytes(get(row, i)?),
+            "TEXT" | "DATE" | "TIME" | "DATETIME" | "NUMERIC" => Value::Text(get(row, i)?),
+            other => return Err(unsupported(row, i, "SQLite", other)),
+        })
+    }
 }
 
 /// A cell as shown in a table: control characters escaped, so every row stays on one line.
@@ -546,7 +858,7 @@ impl fmt::Display for Table {
                 .zip(values)
                 .zip(&widths)
                 .map(|((text, value), w)| match value {
-                    Value::Int(_) | Value::Float(_) => format!(" {text:>w$} "),
+                    Value::Int(_) | Value::Float(_) | Value::Decimal(_) => format!(" {text:>w$} "),
                     _ => format!(" {text:<w$} "),
                 })
                 .collect();

@@ -2,7 +2,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use sqlx::ConnectOptions as _;
-use sqlx::any::AnyConnectOptions;
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::SqliteConnectOptions;
@@ -23,20 +22,12 @@ fn err(toml: &str) -> Error {
     parse(&cfg(toml)).expect_err(toml)
 }
 
-/// The options sqlx makes of our URL, through the same `Any` path a pool takes.
-fn any(url: &str) -> AnyConnectOptions {
-    url.parse().unwrap_or_else(|e| panic!("sqlx rejects {url}: {e}"))
-}
-
 fn sqlite_file(url: &str) -> PathBuf {
-    SqliteConnectOptions::try_from(&any(url))
-        .unwrap()
-        .get_filename()
-        .to_owned()
+    (url).parse::<SqliteConnectOptions>().unwrap().get_filename().to_owned()
 }
 
 fn pg(url: &str) -> PgConnectOptions {
-    PgConnectOptions::try_from(&any(url)).unwrap()
+    (url).parse::<PgConnectOptions>().unwrap()
 }
 
 // ---------------------------------------------------------------- warnings capture
@@ -132,7 +123,10 @@ fn sqlalchemy_schemes_map_to_sqlx_schemes() {
         ),
         ("db.example", 5433, "app", Some("shop"))
     );
-    let options = MySqlConnectOptions::try_from(&any(&ok("url = 'mariadb://app@db.example/shop'").url)).unwrap();
+    let options = ok("url = 'mariadb://app@db.example/shop'")
+        .url
+        .parse::<MySqlConnectOptions>()
+        .unwrap();
     assert_eq!(
         (options.get_host(), options.get_database()),
         ("db.example", Some("shop"))
@@ -272,7 +266,7 @@ fn hosts_may_be_ipv6_or_unix_sockets() {
         Some(std::path::Path::new("/var/run/postgresql"))
     );
     let socket = ok("dialect = 'mariadb'\nhost = '/run/mysqld/mysqld.sock'\nusername = 'u'");
-    let options = MySqlConnectOptions::try_from(&any(&socket.url)).unwrap();
+    let options = socket.url.parse::<MySqlConnectOptions>().unwrap();
     assert_eq!(
         options.get_socket().map(PathBuf::as_path),
         Some(std::path::Path::new("/run/mysqld/mysqld.sock"))
@@ -374,7 +368,7 @@ fn sqlite_memory_forms() {
         let o = ok(&format!("url = '{url}'"));
         assert!(o.in_memory, "{url}");
         assert_eq!(o.url, "sqlite::memory:");
-        assert!(any(&o.url).database_url.as_str().starts_with("sqlite:"));
+        assert!(o.url.parse::<SqliteConnectOptions>().is_ok());
     }
     assert!(ok("dialect = 'sqlite'\ndatabase = ':memory:'").in_memory);
 }
@@ -395,7 +389,7 @@ fn sqlite_paths_with_special_characters_reach_sqlx_unchanged() {
         t.insert("database".into(), path.into());
         let o = parse(&Config::new("db", t)).unwrap();
         assert_eq!(sqlite_file(&o.url), PathBuf::from(path), "{path} as {}", o.url);
-        let lossy = SqliteConnectOptions::try_from(&any(&o.url)).unwrap().to_url_lossy();
+        let lossy = o.url.parse::<SqliteConnectOptions>().unwrap().to_url_lossy();
         assert!(lossy.query().is_some_and(|q| q.contains("mode=rwc")), "{lossy}");
     }
 }
@@ -410,7 +404,7 @@ fn sqlite_creates_a_missing_file_in_a_directory_with_special_characters() {
     t.insert("dialect".into(), "sqlite".into());
     t.insert("database".into(), file.to_str().unwrap().into());
     let o = parse(&Config::new("db", t)).unwrap();
-    let options = SqliteConnectOptions::try_from(&any(&o.url)).unwrap();
+    let options = o.url.parse::<SqliteConnectOptions>().unwrap();
     sqlx::test_block_on(async move {
         use sqlx::Connection as _;
         options.connect().await.unwrap().close().await.unwrap();
@@ -422,7 +416,7 @@ fn sqlite_creates_a_missing_file_in_a_directory_with_special_characters() {
 fn sqlite_parameters_sqlx_reads_are_kept_and_others_dropped_with_a_warning() {
     let (o, warns) = warnings(|| ok("url = 'sqlite:///app.db?mode=ro&timeout=20&check_same_thread=false'"));
     assert_eq!(o.url, "sqlite:app.db?mode=ro");
-    assert!(SqliteConnectOptions::try_from(&any(&o.url)).is_ok());
+    assert!(o.url.parse::<SqliteConnectOptions>().is_ok());
     assert_eq!(warns.len(), 1, "{warns:?}");
     assert!(
         warns[0].contains("`timeout`") && warns[0].contains("`check_same_thread`"),
@@ -777,7 +771,9 @@ fn mysql_ssl_settings_map_as_its_python_drivers_read_them() {
             "{args}"
         );
         // sqlx reads every parameter we pass it.
-        MySqlConnectOptions::try_from(&any(&o.url)).unwrap_or_else(|e| panic!("{args}: {e}"));
+        o.url
+            .parse::<MySqlConnectOptions>()
+            .unwrap_or_else(|e| panic!("{args}: {e}"));
         assert!(o.url.contains(&format!("ssl-mode={mode}")), "{args}: {}", o.url);
     }
     let o = ok(&connect_args(
@@ -806,7 +802,7 @@ fn mysql_ssl_settings_map_as_its_python_drivers_read_them() {
         MYSQL,
         &format!("user = 'app'\npasswd = '{SENTINEL}'\ndb = 'shop'\nport = 3307"),
     ));
-    let my = MySqlConnectOptions::try_from(&any(&o.url)).unwrap();
+    let my = o.url.parse::<MySqlConnectOptions>().unwrap();
     assert_eq!(
         (my.get_username(), my.get_database(), my.get_port()),
         ("app", Some("shop"), 3307)

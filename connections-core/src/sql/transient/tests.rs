@@ -177,21 +177,27 @@ fn server_url(var: &str) -> Option<String> {
 
 /// Runs `victim_sql` on a session that another session kills (`kill_sql`
 /// with `{id}` for the victim's id) half a second in; returns the victim's error.
-fn killed_while_running(
+fn killed_while_running<DB>(
     url: &str,
     id_sql: &'static str,
     kill_sql: &'static str,
     victim_sql: &'static str,
-) -> sqlx::Error {
-    sqlx::any::install_default_drivers();
+) -> sqlx::Error
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'r> i64: sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+{
     sqlx::test_block_on(async {
-        let mut victim = sqlx::AnyConnection::connect(url).await.unwrap();
+        let mut victim = DB::Connection::connect(url).await.unwrap();
         let id: i64 = sqlx::query_scalar(id_sql).fetch_one(&mut victim).await.unwrap();
         let url = url.to_owned();
         let killer = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(500));
             sqlx::test_block_on(async {
-                let mut admin = sqlx::AnyConnection::connect(&url).await.unwrap();
+                let mut admin = DB::Connection::connect(&url).await.unwrap();
                 let kill = kill_sql.replace("{id}", &id.to_string());
                 sqlx::raw_sql(sqlx::AssertSqlSafe(kill))
                     .execute(&mut admin)
@@ -199,7 +205,9 @@ fn killed_while_running(
                     .unwrap();
             });
         });
-        let error = sqlx::query(victim_sql).execute(&mut victim).await.unwrap_err();
+        let Err(error) = sqlx::query(victim_sql).execute(&mut victim).await else {
+            panic!("`{victim_sql}` outlived its session");
+        };
         killer.join().unwrap();
         error
     })
@@ -211,7 +219,7 @@ fn terminated_postgres_session_is_transient() {
     let Some(url) = server_url("CONNECTIONS_TEST_POSTGRES_URL") else {
         return;
     };
-    let error = killed_while_running(
+    let error = killed_while_running::<sqlx::Postgres>(
         &url,
         "SELECT CAST(pg_backend_pid() AS BIGINT)",
         "SELECT pg_terminate_backend({id})",
@@ -232,7 +240,7 @@ fn killed_mysql_session_is_transient() {
     let Some(url) = server_url("CONNECTIONS_TEST_MYSQL_URL") else {
         return;
     };
-    let error = killed_while_running(
+    let error = killed_while_running::<sqlx::MySql>(
         &url,
         "SELECT CAST(CONNECTION_ID() AS SIGNED)",
         "KILL {id}",
@@ -252,7 +260,7 @@ fn killed_mysql_query_is_not_transient() {
     let Some(url) = server_url("CONNECTIONS_TEST_MYSQL_URL") else {
         return;
     };
-    let error = killed_while_running(
+    let error = killed_while_running::<sqlx::MySql>(
         &url,
         "SELECT CAST(CONNECTION_ID() AS SIGNED)",
         "KILL QUERY {id}",

@@ -1,15 +1,14 @@
 use std::collections::HashSet;
 
-use sqlx::AnyConnection;
 use sqlx::Connection as _;
+use sqlx::SqliteConnection;
 
 use super::*;
 
-/// Runs `f` on a fresh in-memory SQLite database through the `Any` driver.
-fn with_sqlite<T>(f: impl AsyncFnOnce(&mut AnyConnection) -> T) -> T {
-    sqlx::any::install_default_drivers();
+/// Runs `f` on a fresh in-memory SQLite database.
+fn with_sqlite<T>(f: impl AsyncFnOnce(&mut SqliteConnection) -> T) -> T {
     sqlx::test_block_on(async {
-        let mut conn = AnyConnection::connect("sqlite::memory:").await.unwrap();
+        let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
         let out = f(&mut conn).await;
         conn.close().await.unwrap();
         out
@@ -123,7 +122,7 @@ fn bound_values_come_back_through_sqlite() {
     let table = with_sqlite(async |conn| {
         let mut query = sqlx::query("SELECT ? AS a, ? AS b, ? AS c, ? AS d, ? AS e, ? AS f");
         for p in &params {
-            query = bind(query, p);
+            query = Sqlite::bind(query, p);
         }
         Table::from_rows(&query.fetch_all(&mut *conn).await.unwrap()).unwrap()
     });
@@ -176,4 +175,68 @@ fn rows_decode_by_each_value_kind_with_nulls() {
         ]
     );
     assert!(empty.is_empty() && empty.columns().is_empty());
+}
+
+fn date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2024, 2, 29).unwrap()
+}
+
+#[test]
+fn the_richer_kinds_compare_hash_and_display() {
+    let at = date().and_hms_micro_opt(13, 45, 0, 250).unwrap();
+    let values = [
+        Value::Decimal("12.50".parse().unwrap()),
+        Value::Date(date()),
+        Value::Time(NaiveTime::from_hms_opt(13, 45, 0).unwrap()),
+        Value::Timestamp(at),
+        Value::TimestampTz(at.and_utc()),
+        Value::Uuid(Uuid::from_u128(0x1234)),
+        Value::Json(serde_json::json!({"a": [1, null]})),
+    ];
+    let shown: Vec<String> = values.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "12.50",
+            "2024-02-29",
+            "13:45:00",
+            "2024-02-29 13:45:00.000250",
+            "2024-02-29 13:45:00.000250 UTC",
+            "00000000-0000-0000-0000-000000001234",
+            r#"{"a":[1,null]}"#,
+        ]
+    );
+    let set: HashSet<Value> = values.iter().chain(values.iter()).cloned().collect();
+    assert_eq!(set.len(), values.len(), "equal values hash alike");
+    // Decimals compare by value, as the database does: 12.5 is 12.50.
+    assert_eq!(Value::Decimal("12.5".parse().unwrap()), values[0]);
+    // A timestamp with a zone differs from one without.
+    assert_ne!(values[3], values[4]);
+}
+
+#[test]
+fn the_richer_kinds_bind_on_sqlite_as_text_it_keeps() {
+    let params = [
+        Value::Decimal("123456789012345678901234567890.000000001".parse().unwrap()),
+        Value::Date(date()),
+        Value::Uuid(Uuid::nil()),
+        Value::Json(serde_json::json!({"k": "v"})),
+    ];
+    let table = with_sqlite(async |conn| {
+        let mut query = sqlx::query("SELECT ? AS d, ? AS day, ? AS id, ? AS doc");
+        for p in &params {
+            query = Sqlite::bind(query, p);
+        }
+        Table::from_rows(&query.fetch_all(&mut *conn).await.unwrap()).unwrap()
+    });
+    // SQLite has no such types: every digit and the text survive as text.
+    assert_eq!(
+        table.rows()[0],
+        [
+            Value::from("123456789012345678901234567890.000000001"),
+            Value::from("2024-02-29"),
+            Value::from("00000000-0000-0000-0000-000000000000"),
+            Value::from(r#"{"k":"v"}"#),
+        ]
+    );
 }

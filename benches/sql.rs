@@ -1,0 +1,202 @@
+//! `SqlConnection` against sqlx's native pool used directly, on the real
+//! servers, each pair measured in one run.
+//!
+//! `CONNECTIONS_TEST_POSTGRES_URL=... CONNECTIONS_TEST_MYSQL_URL=... cargo bench --bench sql`;
+//! a server whose variable is unset is skipped, saying so. Figures and the
+//! machine are in BENCHMARKS.md.
+//!
+//! Per server:
+//! * `point/native`, `point/ours`: one row by primary key, decoded into a struct;
+//! * `rows1000/native`, `rows1000/ours`: 1000 rows, decoded into structs;
+//! * `ttl_hit/1`, `ttl_hit/1000`: a cached read of the same (no round trip).
+//!
+//! Both sides use sqlx's default pool settings, the same statement text and
+//! (on PostgreSQL) `sslmode=disable`;
+//! each iteration is one `block_on` of a current-thread tokio runtime, the
+//! same harness cost on both sides.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use connections_core::Registry;
+use connections_core::sql::SqlConnection;
+use criterion::{Criterion, criterion_group, criterion_main};
+use sqlx::AssertSqlSafe;
+
+const TABLE: &str = "connections_bench_pets";
+
+#[derive(sqlx::FromRow)]
+#[expect(dead_code, reason = "decoded on both sides, then only black-boxed")]
+struct Pet {
+    id: i64,
+    name: String,
+    age: i64,
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The connection under test, on `url`, with its table of 1000 rows.
+fn ours(rt: &tokio::runtime::Runtime, url: &str) -> (Registry, std::sync::Arc<SqlConnection>) {
+    let registry = Registry::builder()
+        .secrets_toml(
+            "bench.toml",
+            format!("[connections.bench]\ntype = 'sql'\nurl = '{url}'"),
+        )
+        .build();
+    let db = registry.connection::<SqlConnection>("bench").unwrap();
+    rt.block_on(async {
+        for sql in [
+            format!("DROP TABLE IF EXISTS {TABLE}"),
+            format!("CREATE TABLE {TABLE} (id BIGINT PRIMARY KEY, name VARCHAR(40) NOT NULL, age BIGINT NOT NULL)"),
+        ] {
+            db.query(AssertSqlSafe(sql)).execute().await.unwrap();
+        }
+        let mut tx = db.begin().await.unwrap();
+        for id in 0..1000_i64 {
+            tx.query(AssertSqlSafe(format!("INSERT INTO {TABLE} VALUES (:id, :name, :age)")))
+                .param("id", id)
+                .param("name", format!("pet {id}"))
+                .param("age", id % 20)
+                .execute()
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+    });
+    (registry, db)
+}
+
+/// The same statements on sqlx's native pool, used directly: the baseline.
+macro_rules! native_pair {
+    ($c:expr, $group:expr, $rt:expr, $db:expr, $native:expr, $point:expr, $all:expr) => {{
+        let mut group = $c.benchmark_group($group);
+        group.sample_size(40).measurement_time(Duration::from_secs(6));
+        let native = $native;
+        let point: String = $point;
+        let all: String = $all;
+        let point_sql = || AssertSqlSafe(point.clone());
+        let all_sql = || AssertSqlSafe(all.clone());
+        group.bench_function("point/native", |b| {
+            b.iter(|| {
+                $rt.block_on(async {
+                    let rows: Vec<Pet> = sqlx::query_as(point_sql())
+                        .bind(black_box(500_i64))
+                        .fetch_all(&native)
+                        .await
+                        .unwrap();
+                    black_box(rows)
+                })
+            });
+        });
+        group.bench_function("point/ours", |b| {
+            b.iter(|| {
+                $rt.block_on(async {
+                    let rows: Vec<Pet> = $db
+                        .query(point_sql())
+                        .bind(black_box(500_i64))
+                        .fetch_all()
+                        .await
+                        .unwrap();
+                    black_box(rows)
+                })
+            });
+        });
+        group.bench_function("rows1000/native", |b| {
+            b.iter(|| {
+                $rt.block_on(async {
+                    let rows: Vec<Pet> = sqlx::query_as(all_sql()).fetch_all(&native).await.unwrap();
+                    black_box(rows)
+                })
+            });
+        });
+        group.bench_function("rows1000/ours", |b| {
+            b.iter(|| {
+                $rt.block_on(async {
+                    let rows: Vec<Pet> = $db.query(all_sql()).fetch_all().await.unwrap();
+                    black_box(rows)
+                })
+            });
+        });
+        let ttl = Duration::from_secs(3600);
+        group.bench_function("ttl_hit/1", |b| {
+            b.iter(|| {
+                $rt.block_on(async {
+                    let rows = $db
+                        .query(point_sql())
+                        .bind(black_box(500_i64))
+                        .ttl(ttl)
+                        .fetch_all::<Pet>()
+                        .await
+                        .unwrap();
+                    black_box(rows)
+                })
+            });
+        });
+        group.bench_function("ttl_hit/1000", |b| {
+            b.iter(|| {
+                $rt.block_on(async {
+                    let rows = $db.query(all_sql()).ttl(ttl).fetch_all::<Pet>().await.unwrap();
+                    assert_eq!(rows.len(), 1000);
+                    black_box(rows)
+                })
+            });
+        });
+        group.finish();
+        $rt.block_on(native.close());
+    }};
+}
+
+fn server(var: &str) -> Option<String> {
+    let url = std::env::var(var).ok().filter(|url| !url.is_empty());
+    if url.is_none() {
+        println!("skipped: {var} is not set");
+    }
+    url
+}
+
+fn postgres(c: &mut Criterion) {
+    let Some(url) = server("CONNECTIONS_TEST_POSTGRES_URL") else {
+        return;
+    };
+    // Plaintext on both sides, as a local server is usually reached.
+    let url = format!("{url}{}sslmode=disable", if url.contains('?') { '&' } else { '?' });
+    let rt = runtime();
+    let (_registry, db) = ours(&rt, &url);
+    let native = rt.block_on(sqlx::PgPool::connect(&url)).unwrap();
+    native_pair!(
+        c,
+        "sql_postgres",
+        rt,
+        db,
+        native,
+        format!("SELECT id, name, age FROM {TABLE} WHERE id = $1"),
+        format!("SELECT id, name, age FROM {TABLE} ORDER BY id")
+    );
+}
+
+fn mysql(c: &mut Criterion) {
+    let Some(url) = server("CONNECTIONS_TEST_MYSQL_URL") else {
+        return;
+    };
+    let rt = runtime();
+    let (_registry, db) = ours(&rt, &url);
+    let native = rt.block_on(sqlx::MySqlPool::connect(&url)).unwrap();
+    native_pair!(
+        c,
+        "sql_mysql",
+        rt,
+        db,
+        native,
+        format!("SELECT id, name, age FROM {TABLE} WHERE id = ?"),
+        format!("SELECT id, name, age FROM {TABLE} ORDER BY id")
+    );
+}
+
+criterion_group!(benches, postgres, mysql);
+criterion_main!(benches);
