@@ -5,10 +5,16 @@
 //! a server whose variable is unset is skipped, saying so. Figures and the
 //! machine are in BENCHMARKS.md.
 //!
-//! Per server:
+//! Per server, and for an in-memory SQLite database (always: the client-side
+//! cost alone, with no network to add noise):
 //! * `point/native`, `point/ours`: one row by primary key, decoded into a struct;
 //! * `rows1000/native`, `rows1000/ours`: 1000 rows, decoded into structs;
-//! * `ttl_hit/1`, `ttl_hit/1000`: a cached read of the same (no round trip).
+//! * `ttl_hit/1`, `ttl_hit/1000`: a cached read of the same (no round trip);
+//! * `harness`: the `block_on` and statement text every iteration pays, to
+//!   read the cache hits against;
+//! * then, printed: `point` and `rows1000` paired call by call, native and
+//!   ours alternating, with the median ratio of the pairs (a shared machine's
+//!   drift between two criterion runs is larger than the difference sought).
 //!
 //! Both sides use sqlx's default pool settings, the same statement text and
 //! (on PostgreSQL) `sslmode=disable`;
@@ -17,7 +23,7 @@
 #![allow(missing_docs)]
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use connections_core::Registry;
 use connections_core::sql::SqlConnection;
@@ -124,6 +130,11 @@ macro_rules! native_pair {
             });
         });
         let ttl = Duration::from_secs(3600);
+        // What every iteration pays around the call: the runtime's `block_on`
+        // and the statement's text, to read the cache hits against.
+        group.bench_function("harness", |b| {
+            b.iter(|| $rt.block_on(async { black_box(point_sql()) }));
+        });
         group.bench_function("ttl_hit/1", |b| {
             b.iter(|| {
                 $rt.block_on(async {
@@ -148,8 +159,82 @@ macro_rules! native_pair {
             });
         });
         group.finish();
+        // Paired: native and ours alternate, call by call (each first in turn),
+        // so drift in the machine's load touches both alike.
+        paired($group, "point", 2000, |ours_first| {
+            $rt.block_on(async {
+                let native_call = async {
+                    let started = Instant::now();
+                    let rows: Vec<Pet> = sqlx::query_as(point_sql())
+                        .bind(500_i64)
+                        .fetch_all(&native)
+                        .await
+                        .unwrap();
+                    black_box(rows);
+                    started.elapsed()
+                };
+                let ours_call = async {
+                    let started = Instant::now();
+                    let rows: Vec<Pet> = $db.query(point_sql()).bind(500_i64).fetch_all().await.unwrap();
+                    black_box(rows);
+                    started.elapsed()
+                };
+                if ours_first {
+                    let ours = ours_call.await;
+                    (native_call.await, ours)
+                } else {
+                    let native = native_call.await;
+                    (native, ours_call.await)
+                }
+            })
+        });
+        paired($group, "rows1000", 200, |ours_first| {
+            $rt.block_on(async {
+                let native_call = async {
+                    let started = Instant::now();
+                    let rows: Vec<Pet> = sqlx::query_as(all_sql()).fetch_all(&native).await.unwrap();
+                    black_box(rows);
+                    started.elapsed()
+                };
+                let ours_call = async {
+                    let started = Instant::now();
+                    let rows: Vec<Pet> = $db.query(all_sql()).fetch_all().await.unwrap();
+                    black_box(rows);
+                    started.elapsed()
+                };
+                if ours_first {
+                    let ours = ours_call.await;
+                    (native_call.await, ours)
+                } else {
+                    let native = native_call.await;
+                    (native, ours_call.await)
+                }
+            })
+        });
         $rt.block_on(native.close());
     }};
+}
+
+/// Runs `pair` `n` times (alternating which side goes first) and prints the
+/// median of each side and the median of the per-pair ratios ours / native.
+fn paired(group: &str, name: &str, n: usize, mut pair: impl FnMut(bool) -> (Duration, Duration)) {
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (mut native, mut ours, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n {
+        let (n_time, o_time) = pair(i % 2 == 0);
+        native.push(n_time.as_secs_f64() * 1e6);
+        ours.push(o_time.as_secs_f64() * 1e6);
+        ratios.push(o_time.as_secs_f64() / n_time.as_secs_f64());
+    }
+    println!(
+        "{group}/{name} paired over {n} calls: native median {:.1} µs, ours median {:.1} µs, median ratio ours/native {:.3}",
+        median(native),
+        median(ours),
+        median(ratios)
+    );
 }
 
 fn server(var: &str) -> Option<String> {
@@ -198,5 +283,47 @@ fn mysql(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, postgres, mysql);
+/// In-memory SQLite, no network: the client-side cost alone, always run.
+fn sqlite(c: &mut Criterion) {
+    let rt = runtime();
+    let (_registry, db) = ours(&rt, "sqlite::memory:");
+    // Its own in-memory database, filled the same way; one session keeps it.
+    let native = rt.block_on(async {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        sqlx::query(AssertSqlSafe(format!(
+            "CREATE TABLE {TABLE} (id BIGINT PRIMARY KEY, name VARCHAR(40) NOT NULL, age BIGINT NOT NULL)"
+        )))
+        .execute(&pool)
+        .await
+        .unwrap();
+        for id in 0..1000_i64 {
+            sqlx::query(AssertSqlSafe(format!("INSERT INTO {TABLE} VALUES (?, ?, ?)")))
+                .bind(id)
+                .bind(format!("pet {id}"))
+                .bind(id % 20)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        pool
+    });
+    native_pair!(
+        c,
+        "sql_sqlite",
+        rt,
+        db,
+        native,
+        format!("SELECT id, name, age FROM {TABLE} WHERE id = ?"),
+        format!("SELECT id, name, age FROM {TABLE} ORDER BY id")
+    );
+}
+
+criterion_group!(benches, sqlite, postgres, mysql);
 criterion_main!(benches);

@@ -8,7 +8,6 @@
 //! always match sqlx's.
 
 use std::any::{Any, TypeId};
-use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::future::Future;
 use std::hash::{Hash, Hasher};
@@ -147,7 +146,7 @@ struct State {
     /// successful parse: a secrets reload may change the dialect or `retry_wait`).
     settings: Mutex<Option<Settings>>,
     /// The result cache (`ttl`, `cache_forever`).
-    cache: Mutex<HashMap<CacheKey, CacheEntry>>,
+    cache: Mutex<hashbrown::HashMap<CacheKey, CacheEntry>>,
 }
 
 #[derive(Clone, Copy)]
@@ -168,6 +167,23 @@ struct CacheKey {
     params: Vec<Value>,
     /// The row type, or `Table`'s.
     rows: TypeId,
+}
+
+/// A [`CacheKey`] of borrowed parts, so a hit allocates nothing; it hashes
+/// as the key does (the derive hashes fields in order, a `String` as its `str`
+/// and a `Vec` as its slice).
+#[derive(Hash)]
+struct KeyRef<'a> {
+    database: u64,
+    sql: &'a str,
+    params: &'a [Value],
+    rows: TypeId,
+}
+
+impl hashbrown::Equivalent<CacheKey> for KeyRef<'_> {
+    fn equivalent(&self, key: &CacheKey) -> bool {
+        self.database == key.database && self.rows == key.rows && self.sql == key.sql && self.params == key.params
+    }
 }
 
 struct CacheEntry {
@@ -355,7 +371,7 @@ impl SqlConnection {
         self.cache().clear();
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, CacheEntry>> {
+    fn cache(&self) -> std::sync::MutexGuard<'_, hashbrown::HashMap<CacheKey, CacheEntry>> {
         self.state.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -481,21 +497,28 @@ impl SqlConnection {
         // Connected first, so the key names the database the connection
         // points at now (a reload may have reset it since the last query).
         self.instance().await?;
-        let key = CacheKey {
-            database: self.settings().url_hash,
-            sql: statement.sql.as_str().to_owned(),
-            params: statement.params.clone(),
+        let database = self.settings().url_hash;
+        let lookup = KeyRef {
+            database,
+            sql: statement.sql.as_str(),
+            params: &statement.params,
             rows: TypeId::of::<R>(),
         };
         let now = Instant::now();
         let hit = self
             .cache()
-            .get(&key)
+            .get(&lookup)
             .filter(|entry| entry.live(now))
             .and_then(|entry| entry.rows.downcast_ref::<Arc<R>>().cloned());
         if let Some(rows) = hit {
             return Ok(rows);
         }
+        let key = CacheKey {
+            database,
+            sql: statement.sql.as_str().to_owned(),
+            params: statement.params.clone(),
+            rows: TypeId::of::<R>(),
+        };
         // Only successes are cached.
         let rows = fetch().await?;
         let mut cache = self.cache();

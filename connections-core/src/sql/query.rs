@@ -1,6 +1,7 @@
 //! [`Query`]: a statement on a [`SqlConnection`], its parameters, and how it
 //! is read (fresh or cached); [`TxQuery`]: the same inside a [`Transaction`].
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -123,23 +124,38 @@ impl Statement {
         })
     }
 
-    /// The sqlx query, parameters bound.
-    fn query<DB: SqlDatabase>(&self) -> sqlx::query::Query<'_, DB, <DB as sqlx::Database>::Arguments> {
-        self.params
-            .iter()
-            .fold(sqlx::query(self.sql.clone()), |query, param| DB::bind(query, param))
+    /// The parameters, encoded for `DB`.
+    fn arguments<DB: SqlDatabase>(&self) -> Result<DB::Arguments, sqlx::Error> {
+        let mut arguments = DB::Arguments::default();
+        for value in &self.params {
+            DB::add(&mut arguments, value).map_err(sqlx::Error::Encode)?;
+        }
+        Ok(arguments)
     }
-}
 
-/// Decodes `rows` as `T`.
-fn decode_all<R: sqlx::Row, T: for<'r> FromRow<'r, R>>(rows: &[R]) -> Result<Vec<T>, sqlx::Error> {
-    rows.iter().map(T::from_row).collect()
+    /// The sqlx query, parameters bound.
+    fn query<DB: SqlDatabase>(&self) -> Result<sqlx::query::Query<'_, DB, DB::Arguments>, sqlx::Error>
+    where
+        DB::Arguments: sqlx::IntoArguments<DB>,
+    {
+        Ok(sqlx::query_with(self.sql.clone(), self.arguments::<DB>()?))
+    }
+
+    /// The sqlx query decoding each row as a `T` as it streams in, as
+    /// `sqlx::query_as` does (no per-row stream of its own, unlike `try_map`).
+    fn query_as<DB: SqlDatabase, T>(&self) -> Result<sqlx::query::QueryAs<'_, DB, T, DB::Arguments>, sqlx::Error>
+    where
+        DB::Arguments: sqlx::IntoArguments<DB>,
+        T: for<'r> FromRow<'r, DB::Row>,
+    {
+        Ok(sqlx::query_as_with(self.sql.clone(), self.arguments::<DB>()?))
+    }
 }
 
 /// The table of `rows`; with none, the columns come from the prepared statement.
 macro_rules! table_of {
     ($executor:expr, $statement:expr) => {{
-        let rows = $statement.query().fetch_all($executor).await?;
+        let rows = $statement.query()?.fetch_all($executor).await?;
         if rows.is_empty() {
             // No row to read the column names from: ask the statement.
             let prepared = $executor.prepare($statement.sql.clone()).await?;
@@ -262,15 +278,16 @@ impl<'c, C> Query<'c, C> {
     }
 
     /// The statement, named parameters made positional for the connected
-    /// database (connecting first if need be).
-    async fn resolved(&self) -> Result<Statement, Error> {
-        let statement = self.statement.clone();
-        if statement.named.is_empty() {
-            return Ok(statement);
+    /// database (connecting first if need be); borrowed when there are none.
+    async fn resolved(&self) -> Result<Cow<'_, Statement>, Error> {
+        if self.statement.named.is_empty() {
+            return Ok(Cow::Borrowed(&self.statement));
         }
         self.conn.instance().await?;
-        statement
+        self.statement
+            .clone()
             .resolved(self.conn.settings().dialect)
+            .map(Cow::Owned)
             .map_err(|problem| Error::SqlParameters {
                 name: self.conn.name().to_owned(),
                 problem,
@@ -352,8 +369,7 @@ impl<'c> Query<'c, Fresh> {
                 let statement = &statement;
                 async move {
                     on_each!(Pool, &*pool, p => {
-                        let rows = statement.query().fetch_all(p).await?;
-                        decode_all(&rows)
+                        statement.query_as()?.fetch_all(p).await
                     })
                 }
             })
@@ -403,8 +419,7 @@ impl<'c> Query<'c, Fresh> {
                             "the connection now points at another database".into(),
                         ));
                     };
-                    let rows = statement.query().fetch_all(pool).await?;
-                    decode_all(&rows)
+                    statement.query_as()?.fetch_all(pool).await
                 }
             })
             .await
@@ -463,7 +478,9 @@ impl<'c> Query<'c, Fresh> {
                 Ok((pool, session))
             })
             .await?;
-        let result = on_each!(Session, &mut session, s => statement.query().execute(&mut **s).await.map(|done| done.rows_affected()));
+        let result = on_each!(Session, &mut session, s => async {
+            statement.query()?.execute(&mut **s).await.map(|done| done.rows_affected())
+        }.await);
         result.map_err(|error| {
             if is_transient(&error) {
                 // Not retried (it may have run); the next call reconnects.
@@ -517,7 +534,9 @@ impl Query<'_, Cached> {
         let statement = self.resolved().await?;
         let conn = self.conn;
         conn.fetch_cached(&statement, self.ttl, async || {
-            let rows: Vec<T> = Query::<Fresh>::with(conn, statement.clone()).fetch_all().await?;
+            let rows: Vec<T> = Query::<Fresh>::with(conn, statement.as_ref().clone())
+                .fetch_all()
+                .await?;
             Ok(Arc::from(rows))
         })
         .await
@@ -536,7 +555,7 @@ impl Query<'_, Cached> {
         let statement = self.resolved().await?;
         let conn = self.conn;
         conn.fetch_cached(&statement, self.ttl, async || {
-            Query::<Fresh>::with(conn, statement.clone())
+            Query::<Fresh>::with(conn, statement.as_ref().clone())
                 .fetch_table()
                 .await
                 .map(Arc::new)
@@ -671,8 +690,7 @@ impl TxQuery<'_> {
     pub async fn fetch_all<T: FromAnyRow>(self) -> Result<Vec<T>, Error> {
         let statement = self.resolved()?;
         let rows = on_each!(Tx, &mut self.tx.tx, t => {
-            let rows = statement.query().fetch_all(&mut **t).await;
-            rows.and_then(|rows| decode_all(&rows))
+            async { statement.query_as()?.fetch_all(&mut **t).await }.await
         });
         rows.map_err(|error| self.tx.error(error))
     }
@@ -705,8 +723,9 @@ impl TxQuery<'_> {
     /// See [`Transaction`].
     pub async fn execute(self) -> Result<u64, Error> {
         let statement = self.resolved()?;
-        let done =
-            on_each!(Tx, &mut self.tx.tx, t => statement.query().execute(&mut **t).await.map(|d| d.rows_affected()));
+        let done = on_each!(Tx, &mut self.tx.tx, t => async {
+                statement.query()?.execute(&mut **t).await.map(|d| d.rows_affected())
+            }.await);
         done.map_err(|error| self.tx.error(error))
     }
 }

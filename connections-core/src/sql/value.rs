@@ -6,9 +6,9 @@ use std::hash::{Hash, Hasher};
 
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use sqlx::Arguments as _;
 use sqlx::mysql::{MySql, MySqlRow};
 use sqlx::postgres::{PgRow, PgTypeKind, Postgres};
-use sqlx::query::Query;
 use sqlx::sqlite::{Sqlite, SqliteRow};
 use sqlx::types::Json;
 use sqlx::{Column as _, Database, Decode, Row, TypeInfo as _, ValueRef as _};
@@ -574,12 +574,9 @@ pub trait SqlDatabase: Database + sealed::Sealed {
     #[doc(hidden)]
     fn pool(pool: &Pool) -> Option<&sqlx::Pool<Self>>;
 
-    /// Binds `value` as the query's next parameter.
+    /// Adds `value` to a statement's arguments.
     #[doc(hidden)]
-    fn bind<'q>(
-        query: Query<'q, Self, <Self as Database>::Arguments>,
-        value: &'q Value,
-    ) -> Query<'q, Self, <Self as Database>::Arguments>;
+    fn add(arguments: &mut <Self as Database>::Arguments, value: &Value) -> Result<(), sqlx::error::BoxDynError>;
 
     /// Decodes cell `i` of `row`; a type `Value` does not cover is an error
     /// naming the column, its type and the cast to write.
@@ -628,24 +625,21 @@ impl SqlDatabase for Postgres {
         pool.as_postgres()
     }
 
-    fn bind<'q>(
-        query: Query<'q, Self, <Self as Database>::Arguments>,
-        value: &'q Value,
-    ) -> Query<'q, Self, <Self as Database>::Arguments> {
+    fn add(arguments: &mut <Self as Database>::Arguments, value: &Value) -> Result<(), sqlx::error::BoxDynError> {
         match value {
-            Value::Null => query.bind(None::<i32>),
-            Value::Bool(b) => query.bind(*b),
-            Value::Int(i) => query.bind(*i),
-            Value::Float(f) => query.bind(*f),
-            Value::Decimal(d) => query.bind(d),
-            Value::Text(s) => query.bind(s.as_str()),
-            Value::Bytes(b) => query.bind(b.as_slice()),
-            Value::Date(d) => query.bind(*d),
-            Value::Time(t) => query.bind(*t),
-            Value::Timestamp(t) => query.bind(*t),
-            Value::TimestampTz(t) => query.bind(*t),
-            Value::Uuid(u) => query.bind(*u),
-            Value::Json(j) => query.bind(Json(j)),
+            Value::Null => arguments.add(None::<i32>),
+            Value::Bool(b) => arguments.add(*b),
+            Value::Int(i) => arguments.add(*i),
+            Value::Float(f) => arguments.add(*f),
+            Value::Decimal(d) => arguments.add(d),
+            Value::Text(s) => arguments.add(s.as_str()),
+            Value::Bytes(b) => arguments.add(b.as_slice()),
+            Value::Date(d) => arguments.add(*d),
+            Value::Time(t) => arguments.add(*t),
+            Value::Timestamp(t) => arguments.add(*t),
+            Value::TimestampTz(t) => arguments.add(*t),
+            Value::Uuid(u) => arguments.add(*u),
+            Value::Json(j) => arguments.add(Json(j)),
         }
     }
 
@@ -688,25 +682,22 @@ impl SqlDatabase for MySql {
         pool.as_mysql()
     }
 
-    fn bind<'q>(
-        query: Query<'q, Self, <Self as Database>::Arguments>,
-        value: &'q Value,
-    ) -> Query<'q, Self, <Self as Database>::Arguments> {
+    fn add(arguments: &mut <Self as Database>::Arguments, value: &Value) -> Result<(), sqlx::error::BoxDynError> {
         match value {
-            Value::Null => query.bind(None::<i32>),
-            Value::Bool(b) => query.bind(*b),
-            Value::Int(i) => query.bind(*i),
-            Value::Float(f) => query.bind(*f),
-            Value::Decimal(d) => query.bind(d),
-            Value::Text(s) => query.bind(s.as_str()),
-            Value::Bytes(b) => query.bind(b.as_slice()),
-            Value::Date(d) => query.bind(*d),
-            Value::Time(t) => query.bind(*t),
-            Value::Timestamp(t) => query.bind(*t),
-            Value::TimestampTz(t) => query.bind(*t),
+            Value::Null => arguments.add(None::<i32>),
+            Value::Bool(b) => arguments.add(*b),
+            Value::Int(i) => arguments.add(*i),
+            Value::Float(f) => arguments.add(*f),
+            Value::Decimal(d) => arguments.add(d),
+            Value::Text(s) => arguments.add(s.as_str()),
+            Value::Bytes(b) => arguments.add(b.as_slice()),
+            Value::Date(d) => arguments.add(*d),
+            Value::Time(t) => arguments.add(*t),
+            Value::Timestamp(t) => arguments.add(*t),
+            Value::TimestampTz(t) => arguments.add(*t),
             // Text: what MariaDB's UUID type and CHAR(36) columns take.
-            Value::Uuid(u) => query.bind(u.hyphenated().to_string()),
-            Value::Json(j) => query.bind(Json(j)),
+            Value::Uuid(u) => arguments.add(u.hyphenated().to_string()),
+            Value::Json(j) => arguments.add(Json(j)),
         }
     }
 
@@ -772,25 +763,22 @@ impl SqlDatabase for Sqlite {
         pool.as_sqlite()
     }
 
-    fn bind<'q>(
-        query: Query<'q, Self, <Self as Database>::Arguments>,
-        value: &'q Value,
-    ) -> Query<'q, Self, <Self as Database>::Arguments> {
+    fn add(arguments: &mut <Self as Database>::Arguments, value: &Value) -> Result<(), sqlx::error::BoxDynError> {
         match value {
-            Value::Null => query.bind(None::<i32>),
-            Value::Bool(b) => query.bind(*b),
-            Value::Int(i) => query.bind(*i),
-            Value::Float(f) => query.bind(*f),
+            Value::Null => arguments.add(None::<i32>),
+            Value::Bool(b) => arguments.add(*b),
+            Value::Int(i) => arguments.add(*i),
+            Value::Float(f) => arguments.add(*f),
             // SQLite has no exact decimal: text keeps every digit.
-            Value::Decimal(d) => query.bind(d.to_string()),
-            Value::Text(s) => query.bind(s.as_str()),
-            Value::Bytes(b) => query.bind(b.as_slice()),
-            Value::Date(d) => query.bind(*d),
-            Value::Time(t) => query.bind(*t),
-            Value::Timestamp(t) => query.bind(*t),
-            Value::TimestampTz(t) => query.bind(*t),
-            Value::Uuid(u) => query.bind(u.hyphenated().to_string()),
-            Value::Json(j) => query.bind(Json(j)),
+            Value::Decimal(d) => arguments.add(d.to_string()),
+            Value::Text(s) => arguments.add(s.as_str()),
+            Value::Bytes(b) => arguments.add(b.as_slice()),
+            Value::Date(d) => arguments.add(*d),
+            Value::Time(t) => arguments.add(*t),
+            Value::Timestamp(t) => arguments.add(*t),
+            Value::TimestampTz(t) => arguments.add(*t),
+            Value::Uuid(u) => arguments.add(u.hyphenated().to_string()),
+            Value::Json(j) => arguments.add(Json(j)),
         }
     }
 

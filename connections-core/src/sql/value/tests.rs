@@ -120,10 +120,11 @@ fn bound_values_come_back_through_sqlite() {
         Value::Bytes(vec![0, 1, 255]),
     ];
     let table = with_sqlite(async |conn| {
-        let mut query = sqlx::query("SELECT ? AS a, ? AS b, ? AS c, ? AS d, ? AS e, ? AS f");
+        let mut arguments = sqlx::sqlite::SqliteArguments::default();
         for p in &params {
-            query = Sqlite::bind(query, p);
+            Sqlite::add(&mut arguments, p).unwrap();
         }
+        let query = sqlx::query_with("SELECT ? AS a, ? AS b, ? AS c, ? AS d, ? AS e, ? AS f", arguments);
         Table::from_rows(&query.fetch_all(&mut *conn).await.unwrap()).unwrap()
     });
     assert_eq!(table.columns(), ["a", "b", "c", "d", "e", "f"]);
@@ -223,10 +224,11 @@ fn the_richer_kinds_bind_on_sqlite_as_text_it_keeps() {
         Value::Json(serde_json::json!({"k": "v"})),
     ];
     let table = with_sqlite(async |conn| {
-        let mut query = sqlx::query("SELECT ? AS d, ? AS day, ? AS id, ? AS doc");
+        let mut arguments = sqlx::sqlite::SqliteArguments::default();
         for p in &params {
-            query = Sqlite::bind(query, p);
+            Sqlite::add(&mut arguments, p).unwrap();
         }
+        let query = sqlx::query_with("SELECT ? AS d, ? AS day, ? AS id, ? AS doc", arguments);
         Table::from_rows(&query.fetch_all(&mut *conn).await.unwrap()).unwrap()
     });
     // SQLite has no such types: every digit and the text survive as text.
