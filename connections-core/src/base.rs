@@ -398,6 +398,15 @@ impl<R> BaseConnection<R> {
         reset
     }
 
+    /// Whether `instance` is the one this connection holds now (no reset or
+    /// reload has replaced it).
+    pub(crate) fn is_current(&self, instance: &Arc<R>) -> bool {
+        self.cell
+            .peek()
+            .as_ref()
+            .is_some_and(|current| Arc::ptr_eq(current, instance))
+    }
+
     /// Before a connect: closes what this connection retired and nothing
     /// uses any more, so an old instance goes before its replacement comes.
     pub(crate) fn before_connect(&self) {

@@ -255,3 +255,47 @@ fn describe_gives_the_resolved_settings_without_the_password() {
         .unwrap_err();
     assert!(err.to_string().contains("`oracle` is not supported"), "{err}");
 }
+
+#[test]
+fn queries_waiting_for_a_session_move_to_the_new_pool_when_a_reload_replaces_it() {
+    // One session, held by an open transaction: every other query waits for
+    // it, up to `acquire_timeout` (30 s). A reload that changes the section
+    // must move them to the new pool at once.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secrets.toml");
+    let section = |db: &str| {
+        format!(
+            "[connections.waiting]\ntype = 'sql'\nurl = 'sqlite:///{}'\nmax_connections = 1",
+            dir.path().join(db).display()
+        )
+    };
+    std::fs::write(&file, section("a.db")).unwrap();
+    let reg = connections_core::Registry::builder().secrets_paths([&file]).build();
+    let db = reg.connection::<SqlConnection>("waiting").unwrap();
+    runtime().block_on(async {
+        let tx = db.begin().await.unwrap();
+        let waiting: Vec<_> = (0..4)
+            .map(|_| {
+                let db = db.clone();
+                tokio::spawn(async move { db.query("SELECT 1 AS one").fetch_table().await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            waiting.iter().all(|w| !w.is_finished()),
+            "they wait for the one session"
+        );
+
+        std::fs::write(&file, section("b.db")).unwrap();
+        let started = Instant::now();
+        assert_eq!(reg.reload_secrets().unwrap().reset(), ["waiting"]);
+        for query in waiting {
+            let table = query.await.unwrap().unwrap();
+            assert_eq!(table.rows()[0][0], Value::Int(1));
+        }
+        let moved = started.elapsed();
+        assert!(moved < Duration::from_secs(2), "moved to the new pool in {moved:?}");
+        assert_eq!(db.generation(), 1, "the reload's reset only: the move is not a retry");
+        tx.rollback().await.unwrap();
+    });
+}

@@ -65,6 +65,10 @@ mod value;
 /// Attempts in all for a statement that fails with a transient error, as the reference.
 const ATTEMPTS: u32 = 3;
 
+/// Moves to a newer pool one call may make (resets and reloads in a row),
+/// beyond which a replaced pool counts as a failed attempt.
+const MAX_MOVES: u32 = 8;
+
 /// A SQL database: SQLite, PostgreSQL or MySQL/MariaDB, through sqlx's
 /// native pool for it.
 ///
@@ -345,9 +349,9 @@ impl SqlConnection {
         let tx = self
             .with_retry("begin", |pool| async move {
                 Ok(match &*pool {
-                    Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
-                    Pool::MySql(p) => Tx::MySql(p.begin().await?),
-                    Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+                    Pool::Postgres(p) => Tx::Postgres(query::while_current(self, p.begin()).await??),
+                    Pool::MySql(p) => Tx::MySql(query::while_current(self, p.begin()).await??),
+                    Pool::Sqlite(p) => Tx::Sqlite(query::while_current(self, p.begin()).await??),
                 })
             })
             .await?;
@@ -433,10 +437,17 @@ impl SqlConnection {
         Fut: Future<Output = Result<T, sqlx::Error>>,
     {
         let mut attempt = 1;
+        let mut moves = 0;
         loop {
             let failure = match self.instance().await {
                 Ok(pool) => match op(Arc::clone(&pool)).await {
                     Ok(value) => return Ok(value),
+                    // A reset or reload replaced the pool while this waited
+                    // for a session: to the new one at once, not an attempt.
+                    Err(sqlx::Error::PoolClosed) if moves < MAX_MOVES && !self.base.is_current(&pool) => {
+                        moves += 1;
+                        continue;
+                    }
                     Err(error) => {
                         let transient = is_transient(&error);
                         if transient {

@@ -3,8 +3,10 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use sqlx::mysql::MySqlRow;
@@ -368,9 +370,8 @@ impl<'c> Query<'c, Fresh> {
             .with_retry("query", |pool| {
                 let statement = &statement;
                 async move {
-                    on_each!(Pool, &*pool, p => {
-                        statement.query_as()?.fetch_all(p).await
-                    })
+                    let mut session = Session::acquire(self.conn, &pool).await?;
+                    on_each!(Session, &mut session, s => statement.query_as()?.fetch_all(&mut **s).await)
                 }
             })
             .await
@@ -405,7 +406,7 @@ impl<'c> Query<'c, Fresh> {
         DB: SqlDatabase,
         T: for<'r> FromRow<'r, DB::Row> + Send + Unpin + 'static,
         <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
-        for<'e> &'e sqlx::Pool<DB>: sqlx::Executor<'e, Database = DB>,
+        for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
     {
         let statement = self.resolved().await?;
         self.conn.expect_database::<DB>().await?;
@@ -419,7 +420,8 @@ impl<'c> Query<'c, Fresh> {
                             "the connection now points at another database".into(),
                         ));
                     };
-                    statement.query_as()?.fetch_all(pool).await
+                    let mut session = while_current(self.conn, pool.acquire()).await??;
+                    statement.query_as()?.fetch_all(&mut *session).await
                 }
             })
             .await
@@ -451,7 +453,10 @@ impl<'c> Query<'c, Fresh> {
         self.conn
             .with_retry("query", |pool| {
                 let statement = &statement;
-                async move { on_each!(Pool, &*pool, p => table_of!(p, statement)) }
+                async move {
+                    let mut session = Session::acquire(self.conn, &pool).await?;
+                    on_each!(Session, &mut session, s => table_of!(&mut **s, statement))
+                }
             })
             .await
     }
@@ -474,7 +479,7 @@ impl<'c> Query<'c, Fresh> {
         let statement = self.resolved().await?;
         let (pool, mut session) = conn
             .with_retry("execute", |pool| async move {
-                let session = Session::acquire(&pool).await?;
+                let session = Session::acquire(conn, &pool).await?;
                 Ok((pool, session))
             })
             .await?;
@@ -499,13 +504,47 @@ enum Session {
 }
 
 impl Session {
-    async fn acquire(pool: &Pool) -> Result<Self, sqlx::Error> {
+    /// A session from `pool`, or `PoolClosed` if a reset or reload replaces
+    /// the pool while this waits (see [`while_current`]).
+    async fn acquire(conn: &SqlConnection, pool: &Pool) -> Result<Self, sqlx::Error> {
         Ok(match pool {
-            Pool::Postgres(p) => Session::Postgres(p.acquire().await?),
-            Pool::MySql(p) => Session::MySql(p.acquire().await?),
-            Pool::Sqlite(p) => Session::Sqlite(p.acquire().await?),
+            Pool::Postgres(p) => Session::Postgres(while_current(conn, p.acquire()).await??),
+            Pool::MySql(p) => Session::MySql(while_current(conn, p.acquire()).await??),
+            Pool::Sqlite(p) => Session::Sqlite(while_current(conn, p.acquire()).await??),
         })
     }
+}
+
+/// How often a wait for a session looks whether its pool was replaced.
+const GENERATION_CHECK: Duration = Duration::from_millis(20);
+
+/// Runs `wait` (an acquire) unless the connection's generation ends first: a
+/// reset or a reload that changed the config replaced the pool, and a query
+/// waiting on the old one (say, for `acquire_timeout` on a server that went
+/// away) moves to the new one at once, as
+/// [`with_retry`](SqlConnection::with_retry) does on this `PoolClosed`.
+///
+/// A wait that is ready at once (a free session) starts no timer.
+pub(crate) async fn while_current<F: Future>(conn: &SqlConnection, wait: F) -> Result<F::Output, sqlx::Error> {
+    let generation = conn.generation();
+    let mut wait = std::pin::pin!(wait);
+    let mut tick: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(output) = wait.as_mut().poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        loop {
+            let sleep = tick.get_or_insert_with(|| Box::pin(tokio::time::sleep(GENERATION_CHECK)));
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            if conn.generation() != generation {
+                return Poll::Ready(Err(sqlx::Error::PoolClosed));
+            }
+            tick = None;
+        }
+    })
+    .await
 }
 
 impl Query<'_, Cached> {
