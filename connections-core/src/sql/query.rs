@@ -573,9 +573,10 @@ impl Query<'_, Cached> {
         let statement = self.resolved().await?;
         let conn = self.conn;
         conn.fetch_cached(&statement, self.ttl, async || {
-            let rows: Vec<T> = Query::<Fresh>::with(conn, statement.as_ref().clone())
-                .fetch_all()
-                .await?;
+            // Boxed: the read's future is large, and inline it would be moved
+            // with every hit's future too.
+            let read = Query::<Fresh>::with(conn, statement.as_ref().clone()).fetch_all();
+            let rows: Vec<T> = Box::pin(read).await?;
             Ok(Arc::from(rows))
         })
         .await
@@ -594,10 +595,9 @@ impl Query<'_, Cached> {
         let statement = self.resolved().await?;
         let conn = self.conn;
         conn.fetch_cached(&statement, self.ttl, async || {
-            Query::<Fresh>::with(conn, statement.as_ref().clone())
-                .fetch_table()
-                .await
-                .map(Arc::new)
+            // Boxed, as in `fetch_all`.
+            let read = Query::<Fresh>::with(conn, statement.as_ref().clone()).fetch_table();
+            Box::pin(read).await.map(Arc::new)
         })
         .await
     }
