@@ -13,7 +13,7 @@ use url::Url;
 
 use self::driver::Param;
 pub(crate) use self::driver::{Tls, tls_unavailable};
-use crate::config::Config;
+use crate::config::{Config, percent_decode};
 use crate::error::Error;
 
 mod driver;
@@ -617,30 +617,6 @@ fn encode_sqlite_path(path: &str) -> String {
         }
     }
     out
-}
-
-/// Decodes `%XX` escapes; other `%` stay as they are (as sqlx does). `None` if not UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| char::from(b).to_digit(16);
-        if bytes[i] == b'%'
-            && let (Some(hi), Some(lo)) = (
-                bytes.get(i + 1).copied().and_then(hex),
-                bytes.get(i + 2).copied().and_then(hex),
-            )
-        {
-            // Two hex digits are below 256.
-            out.push(u8::try_from(hi * 16 + lo).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Percent-encodes all but RFC 3986's unreserved characters (user names, passwords, database names).

@@ -611,6 +611,29 @@ where
     get::<R, T>(row, i).map(|v| Value::Int(v.into()))
 }
 
+/// Adds `$value` to `$arguments`: the same for every driver but decimals and
+/// UUIDs, which each says how to send.
+macro_rules! add_value {
+    ($arguments:ident, $value:ident, decimal: $d:ident => $decimal:expr, uuid: $u:ident => $uuid:expr) => {
+        match $value {
+            // sqlx's own untyped NULL is a null integer.
+            Value::Null => $arguments.add(None::<i32>),
+            Value::Bool(b) => $arguments.add(*b),
+            Value::Int(i) => $arguments.add(*i),
+            Value::Float(f) => $arguments.add(*f),
+            Value::Decimal($d) => $decimal,
+            Value::Text(s) => $arguments.add(s.as_str()),
+            Value::Bytes(b) => $arguments.add(b.as_slice()),
+            Value::Date(d) => $arguments.add(*d),
+            Value::Time(t) => $arguments.add(*t),
+            Value::Timestamp(t) => $arguments.add(*t),
+            Value::TimestampTz(t) => $arguments.add(*t),
+            Value::Uuid($u) => $uuid,
+            Value::Json(j) => $arguments.add(Json(j)),
+        }
+    };
+}
+
 mod sealed {
     pub trait Sealed {}
     impl Sealed for sqlx::Postgres {}
@@ -626,21 +649,7 @@ impl SqlDatabase for Postgres {
     }
 
     fn add(arguments: &mut <Self as Database>::Arguments, value: &Value) -> Result<(), sqlx::error::BoxDynError> {
-        match value {
-            Value::Null => arguments.add(None::<i32>),
-            Value::Bool(b) => arguments.add(*b),
-            Value::Int(i) => arguments.add(*i),
-            Value::Float(f) => arguments.add(*f),
-            Value::Decimal(d) => arguments.add(d),
-            Value::Text(s) => arguments.add(s.as_str()),
-            Value::Bytes(b) => arguments.add(b.as_slice()),
-            Value::Date(d) => arguments.add(*d),
-            Value::Time(t) => arguments.add(*t),
-            Value::Timestamp(t) => arguments.add(*t),
-            Value::TimestampTz(t) => arguments.add(*t),
-            Value::Uuid(u) => arguments.add(*u),
-            Value::Json(j) => arguments.add(Json(j)),
-        }
+        add_value!(arguments, value, decimal: d => arguments.add(d), uuid: u => arguments.add(*u))
     }
 
     fn decode(row: &PgRow, i: usize) -> Result<Value, sqlx::Error> {
@@ -683,22 +692,8 @@ impl SqlDatabase for MySql {
     }
 
     fn add(arguments: &mut <Self as Database>::Arguments, value: &Value) -> Result<(), sqlx::error::BoxDynError> {
-        match value {
-            Value::Null => arguments.add(None::<i32>),
-            Value::Bool(b) => arguments.add(*b),
-            Value::Int(i) => arguments.add(*i),
-            Value::Float(f) => arguments.add(*f),
-            Value::Decimal(d) => arguments.add(d),
-            Value::Text(s) => arguments.add(s.as_str()),
-            Value::Bytes(b) => arguments.add(b.as_slice()),
-            Value::Date(d) => arguments.add(*d),
-            Value::Time(t) => arguments.add(*t),
-            Value::Timestamp(t) => arguments.add(*t),
-            Value::TimestampTz(t) => arguments.add(*t),
-            // Text: what MariaDB's UUID type and CHAR(36) columns take.
-            Value::Uuid(u) => arguments.add(u.hyphenated().to_string()),
-            Value::Json(j) => arguments.add(Json(j)),
-        }
+        // UUIDs as text: what MariaDB's UUID type and CHAR(36) columns take.
+        add_value!(arguments, value, decimal: d => arguments.add(d), uuid: u => arguments.add(u.hyphenated().to_string()))
     }
 
     fn decode(row: &MySqlRow, i: usize) -> Result<Value, sqlx::Error> {
@@ -764,22 +759,8 @@ impl SqlDatabase for Sqlite {
     }
 
     fn add(arguments: &mut <Self as Database>::Arguments, value: &Value) -> Result<(), sqlx::error::BoxDynError> {
-        match value {
-            Value::Null => arguments.add(None::<i32>),
-            Value::Bool(b) => arguments.add(*b),
-            Value::Int(i) => arguments.add(*i),
-            Value::Float(f) => arguments.add(*f),
-            // SQLite has no exact decimal: text keeps every digit.
-            Value::Decimal(d) => arguments.add(d.to_string()),
-            Value::Text(s) => arguments.add(s.as_str()),
-            Value::Bytes(b) => arguments.add(b.as_slice()),
-            Value::Date(d) => arguments.add(*d),
-            Value::Time(t) => arguments.add(*t),
-            Value::Timestamp(t) => arguments.add(*t),
-            Value::TimestampTz(t) => arguments.add(*t),
-            Value::Uuid(u) => arguments.add(u.hyphenated().to_string()),
-            Value::Json(j) => arguments.add(Json(j)),
-        }
+        // SQLite has no exact decimal and no UUID: text keeps every digit.
+        add_value!(arguments, value, decimal: d => arguments.add(d.to_string()), uuid: u => arguments.add(u.hyphenated().to_string()))
     }
 
     /// By the kind of the value, not of the column: SQLite's vary by row, and

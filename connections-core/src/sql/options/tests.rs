@@ -789,9 +789,12 @@ fn mysql_ssl_settings_map_as_its_python_drivers_read_them() {
         assert!(o.url.contains(part), "{part} in {}", o.url);
     }
     assert_eq!(o.connect_timeout, Some(Duration::from_secs(3)));
-    // A weaker explicit mode than the `ssl` table implies is a contradiction, not a downgrade.
+    // An explicit mode that gives up TLS while the `ssl` table asks for it is
+    // a contradiction, never a downgrade; one that keeps TLS wins (mysqlclient's rule).
     let e = err(&connect_args(MYSQL, "ssl = { ca = '/ca.pem' }\nssl_mode = 'DISABLED'"));
     assert!(e.to_string().contains("weaker than the `VERIFY_IDENTITY`"), "{e}");
+    let o = ok(&connect_args(MYSQL, "ssl = { ca = '/ca.pem' }\nssl_mode = 'VERIFY_CA'"));
+    assert_eq!((o.tls.mode, o.tls.required), ("VERIFY_CA", true));
     let e = err(&connect_args(MYSQL, "ssl_mode = 'sometimes'"));
     assert!(
         e.to_string().contains("is not a TLS mode; expected one of `DISABLED`"),
