@@ -497,9 +497,7 @@ impl<'a> State<'a> {
                     } else {
                         (*mode, origin.clone())
                     }
-                } else if rank(mode) < rank(implied)
-                    && (dialect == Dialect::Postgres || rank(mode) < required_from)
-                {
+                } else if rank(mode) < rank(implied) && (dialect == Dialect::Postgres || rank(mode) < required_from) {
                     // libpq refuses a mode weaker than `sslrootcert = "system"`;
                     // on MySQL an explicit mode wins (mysqlclient's rule) as
                     // long as it still requires TLS: never a downgrade to plaintext.
