@@ -402,7 +402,7 @@ impl<'a> State<'a> {
                     url.set_path(&format!("/{}", super::encode_component(&value)));
                     Ok(())
                 }
-                _ => unreachable!("only URL parts reach here"),
+                _ => Ok(()), // not a part of the URL: the caller passes only those
             }
         };
         match name {
