@@ -408,10 +408,14 @@ impl Config {
     /// Replaces every secret of this configuration quoted in `text` with
     /// `***`: see [`redact`]; keys read as a [`Secret`](crate::Secret) count as secret too.
     pub(crate) fn redact(&self, text: &str) -> String {
-        let read_as_secret = self.secret_keys.lock().unwrap_or_else(PoisonError::into_inner);
         let mut secrets = Vec::new();
-        collect_secrets(&self.values, &mut |key| read_as_secret.contains(key), &mut secrets);
-        drop(read_as_secret);
+        collect_secrets(&self.values, &mut secrets);
+        // Keys read as a `Secret`, dotted ones (`creds.api`) included.
+        for key in self.secret_keys.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+            if let Some(value) = find(&self.values, key) {
+                all_scalars(value, &mut secrets);
+            }
+        }
         mask(text, secrets)
     }
 }
@@ -563,23 +567,24 @@ pub(crate) fn is_secret_key(key: &str) -> bool {
 /// is about. A secret is masked only as a whole word, never inside one.
 pub(crate) fn redact(text: &str, values: &Table) -> String {
     let mut secrets = Vec::new();
-    collect_secrets(values, &mut |_| false, &mut secrets);
+    collect_secrets(values, &mut secrets);
     mask(text, secrets)
 }
 
-/// Collects the secrets of `table` (see [`redact`]); `also` marks further
-/// top-level keys as secret.
-fn collect_secrets(table: &Table, also: &mut dyn FnMut(&str) -> bool, out: &mut Vec<String>) {
-    fn all_scalars(v: &Value, out: &mut Vec<String>) {
-        match v {
-            Value::String(s) => out.push(s.clone()),
-            Value::Integer(i) => out.push(i.to_string()),
-            Value::Float(f) => out.push(f.to_string()),
-            Value::Array(a) => a.iter().for_each(|v| all_scalars(v, out)),
-            Value::Table(t) => t.values().for_each(|v| all_scalars(v, out)),
-            Value::Boolean(_) | Value::Datetime(_) => {}
-        }
+/// Every string and number inside `v`, as text.
+fn all_scalars(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Integer(i) => out.push(i.to_string()),
+        Value::Float(f) => out.push(f.to_string()),
+        Value::Array(a) => a.iter().for_each(|v| all_scalars(v, out)),
+        Value::Table(t) => t.values().for_each(|v| all_scalars(v, out)),
+        Value::Boolean(_) | Value::Datetime(_) => {}
     }
+}
+
+/// Collects the secrets of `table` (see [`redact`]).
+fn collect_secrets(table: &Table, out: &mut Vec<String>) {
     fn walk(v: &Value, out: &mut Vec<String>) {
         match v {
             Value::String(s) => url_secrets(s, out),
@@ -597,7 +602,7 @@ fn collect_secrets(table: &Table, also: &mut dyn FnMut(&str) -> bool, out: &mut 
         }
     }
     for (k, v) in table {
-        if is_secret_key(k) || also(k) {
+        if is_secret_key(k) {
             all_scalars(v, out);
         } else {
             walk(v, out);
@@ -734,6 +739,17 @@ mod tests {
             "database \"shop\" does not exist for app at db.example.com:5432 (sql, sqlx_s_1); \
              *** *** *** *** *** *** *** ***"
         );
+    }
+
+    #[test]
+    fn keys_read_as_a_secret_are_redacted_at_any_depth() {
+        let config = Config::from_toml("c", "dsn = 'plain-dsn-value'\n[creds]\napi = 'dotted-api-value'").unwrap();
+        let text = "failed with plain-dsn-value and dotted-api-value";
+        assert_eq!(config.redact(text), text, "neither name marks a secret");
+        let _: crate::Secret<String> = config.get("dsn").unwrap();
+        let _: crate::Secret<String> = config.get("creds.api").unwrap();
+        let _: String = config.get("creds.api").unwrap();
+        assert_eq!(config.redact(text), "failed with *** and ***");
     }
 
     #[test]

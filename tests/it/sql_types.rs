@@ -104,6 +104,14 @@ fn postgres_decodes_every_common_type() {
         let expected: Vec<Value> = params().into_iter().map(|(_, v)| v).collect();
         assert_eq!(read.rows()[0], expected);
 
+        // character(n) is text too.
+        let code = db
+            .query("SELECT CAST('ab' AS CHAR(2)) AS code")
+            .fetch_table()
+            .await
+            .unwrap();
+        assert_eq!(code.rows()[0][0], Value::from("ab"));
+
         // AVG of integers is NUMERIC: exact, at its full scale.
         let mean = db
             .query("SELECT AVG(x) AS mean FROM (VALUES (1), (2), (2)) AS t (x)")

@@ -349,9 +349,9 @@ impl SqlConnection {
         let tx = self
             .with_retry("begin", |pool| async move {
                 Ok(match &*pool {
-                    Pool::Postgres(p) => Tx::Postgres(query::while_current(self, p.begin()).await??),
-                    Pool::MySql(p) => Tx::MySql(query::while_current(self, p.begin()).await??),
-                    Pool::Sqlite(p) => Tx::Sqlite(query::while_current(self, p.begin()).await??),
+                    Pool::Postgres(p) => Tx::Postgres(query::while_current(self, &pool, p.begin()).await??),
+                    Pool::MySql(p) => Tx::MySql(query::while_current(self, &pool, p.begin()).await??),
+                    Pool::Sqlite(p) => Tx::Sqlite(query::while_current(self, &pool, p.begin()).await??),
                 })
             })
             .await?;

@@ -414,13 +414,13 @@ impl<'c> Query<'c, Fresh> {
             .with_retry("query", |pool| {
                 let statement = &statement;
                 async move {
-                    let Some(pool) = DB::pool(&pool) else {
+                    let Some(native) = DB::pool(&pool) else {
                         // The database changed under a reload: report it as the next call would.
                         return Err(sqlx::Error::Configuration(
                             "the connection now points at another database".into(),
                         ));
                     };
-                    let mut session = while_current(self.conn, pool.acquire()).await??;
+                    let mut session = while_current(self.conn, &pool, native.acquire()).await??;
                     statement.query_as()?.fetch_all(&mut *session).await
                 }
             })
@@ -506,11 +506,11 @@ enum Session {
 impl Session {
     /// A session from `pool`, or `PoolClosed` if a reset or reload replaces
     /// the pool while this waits (see [`while_current`]).
-    async fn acquire(conn: &SqlConnection, pool: &Pool) -> Result<Self, sqlx::Error> {
-        Ok(match pool {
-            Pool::Postgres(p) => Session::Postgres(while_current(conn, p.acquire()).await??),
-            Pool::MySql(p) => Session::MySql(while_current(conn, p.acquire()).await??),
-            Pool::Sqlite(p) => Session::Sqlite(while_current(conn, p.acquire()).await??),
+    async fn acquire(conn: &SqlConnection, pool: &Arc<Pool>) -> Result<Self, sqlx::Error> {
+        Ok(match &**pool {
+            Pool::Postgres(p) => Session::Postgres(while_current(conn, pool, p.acquire()).await??),
+            Pool::MySql(p) => Session::MySql(while_current(conn, pool, p.acquire()).await??),
+            Pool::Sqlite(p) => Session::Sqlite(while_current(conn, pool, p.acquire()).await??),
         })
     }
 }
@@ -518,15 +518,18 @@ impl Session {
 /// How often a wait for a session looks whether its pool was replaced.
 const GENERATION_CHECK: Duration = Duration::from_millis(20);
 
-/// Runs `wait` (an acquire) unless the connection's generation ends first: a
+/// Runs `wait` (an acquire on `pool`) unless `pool` stops being current first: a
 /// reset or a reload that changed the config replaced the pool, and a query
 /// waiting on the old one (say, for `acquire_timeout` on a server that went
 /// away) moves to the new one at once, as
 /// [`with_retry`](SqlConnection::with_retry) does on this `PoolClosed`.
 ///
 /// A wait that is ready at once (a free session) starts no timer.
-pub(crate) async fn while_current<F: Future>(conn: &SqlConnection, wait: F) -> Result<F::Output, sqlx::Error> {
-    let generation = conn.generation();
+pub(crate) async fn while_current<F: Future>(
+    conn: &SqlConnection,
+    pool: &Arc<Pool>,
+    wait: F,
+) -> Result<F::Output, sqlx::Error> {
     let mut wait = std::pin::pin!(wait);
     let mut tick: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
     std::future::poll_fn(|cx| {
@@ -538,7 +541,9 @@ pub(crate) async fn while_current<F: Future>(conn: &SqlConnection, wait: F) -> R
             if sleep.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
             }
-            if conn.generation() != generation {
+            // The pool itself, not a generation number read after it was
+            // handed out: a reset between the two is caught too.
+            if !conn.base.is_current(pool) {
                 return Poll::Ready(Err(sqlx::Error::PoolClosed));
             }
             tick = None;

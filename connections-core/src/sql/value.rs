@@ -670,7 +670,7 @@ impl SqlDatabase for Postgres {
             "FLOAT4" => Value::Float(widen(get(row, i)?)),
             "FLOAT8" => Value::Float(get(row, i)?),
             "NUMERIC" => Value::Decimal(row.try_get(i)?),
-            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CITEXT" | "UNKNOWN" => Value::Text(get(row, i)?),
+            "TEXT" | "VARCHAR" | "CHAR" | "BPCHAR" | "NAME" | "CITEXT" | "UNKNOWN" => Value::Text(get(row, i)?),
             "BYTEA" => Value::Bytes(get(row, i)?),
             "DATE" => Value::Date(get(row, i)?),
             "TIME" => Value::Time(get(row, i)?),

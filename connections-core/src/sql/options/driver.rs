@@ -109,6 +109,9 @@ const MYSQL_UNHONOURED: [&str; 6] = [
     "tls_version",
 ];
 
+/// The names a MySQL CA certificate is written under.
+const MYSQL_CA: [&str; 4] = ["ssl.ca", "ssl_ca", "ssl-ca", "sslca"];
+
 /// Parameters with no meaning here, accepted without a warning.
 /// (`check_same_thread`: sqlx's SQLite connections may move between threads.)
 const MEANINGLESS: [&str; 1] = ["check_same_thread"];
@@ -246,6 +249,8 @@ struct State<'a> {
     mode: Option<(&'static str, String)>,
     /// The TLS mode MySQL's `ssl` settings imply, and where.
     implied: Option<(&'static str, String)>,
+    /// Where libpq's deprecated `requiressl = 1` was written (`sslmode` wins over it).
+    requiressl: Option<String>,
     unknown: Vec<String>,
 }
 
@@ -257,6 +262,7 @@ impl<'a> State<'a> {
             connect_timeout: None,
             mode: None,
             implied: None,
+            requiressl: None,
             unknown: Vec::new(),
         }
     }
@@ -354,12 +360,23 @@ impl<'a> State<'a> {
         let name = param.name.as_str();
         match name {
             "sslmode" | "ssl-mode" => self.mode(param, &PG_MODES)?,
-            // Deprecated libpq spelling of `sslmode = "require"`.
+            // Deprecated libpq spelling of `sslmode = "require"`; `sslmode` wins, as in libpq.
             "requiressl" => {
                 if truthy(&param.value) == Some(true) {
-                    self.mode = Some(("require", param.origin.clone()));
+                    self.requiressl = Some(param.origin.clone());
                 }
             }
+            // asyncpg's `ssl` (SQLAlchemy's `postgresql+asyncpg://...?ssl=require`).
+            "ssl" => match text(&param.value).to_ascii_lowercase().as_str() {
+                "true" | "1" | "require" | "required" => self.mode = Some(("require", param.origin.clone())),
+                "false" | "0" | "disable" => self.mode = Some(("disable", param.origin.clone())),
+                _ => self.mode(param, &PG_MODES)?,
+            },
+            // Refused only when they demand what sqlx cannot do; `disable` and
+            // `prefer` ask for nothing more than sqlx gives.
+            "gssencmode" | "channel_binding"
+                if matches!(text(&param.value).as_str(), "disable" | "prefer" | "allow") => {}
+            "sslnegotiation" if text(&param.value) == "postgres" => {}
             "sslrootcert" | "ssl-root-cert" | "ssl-ca" if text(&param.value) == "system" => {
                 // libpq 16: the system's roots, and `verify-full` unless said otherwise.
                 // sqlx with `sql-tls` trusts the webpki roots when given no file.
@@ -383,7 +400,9 @@ impl<'a> State<'a> {
             | "user"
             | "password"
             | "statement-cache-capacity" => set(&mut self.query, name, &text(&param.value)),
-            _ if PG_UNHONOURED.contains(&name) => return Err(self.unhonoured(param, "TLS or authentication")),
+            _ if PG_UNHONOURED.contains(&name) || name.starts_with("ssl") => {
+                return Err(self.unhonoured(param, "TLS or authentication"));
+            }
             _ => self.unknown(param),
         }
         Ok(())
@@ -416,9 +435,11 @@ impl<'a> State<'a> {
             "ssl.cert" | "ssl_cert" | "ssl-cert" | "sslcert" => set(&mut self.query, "ssl-cert", &value),
             "ssl.key" | "ssl_key" | "ssl-key" | "sslkey" => set(&mut self.query, "ssl-key", &value),
             // Read with the rest of the `ssl` settings in `mysql_implied`.
-            "ssl.check_hostname" | "ssl_verify_cert" | "ssl_verify_identity" => {}
+            "ssl.check_hostname" | "ssl_check_hostname" | "ssl_verify_cert" | "ssl_verify_identity" | "ssl" => {}
             "connect_timeout" => self.connect_timeout(param)?,
-            "charset" | "collation" | "timezone" | "time-zone" | "statement-cache-capacity" => {
+            // Not `timezone`: sqlx keeps the session in UTC only without it,
+            // and `Value::TimestampTz` reads MySQL's TIMESTAMP as UTC.
+            "charset" | "collation" | "statement-cache-capacity" => {
                 set(&mut self.query, name, &value);
             }
             "unix_socket" | "socket" => set(&mut self.query, "socket", &value),
@@ -428,7 +449,7 @@ impl<'a> State<'a> {
                 }
             }
             _ if MYSQL_UNHONOURED.contains(&name) => return Err(self.unhonoured(param, "TLS or authentication")),
-            _ if name.starts_with("ssl.") => return Err(self.unhonoured(param, "TLS")),
+            _ if name.starts_with("ssl") => return Err(self.unhonoured(param, "TLS")),
             _ => self.unknown(param),
         }
         Ok(())
@@ -446,18 +467,31 @@ impl<'a> State<'a> {
                 .map(|p| truthy(&p.value).ok_or_else(|| self.invalid(p, "expected `true` or `false`".to_owned())))
                 .transpose()
         };
-        let table = params.iter().find(|p| p.name.starts_with("ssl."));
+        // `ssl = true` (a scalar) turns TLS on too; `ssl = false` asks for nothing.
+        let scalar = params.iter().rev().find(|p| p.name == "ssl");
+        if let Some(p) = scalar
+            && truthy(&p.value).is_none()
+        {
+            return Err(self.invalid(
+                p,
+                "expected a table such as `ssl = { ca = \"ca.pem\" }`, or `true`".to_owned(),
+            ));
+        }
+        let table = params
+            .iter()
+            .find(|p| p.name.starts_with("ssl.") || MYSQL_CA.contains(&p.name.as_str()))
+            .or(scalar.filter(|p| truthy(&p.value) == Some(true)));
         let keys = params
             .iter()
             .find(|p| p.name.starts_with("ssl_") && !matches!(p.name.as_str(), "ssl_mode" | "ssl_disabled"));
         let Some(first) = table.or(keys) else {
             return Ok(());
         };
-        let has_ca = find(&["ssl.ca", "ssl_ca"]).is_some();
-        let identity = if table.is_some() {
-            flag(&["ssl.check_hostname"])?.unwrap_or(has_ca)
+        let has_ca = find(&MYSQL_CA).is_some();
+        let identity = if table.is_some_and(|p| p.name.starts_with("ssl.")) {
+            flag(&["ssl.check_hostname", "ssl_check_hostname"])?.unwrap_or(has_ca)
         } else {
-            flag(&["ssl_verify_identity"])?.unwrap_or(false)
+            flag(&["ssl_verify_identity", "ssl_check_hostname"])?.unwrap_or(false)
         };
         let verify = flag(&["ssl_verify_cert"])?.unwrap_or(has_ca) || identity;
         let mode = if identity {
@@ -487,10 +521,17 @@ impl<'a> State<'a> {
         };
         let rank = |mode: &str| modes.iter().position(|m| *m == mode).unwrap_or(0);
         let required_from = rank(modes[if dialect == Dialect::Postgres { 3 } else { 2 }]);
-        let (mode, origin) = match (&self.mode, &self.implied) {
+        let requiressl = self.requiressl.as_ref().map(|origin| ("require", origin.clone()));
+        let explicit = self.mode.clone().or(requiressl);
+        let (mode, origin) = match (&explicit, &self.implied) {
             (Some((mode, origin)), Some((implied, implied_origin))) => {
                 let pg_rootcert = dialect == Dialect::Postgres && *implied == "verify-ca";
-                if pg_rootcert {
+                // A CA with MySQL's REQUIRED verifies the chain, as libpq's
+                // `require` with a root certificate does: sqlx ignores a CA below VERIFY_CA.
+                let mysql_ca = dialect == Dialect::MySql && *mode == "REQUIRED" && rank(implied) >= rank("VERIFY_CA");
+                if mysql_ca {
+                    ("VERIFY_CA", origin.clone())
+                } else if pg_rootcert {
                     // libpq: a root certificate turns `require` into `verify-ca`, and weaker modes ignore it.
                     if *mode == "require" {
                         (*implied, origin.clone())

@@ -902,3 +902,40 @@ fn parts_read_back_host_port_database_and_user() {
     assert_eq!(ok("url = 'postgresql://u@h:6543/d'").endpoint(), "h:6543");
     assert_eq!(ok("url = 'postgresql:///d?host=/tmp'").endpoint(), "socket /tmp");
 }
+
+#[test]
+fn review_cases_never_weaken_tls() {
+    // asyncpg's `ssl=require` in SQLAlchemy's URL.
+    let o = ok("url = 'postgresql+asyncpg://u@h/d?ssl=require'");
+    assert_eq!((o.tls.mode, o.tls.required), ("require", true));
+    // `requiressl` never lowers an explicit `sslmode`.
+    let o = ok(&connect_args(
+        "url = 'postgresql://u@h/d?sslmode=verify-full'",
+        "requiressl = 1",
+    ));
+    assert_eq!(o.tls.mode, "verify-full");
+    let o = ok(&connect_args(PG, "requiressl = 1"));
+    assert_eq!((o.tls.mode, o.tls.required), ("require", true));
+    // An unknown TLS parameter is refused, not dropped.
+    let e = err(&connect_args(PG, "sslcertmode = 'require'"));
+    assert!(e.to_string().contains("cannot honour"), "{e}");
+    // Settings that ask for nothing sqlx lacks are accepted.
+    ok(&connect_args(PG, "gssencmode = 'disable'\nchannel_binding = 'prefer'"));
+    let e = err(&connect_args(PG, "channel_binding = 'require'"));
+    assert!(e.to_string().contains("cannot honour"), "{e}");
+    // MySQL: `ssl = true`, `ssl_check_hostname`, a CA with REQUIRED, the sqlx spellings of a CA.
+    let o = ok(&connect_args(MYSQL, "ssl = true"));
+    assert_eq!((o.tls.mode, o.tls.required), ("REQUIRED", true));
+    let o = ok("url = 'mysql://u@h/d?ssl_ca=/ca.pem&ssl_check_hostname=true'");
+    assert_eq!(o.tls.mode, "VERIFY_IDENTITY");
+    let o = ok(&connect_args(MYSQL, "ssl_mode = 'REQUIRED'\nssl = { ca = '/ca.pem' }"));
+    assert_eq!(o.tls.mode, "VERIFY_CA", "a CA is never left unused");
+    let o = ok("url = 'mysql://u@h/d?ssl-ca=/ca.pem'");
+    assert_eq!((o.tls.mode, o.tls.required), ("VERIFY_CA", true));
+    let e = err(&connect_args(MYSQL, "ssl_crl = '/crl.pem'"));
+    assert!(e.to_string().contains("cannot honour"), "{e}");
+    // `timezone` would move the session off UTC, where TIMESTAMP is read as UTC: warned, not passed.
+    let (o, warns) = warnings(|| ok(&connect_args(MYSQL, "timezone = '+02:00'")));
+    assert!(!o.url.contains("timezone"), "{}", o.url);
+    assert!(warns.iter().any(|w| w.contains("timezone")), "{warns:?}");
+}
