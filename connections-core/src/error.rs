@@ -349,7 +349,7 @@ pub enum Error {
     /// [`Query::fetch_all_on`](crate::sql::Query::fetch_all_on) asked for one
     /// database's rows on a connection configured for another.
     #[error(
-        "query on connection `{name}` asked for {asked} rows, but the connection is configured for {actual}; read them with the `{actual}` database type, or with `fetch_all` for a type every database decodes"
+        "query on connection `{name}` asked for {asked} rows, but the connection is configured for {actual}; ask for the configured database (`fetch_all_on::<sqlx::Postgres, _>`, `sqlx::MySql` or `sqlx::Sqlite`), or use `fetch_all` with a row type every database decodes"
     )]
     SqlDatabase {
         /// The connection name.

@@ -602,7 +602,7 @@ fn connect_hint(options: &SqlOptions, error: &sqlx::Error) -> String {
             options.tls.mode,
             options.tls.origin.as_deref().unwrap_or("url")
         ),
-        sqlx::Error::Database(db) => match (db.code().as_deref(), mysql_number(db.as_ref())) {
+        sqlx::Error::Database(db) => match (db.code().as_deref(), transient::mysql_number(db.as_ref())) {
             (Some("28P01" | "28000"), _) | (_, Some(1045 | 1698)) => {
                 "; authentication failed: check `username` and `password`".to_owned()
             }
@@ -611,12 +611,6 @@ fn connect_hint(options: &SqlOptions, error: &sqlx::Error) -> String {
         },
         _ => String::new(),
     }
-}
-
-fn mysql_number(error: &dyn sqlx::error::DatabaseError) -> Option<u16> {
-    error
-        .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-        .map(sqlx::mysql::MySqlDatabaseError::number)
 }
 
 /// The error with the attempt count it finally took.

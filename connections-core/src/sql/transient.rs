@@ -39,12 +39,19 @@ pub(crate) fn is_transient(error: &sqlx::Error) -> bool {
     }
 }
 
+/// The MySQL/MariaDB error number, if `error` is a MySQL error.
+pub(crate) fn mysql_number(error: &dyn DatabaseError) -> Option<u16> {
+    error
+        .try_downcast_ref::<MySqlDatabaseError>()
+        .map(MySqlDatabaseError::number)
+}
+
 /// Each driver's own database error, told apart by downcasting.
 fn database_error_is_transient(error: &dyn DatabaseError) -> bool {
-    if let Some(mysql) = error.try_downcast_ref::<MySqlDatabaseError>() {
-        let number = mysql.number();
+    if let Some(number) = mysql_number(error) {
         return mysql_number_is_transient(number)
-            || (mysql.code().is_some_and(sqlstate_is_connection_class) && !mysql_number_is_a_bad_request(number));
+            || (error.code().is_some_and(|code| sqlstate_is_connection_class(&code))
+                && !mysql_number_is_a_bad_request(number));
     }
     if error.try_downcast_ref::<SqliteError>().is_some() {
         // Its `code()` is SQLite's numeric result code, not a SQLSTATE.

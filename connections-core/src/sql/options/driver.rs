@@ -301,7 +301,8 @@ impl<'a> State<'a> {
             param,
             format!(
                 "is a {what} setting sqlx cannot honour, so the connection is refused rather than made without it; \
-                 remove it, or connect with a driver that supports it"
+                 remove it if the connection may go without it (sqlx's TLS takes `sslmode`/`ssl_mode`, a CA, \
+                 a client certificate and key)"
             ),
         )
     }

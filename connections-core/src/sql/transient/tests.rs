@@ -246,7 +246,7 @@ fn killed_mysql_session_is_transient() {
         "KILL {id}",
         "SELECT SLEEP(10)",
     );
-    let number = mysql_number(&error);
+    let number = mysql_number_of(&error);
     assert!(
         matches!(number, Some(1927 | 1053)) || matches!(error, sqlx::Error::Io(_)),
         "{error:?}"
@@ -267,14 +267,11 @@ fn killed_mysql_query_is_not_transient() {
         // SLEEP() returns 1 when interrupted; a long query reports the interruption.
         "SELECT COUNT(*) FROM information_schema.columns a, information_schema.columns b, information_schema.columns c",
     );
-    assert_eq!(mysql_number(&error), Some(1317), "{error:?}");
+    assert_eq!(mysql_number_of(&error), Some(1317), "{error:?}");
     assert!(!is_transient(&error), "{error:?}");
 }
 
 /// The MySQL error number of a database error, if it is one.
-fn mysql_number(error: &sqlx::Error) -> Option<u16> {
-    error
-        .as_database_error()
-        .and_then(|e| e.try_downcast_ref::<MySqlDatabaseError>())
-        .map(MySqlDatabaseError::number)
+fn mysql_number_of(error: &sqlx::Error) -> Option<u16> {
+    error.as_database_error().and_then(mysql_number)
 }
