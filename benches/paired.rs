@@ -1,0 +1,141 @@
+//! The hot-path targets as paired ratios: ours and the `RwLock<HashMap>`
+//! baseline measured in alternating rounds, so both see the same machine
+//! noise, and the median of the per-round ratios reported.
+//!
+//! `cargo bench --bench paired`; BENCHMARKS.md quotes its output. Each
+//! round times a batch of calls of each contender back to back; a shared,
+//! noisy machine shifts both of a round's figures together.
+// Timings as floats and loop counters as indices: precision and width are ample here.
+#![allow(
+    missing_docs,
+    clippy::unused_self,
+    clippy::unnecessary_wraps,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation
+)]
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::{Arc, Barrier, RwLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use connections_core::Registry;
+use connections_core::prelude::*;
+
+#[derive(Connection)]
+#[connection(type_name = "paired")]
+struct Tenant {
+    base: BaseConnection<u64>,
+}
+
+impl Tenant {
+    fn _connect(&self, _: &Config) -> Result<u64, BoxError> {
+        Ok(7)
+    }
+}
+
+const ROUNDS: usize = 41;
+const BATCH: u64 = 200_000;
+
+type Map = RwLock<HashMap<String, Arc<u64>>>;
+
+/// Nanoseconds per call of `f` over a batch, on `threads` threads at once
+/// (the slowest thread's time).
+fn per_call<S: Sync>(state: &S, threads: usize, f: impl Fn(&S, u64) + Sync) -> f64 {
+    let barrier = Barrier::new(threads);
+    let slowest = thread::scope(|s| {
+        let run = || {
+            barrier.wait();
+            let start = Instant::now();
+            for i in 0..BATCH {
+                f(state, i);
+            }
+            start.elapsed()
+        };
+        let others: Vec<_> = (1..threads).map(|_| s.spawn(run)).collect();
+        let mine = run();
+        others.into_iter().map(|h| h.join().unwrap()).fold(mine, Duration::max)
+    });
+    slowest.as_nanos() as f64 / BATCH as f64
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Median ns of `a`, of `b`, and median of the per-round ratios a/b.
+fn paired(mut a: impl FnMut() -> f64, mut b: impl FnMut() -> f64) -> (f64, f64, f64) {
+    let (mut xs, mut ys, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let (x, y) = if round % 2 == 0 {
+            let x = a();
+            (x, b())
+        } else {
+            let y = b();
+            (a(), y)
+        };
+        xs.push(x);
+        ys.push(y);
+        ratios.push(x / y);
+    }
+    (median(xs), median(ys), median(ratios))
+}
+
+fn setup(n: usize) -> (Registry, Map, Vec<String>) {
+    let names: Vec<String> = (0..n).map(|i| format!("tenant_{i}")).collect();
+    let registry = Registry::builder().build();
+    for name in &names {
+        registry.connection::<Tenant>(name).unwrap().instance().unwrap();
+    }
+    let map = RwLock::new(names.iter().map(|name| (name.clone(), Arc::new(7))).collect());
+    let step = (n / 64).max(1);
+    let probe = names.iter().step_by(step).take(64).cloned().collect();
+    (registry, map, probe)
+}
+
+fn main() {
+    println!("size  threads  path      ours ns  rwlock ns  ours/rwlock (median of paired rounds)");
+    let mut one_thread_ref = 0.0;
+    for n in [1, 1_000, 10_000, 100_000] {
+        let (registry, map, probe) = setup(n);
+        let p = &probe;
+        let ours = |r: &Registry, i: u64| {
+            let name = &p[i as usize % p.len()];
+            black_box(r.connection::<Tenant>(black_box(name)).unwrap().instance().unwrap());
+        };
+        let ours_ref = |r: &Registry, i: u64| {
+            let name = &p[i as usize % p.len()];
+            black_box(
+                *r.connection_ref::<Tenant>(black_box(name))
+                    .unwrap()
+                    .instance_ref()
+                    .unwrap(),
+            );
+        };
+        let rw = |m: &Map, i: u64| {
+            let name = &p[i as usize % p.len()];
+            black_box(Arc::clone(m.read().unwrap().get(black_box(name.as_str())).unwrap()));
+        };
+        for threads in [1, 2] {
+            let (o, r, ratio) = paired(|| per_call(&registry, threads, ours), || per_call(&map, threads, rw));
+            println!("{n:>6}  {threads:>7}  arc     {o:>9.1}  {r:>9.1}  {ratio:>6.2}");
+            let (o, r, ratio) = paired(
+                || per_call(&registry, threads, ours_ref),
+                || per_call(&map, threads, rw),
+            );
+            println!("{n:>6}  {threads:>7}  borrowed{o:>9.1}  {r:>9.1}  {ratio:>6.2}");
+            if n == 1 && threads == 1 {
+                one_thread_ref = o;
+            }
+            if n == 1 && threads == 2 {
+                let (two, one, ratio) =
+                    paired(|| per_call(&registry, 2, ours_ref), || per_call(&registry, 1, ours_ref));
+                println!(
+                    "borrowed path, 2 threads / 1 thread: {two:.1} / {one:.1} ns = {ratio:.2} (1-thread figure above: {one_thread_ref:.1})"
+                );
+            }
+        }
+    }
+}
