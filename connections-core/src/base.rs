@@ -10,7 +10,8 @@ use crate::cell::{AsyncInit, SingleFlight, Wait};
 use crate::close::{CloseHook, CloseMeta, CloseQueue};
 use crate::config::Config;
 use crate::error::{BoxError, Error, Result};
-use crate::handle::InstanceRef;
+use crate::instance::InstanceRef;
+use crate::trace::{Redactor, traced_outcome};
 
 /// The state of one connection: its name, type, configuration, and a
 /// resettable cell holding the raw instance (`R`, e.g. a database handle).
@@ -68,7 +69,7 @@ pub struct BaseConnection<R> {
     type_path: &'static str,
     /// Swapped whole by a secrets reload; each connect reads one snapshot.
     config: ArcSwap<Config>,
-    cell: SingleFlight<R>,
+    cell: SingleFlight<R, Error>,
     /// The type's close hook (`_close`), if it has one.
     close: Option<CloseHook<R>>,
     /// Where retired instances wait for their close: the registry's queue,
@@ -83,24 +84,6 @@ struct Closes {
     queue: Arc<CloseQueue>,
     /// Built by a registry, which sweeps after dropping its connections.
     registry: bool,
-}
-
-/// Redacts a connection's configuration values from a message: those of its
-/// current configuration and of the one a reload last replaced.
-#[derive(Clone)]
-pub(crate) struct Redactor {
-    current: Arc<Config>,
-    previous: Option<Arc<Config>>,
-}
-
-impl Redactor {
-    pub(crate) fn redact(&self, text: &str) -> String {
-        let text = self.current.redact(text);
-        match &self.previous {
-            Some(previous) => previous.redact(&text),
-            None => text,
-        }
-    }
 }
 
 impl<R: Send + Sync + 'static> BaseConnection<R> {
@@ -216,7 +199,7 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
     }
 
     /// The async state machine behind an async connection's `instance()`.
-    pub(crate) fn async_init(&self) -> AsyncInit<'_, R> {
+    pub(crate) fn async_init(&self) -> AsyncInit<'_, R, Error> {
         AsyncInit::new(&self.cell)
     }
 
@@ -400,6 +383,7 @@ impl<R> BaseConnection<R> {
 
     /// Whether `instance` is the one this connection holds now (no reset or
     /// reload has replaced it).
+    #[cfg(feature = "sql")]
     pub(crate) fn is_current(&self, instance: &Arc<R>) -> bool {
         self.cell
             .peek()
@@ -463,10 +447,7 @@ impl<R> BaseConnection<R> {
     /// a reload last replaced (an instance connected with it may still fail
     /// or close), from text about it.
     pub(crate) fn redactor(&self) -> Redactor {
-        Redactor {
-            current: self.config.load_full(),
-            previous: self.previous_config.load_full(),
-        }
+        Redactor::new(self.config.load_full(), self.previous_config.load_full())
     }
 
     fn traced_reset(&self, reason: ResetReason) {
@@ -593,19 +574,4 @@ impl ResetReason {
             ResetReason::Retry => "retry",
         }
     }
-}
-
-/// The event that ends a connect's span: how long it took and how it ended.
-pub(crate) fn traced_outcome<T>(outcome: &Result<T>, started: Instant) {
-    let elapsed_us = elapsed_us(started);
-    match outcome {
-        Ok(_) => tracing::debug!(elapsed_us, "connected"),
-        // Our errors never show a configuration value.
-        Err(error) => tracing::debug!(elapsed_us, %error, "connect failed"),
-    }
-}
-
-/// Microseconds since `started`, as the `elapsed_us` tracing fields say.
-pub(crate) fn elapsed_us(started: Instant) -> u64 {
-    u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX)
 }

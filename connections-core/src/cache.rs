@@ -117,7 +117,7 @@ struct Slot {
     /// Builds the entry once, however many lookups race for it. Emptied when
     /// the slot leaves the map, so the connection is let go of at once: the
     /// map frees the slot itself only once no reader can still see it.
-    cell: SingleFlight<Entry>,
+    cell: SingleFlight<Entry, Error>,
     /// The built connection again, for the `Arc` path, which upgrades it
     /// with one atomic operation where an `arc-swap` load of the cell takes
     /// two. The cell holds the only strong reference the cache has, so

@@ -17,7 +17,9 @@
 //!   stuck behind a cancelled task.
 
 use std::any::Any;
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
 // The async waiters' list uses std's primitives under loom too: loom models the sync path.
 use std::sync::atomic::{AtomicBool, Ordering as StdOrdering};
 use std::sync::{Arc, Mutex as StdMutex, MutexGuard as StdMutexGuard, OnceLock, PoisonError};
@@ -27,9 +29,6 @@ use std::time::{Duration, Instant};
 use arc_swap::Guard;
 
 use self::sync::{AtomicU64, Condvar, Current, Mutex, MutexGuard, Ordering};
-use crate::Error;
-use crate::connection::ConnectFuture;
-use crate::error::BoxError;
 
 /// The primitives, swapped for loom's under `--cfg connections_loom` so the model checker
 /// explores every interleaving of the state machine (`tests/loom.rs`).
@@ -77,8 +76,8 @@ mod sync {
 }
 
 /// One run of the initialiser; waiters hold it until its outcome is set.
-struct Attempt<T> {
-    outcome: OnceLock<Result<Arc<T>, Error>>,
+struct Attempt<T, E> {
+    outcome: OnceLock<Result<Arc<T>, E>>,
     /// Set when the future driving an async attempt was dropped before it finished.
     abandoned: AtomicBool,
     /// Async waiters, woken once the outcome is set or the attempt is abandoned.
@@ -91,7 +90,7 @@ struct Wakers {
     list: Vec<(u64, Waker)>,
 }
 
-impl<T> Attempt<T> {
+impl<T, E> Attempt<T, E> {
     fn new() -> Arc<Self> {
         Arc::new(Self {
             outcome: OnceLock::new(),
@@ -119,9 +118,9 @@ impl<T> Attempt<T> {
     }
 }
 
-struct State<T> {
+struct State<T, E> {
     /// The attempt running for the current generation, if any.
-    inflight: Option<Arc<Attempt<T>>>,
+    inflight: Option<Arc<Attempt<T, E>>>,
     /// Values that left the cell (a reset, or an attempt whose generation
     /// ended before it finished), with their generation, when `keep_retired`
     /// is set: their owner closes them.
@@ -129,27 +128,27 @@ struct State<T> {
 }
 
 /// What [`SingleFlight::wait_for_attempt`] saw.
-pub(crate) enum Wait<T> {
+pub(crate) enum Wait<T, E> {
     /// The value, or the in-flight attempt's outcome.
-    Done(Result<Arc<T>, Error>),
+    Done(Result<Arc<T>, E>),
     /// The attempt is still running.
     TimedOut,
     /// No value and no attempt in flight.
     Idle,
 }
 
-pub(crate) struct SingleFlight<T> {
+pub(crate) struct SingleFlight<T, E> {
     current: Current<T>,
     /// Bumped by every reset; written under `state`'s lock, read anywhere.
     generation: AtomicU64,
-    state: Mutex<State<T>>,
+    state: Mutex<State<T, E>>,
     done: Condvar,
     /// Keep retired values for [`take_retired`](SingleFlight::take_retired)
     /// (a connection with a close hook); otherwise they are just dropped.
     keep_retired: bool,
 }
 
-impl<T> SingleFlight<T> {
+impl<T, E> SingleFlight<T, E> {
     pub(crate) fn new() -> Self {
         Self {
             current: Current::empty(),
@@ -208,7 +207,7 @@ impl<T> SingleFlight<T> {
         self.generation.load(Ordering::Acquire)
     }
 
-    fn lock(&self) -> MutexGuard<'_, State<T>> {
+    fn lock(&self) -> MutexGuard<'_, State<T, E>> {
         // The lock is never held across user code, so a poisoned lock can only
         // come from a bug here; its state is still consistent, so carry on.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -220,9 +219,12 @@ impl<T> SingleFlight<T> {
     #[inline]
     pub(crate) fn get_or_try_init(
         &self,
-        init: impl FnOnce() -> Result<Arc<T>, Error>,
-        on_panic: impl FnOnce(String) -> Error,
-    ) -> Result<Arc<T>, Error> {
+        init: impl FnOnce() -> Result<Arc<T>, E>,
+        on_panic: impl FnOnce(String) -> E,
+    ) -> Result<Arc<T>, E>
+    where
+        E: Clone,
+    {
         if let Some(value) = self.current.load_full() {
             return Ok(value);
         }
@@ -232,9 +234,12 @@ impl<T> SingleFlight<T> {
     #[cold]
     fn init_slow(
         &self,
-        init: impl FnOnce() -> Result<Arc<T>, Error>,
-        on_panic: impl FnOnce(String) -> Error,
-    ) -> Result<Arc<T>, Error> {
+        init: impl FnOnce() -> Result<Arc<T>, E>,
+        on_panic: impl FnOnce(String) -> E,
+    ) -> Result<Arc<T>, E>
+    where
+        E: Clone,
+    {
         let mut state = self.lock();
         if let Some(value) = self.current.load_full() {
             return Ok(value);
@@ -272,7 +277,10 @@ impl<T> SingleFlight<T> {
 
     /// Publishes an attempt's outcome: stored if its generation is still
     /// current and it succeeded; handed to every waiter either way.
-    fn finish(&self, attempt: &Attempt<T>, generation: u64, outcome: &Result<Arc<T>, Error>) {
+    fn finish(&self, attempt: &Attempt<T, E>, generation: u64, outcome: &Result<Arc<T>, E>)
+    where
+        E: Clone,
+    {
         let mut relocked = self.lock();
         if self.generation.load(Ordering::Acquire) == generation {
             if let Ok(value) = outcome {
@@ -294,7 +302,7 @@ impl<T> SingleFlight<T> {
 
     /// Gives up an async attempt whose driver was dropped: its waiters wake
     /// and start over, and the next caller connects.
-    fn abandon(&self, attempt: &Arc<Attempt<T>>) {
+    fn abandon(&self, attempt: &Arc<Attempt<T, E>>) {
         let mut state = self.lock();
         if state.inflight.as_ref().is_some_and(|a| Arc::ptr_eq(a, attempt)) {
             state.inflight = None;
@@ -306,7 +314,10 @@ impl<T> SingleFlight<T> {
     }
 
     /// Waits up to `timeout` for the attempt in flight, without starting one.
-    pub(crate) fn wait_for_attempt(&self, timeout: Duration) -> Wait<T> {
+    pub(crate) fn wait_for_attempt(&self, timeout: Duration) -> Wait<T, E>
+    where
+        E: Clone,
+    {
         let deadline = Instant::now() + timeout;
         let mut state = self.lock();
         if let Some(value) = self.current.load_full() {
@@ -353,7 +364,7 @@ impl<T> SingleFlight<T> {
         is_current
     }
 
-    fn end_generation(&self, state: &mut State<T>) {
+    fn end_generation(&self, state: &mut State<T, E>) {
         let ended = self.generation.fetch_add(1, Ordering::AcqRel);
         state.inflight = None;
         let old = self.current.swap(None);
@@ -365,31 +376,37 @@ impl<T> SingleFlight<T> {
     }
 }
 
-/// How an [`AsyncInit`] starts a connect and names its failures.
-pub(crate) trait Connector<'a, T> {
+/// A connect in flight: the future an [`AsyncInit`] drives.
+pub(crate) type Connect<'a, T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'a>>;
+
+/// How an [`AsyncInit`] starts a connect, names a panic and traces the outcome.
+pub(crate) trait Connector<'a, T, E> {
     /// The connect future (called once, by the caller that drives the attempt).
-    fn start(&self) -> ConnectFuture<'a, T>;
-    /// The error for a connect that returned `Err`.
-    fn failed(&self, error: BoxError) -> Error;
+    fn start(&self) -> Connect<'a, T, E>;
     /// The error for a connect that panicked, from the panic's message.
-    fn panicked(&self, message: String) -> Error;
+    fn panicked(&self, message: String) -> E;
     /// The tracing span the connect runs in (entered while it is polled).
     fn span(&self) -> tracing::Span;
+    /// Called once the connect has ended, inside its span.
+    fn finished(&self, outcome: &Result<Arc<T>, E>, started: Instant);
 }
 
-enum Phase<'a, T> {
+enum Phase<'a, T, E> {
     /// Not yet looked at the cell (or told to start over).
     Start,
     /// This future runs the generation's connect.
     Driving {
-        attempt: Arc<Attempt<T>>,
+        attempt: Arc<Attempt<T, E>>,
         generation: u64,
-        connect: ConnectFuture<'a, T>,
+        connect: Connect<'a, T, E>,
         span: tracing::Span,
         started: Instant,
     },
     /// Another future runs it; this one waits for its outcome.
-    Waiting { attempt: Arc<Attempt<T>>, id: Option<u64> },
+    Waiting {
+        attempt: Arc<Attempt<T, E>>,
+        id: Option<u64>,
+    },
 }
 
 /// The async twin of [`SingleFlight::get_or_try_init`], as a state machine
@@ -397,13 +414,13 @@ enum Phase<'a, T> {
 ///
 /// No runtime is assumed: waiting is done with the `Waker` of the task that
 /// polls, and no lock is held while the connect runs or across a `Pending`.
-pub(crate) struct AsyncInit<'a, T> {
-    cell: &'a SingleFlight<T>,
-    phase: Phase<'a, T>,
+pub(crate) struct AsyncInit<'a, T, E> {
+    cell: &'a SingleFlight<T, E>,
+    phase: Phase<'a, T, E>,
 }
 
-impl<'a, T> AsyncInit<'a, T> {
-    pub(crate) fn new(cell: &'a SingleFlight<T>) -> Self {
+impl<'a, T, E> AsyncInit<'a, T, E> {
+    pub(crate) fn new(cell: &'a SingleFlight<T, E>) -> Self {
         Self {
             cell,
             phase: Phase::Start,
@@ -411,11 +428,10 @@ impl<'a, T> AsyncInit<'a, T> {
     }
 
     /// Polls for the current value, starting or joining the generation's connect.
-    pub(crate) fn poll(
-        &mut self,
-        cx: &mut Context<'_>,
-        connector: &impl Connector<'a, T>,
-    ) -> Poll<Result<Arc<T>, Error>> {
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>, connector: &impl Connector<'a, T, E>) -> Poll<Result<Arc<T>, E>>
+    where
+        E: Clone,
+    {
         loop {
             match &mut self.phase {
                 Phase::Start => {
@@ -467,10 +483,10 @@ impl<'a, T> AsyncInit<'a, T> {
                     let outcome = match polled {
                         Ok(Poll::Pending) => return Poll::Pending,
                         Ok(Poll::Ready(Ok(raw))) => Ok(Arc::new(raw)),
-                        Ok(Poll::Ready(Err(error))) => Err(connector.failed(error)),
+                        Ok(Poll::Ready(Err(error))) => Err(error),
                         Err(payload) => Err(connector.panicked(panic_message(payload.as_ref()))),
                     };
-                    crate::base::traced_outcome(&outcome, *started);
+                    connector.finished(&outcome, *started);
                     drop(entered);
                     let (attempt, generation) = (Arc::clone(attempt), *generation);
                     // Drop the finished connect before publishing; `Start` so that a
@@ -523,7 +539,7 @@ impl<'a, T> AsyncInit<'a, T> {
     }
 }
 
-impl<T> Drop for AsyncInit<'_, T> {
+impl<T, E> Drop for AsyncInit<'_, T, E> {
     fn drop(&mut self) {
         match std::mem::replace(&mut self.phase, Phase::Start) {
             Phase::Driving {
@@ -557,6 +573,7 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 #[cfg(all(test, not(connections_loom)))]
 mod tests {
     use super::*;
+    use crate::Error;
     use std::sync::Barrier;
     use std::sync::atomic::AtomicUsize;
     use std::thread;
@@ -572,7 +589,7 @@ mod tests {
 
     #[test]
     fn waiters_share_one_failure_and_the_next_call_retries() {
-        let cell = Arc::new(SingleFlight::<u32>::new());
+        let cell = Arc::new(SingleFlight::<u32, Error>::new());
         let runs = Arc::new(AtomicUsize::new(0));
         let entered = Arc::new(AtomicUsize::new(0));
         let handles: Vec<_> = (0..8)
@@ -609,7 +626,7 @@ mod tests {
 
     #[test]
     fn reset_during_connect_does_not_store_the_stale_result() {
-        let cell = Arc::new(SingleFlight::<u32>::new());
+        let cell = Arc::new(SingleFlight::<u32, Error>::new());
         let started = Arc::new(Barrier::new(2));
         let c2 = cell.clone();
         let s2 = started.clone();

@@ -25,8 +25,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use crate::base::{Redactor, elapsed_us};
 use crate::error::BoxError;
+use crate::trace::{Redactor, elapsed_us};
 
 thread_local! {
     /// How many [`DeferSweeps`] guards this thread holds.

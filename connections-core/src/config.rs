@@ -11,7 +11,7 @@ use serde_path_to_error::{Path as SerdePath, Segment};
 use toml::{Table, Value};
 
 use crate::error::{Error, Result};
-use crate::secrets::SourceInfo;
+use crate::origin::{SourceInfo, env_var_for};
 
 /// Where one configuration value came from, for error messages.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,7 +106,7 @@ impl Config {
     /// assert!(Config::from_toml("db", "database = ").is_err());
     /// ```
     pub fn from_toml(name: &str, toml: &str) -> Result<Self> {
-        let table = crate::secrets::parse_toml(Path::new("<inline config>"), toml)?;
+        let table = parse_toml(Path::new("<inline config>"), toml)?;
         Ok(Self::new(name, table))
     }
 
@@ -376,7 +376,7 @@ impl Config {
         let table = self.table_label();
         let info = &self.info;
         let location = if let Some(file) = &info.section_file {
-            match crate::secrets::env_var_for(file, &self.name, key) {
+            match env_var_for(file, &self.name, key) {
                 Some(var) => format!("set `{var}=...` in the environment, where {table} is defined"),
                 None => format!("add `{key} = ...` under {table} in {}", file.display()),
             }
@@ -697,6 +697,28 @@ fn replace_words(text: &str, needle: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Parses a TOML document; the error names the line and column but quotes none of the text.
+pub(crate) fn parse_toml(path: &Path, text: &str) -> Result<Table> {
+    text.parse::<Table>().map_err(|e| {
+        // Some errors (a key nested past the parser's depth limit) come without a position.
+        let (line, column) = e.span().map(|span| line_col(text, span.start)).unzip();
+        Error::MalformedSecrets {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: e.message().trim().to_owned(),
+        }
+    })
+}
+
+/// The 1-based line and column (in characters) of byte `offset` in `text`.
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
 }
 
 #[cfg(test)]

@@ -7,13 +7,14 @@ use std::pin::Pin;
 use std::sync::{Arc, mpsc};
 use std::task::{Context, Poll};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::base::{BaseConnection, describe};
-use crate::cell::{AsyncInit, Connector};
+use crate::cell::{AsyncInit, Connect, Connector};
 use crate::config::Config;
 use crate::error::{BoxError, Error, Result};
-use crate::handle::InstanceRef;
+use crate::instance::InstanceRef;
+use crate::trace::traced_outcome;
 
 /// The future an async connection's connect function returns, boxed (an
 /// `async fn` has no nameable type). Written by the derive.
@@ -456,7 +457,7 @@ pub(crate) fn instance_blocking<C: BlockingConnection>(conn: &C) -> Result<Arc<C
 pub struct Connecting<'a, C: Connection> {
     conn: &'a C,
     /// The state machine, made only when the first poll finds no instance.
-    init: Option<AsyncInit<'a, C::Raw>>,
+    init: Option<AsyncInit<'a, C::Raw, Error>>,
 }
 
 impl<'a, C: AsyncConnection> Connecting<'a, C> {
@@ -469,22 +470,26 @@ impl<'a, C: AsyncConnection> Connecting<'a, C> {
 /// Starts `C`'s connect and names its failures for the state machine.
 struct Start<'a, C>(&'a C);
 
-impl<'a, C: AsyncConnection> Connector<'a, C::Raw> for Start<'a, C> {
-    fn start(&self) -> ConnectFuture<'a, C::Raw> {
+impl<'a, C: AsyncConnection> Connector<'a, C::Raw, Error> for Start<'a, C> {
+    fn start(&self) -> Connect<'a, C::Raw, Error> {
         let conn = self.0;
         // The snapshot current at the attempt's start, owned by the future:
         // a reload may swap the connection's config while it runs.
         let config = conn.base().config();
-        Box::pin(async move { conn.connect_raw(&config).await })
-    }
-    fn failed(&self, error: BoxError) -> Error {
-        self.0.base().connect_failed(error)
+        Box::pin(async move {
+            conn.connect_raw(&config)
+                .await
+                .map_err(|error| conn.base().connect_failed(error))
+        })
     }
     fn panicked(&self, message: String) -> Error {
         self.0.base().connect_panicked(&message)
     }
     fn span(&self) -> tracing::Span {
         self.0.base().connect_span()
+    }
+    fn finished(&self, outcome: &Result<Arc<C::Raw>>, started: Instant) {
+        traced_outcome(outcome, started);
     }
 }
 
@@ -525,20 +530,20 @@ pub trait InstanceOutput<'a, R>: sealed::SealedOutput + Send + 'a {
     #[doc(hidden)]
     const IS_ASYNC: bool;
     #[doc(hidden)]
-    fn into_dyn(self) -> crate::__private::DynConnect<'a>;
+    fn into_dyn(self) -> DynConnect<'a>;
 }
 
 impl<'a, R: Send + Sync + 'static> InstanceOutput<'a, R> for Result<Arc<R>> {
     const IS_ASYNC: bool = false;
-    fn into_dyn(self) -> crate::__private::DynConnect<'a> {
-        crate::__private::DynConnect::Ready(self.map(drop))
+    fn into_dyn(self) -> DynConnect<'a> {
+        DynConnect::Ready(self.map(drop))
     }
 }
 
 impl<'a, C: AsyncConnection> InstanceOutput<'a, C::Raw> for Connecting<'a, C> {
     const IS_ASYNC: bool = true;
-    fn into_dyn(self) -> crate::__private::DynConnect<'a> {
-        crate::__private::DynConnect::Pending(Box::pin(async move { self.await.map(drop) }))
+    fn into_dyn(self) -> DynConnect<'a> {
+        DynConnect::Pending(Box::pin(async move { self.await.map(drop) }))
     }
 }
 
@@ -602,7 +607,7 @@ pub trait DynConnection: Any + Send + Sync + sealed::Sealed {
     #[doc(hidden)]
     fn dyn_reset(&self);
     #[doc(hidden)]
-    fn dyn_connect(&self) -> crate::__private::DynConnect<'_>;
+    fn dyn_connect(&self) -> DynConnect<'_>;
     #[doc(hidden)]
     fn dyn_is_async(&self) -> bool;
     #[doc(hidden)]
@@ -631,7 +636,7 @@ impl<T: Connection> DynConnection for T {
     fn dyn_reset(&self) {
         self.base().reset();
     }
-    fn dyn_connect(&self) -> crate::__private::DynConnect<'_> {
+    fn dyn_connect(&self) -> DynConnect<'_> {
         self.instance().into_dyn()
     }
     fn dyn_is_async(&self) -> bool {
@@ -720,8 +725,8 @@ impl dyn DynConnection {
             return Err(refused());
         }
         match self.dyn_connect() {
-            crate::__private::DynConnect::Ready(result) => result,
-            crate::__private::DynConnect::Pending(_) => Err(refused()),
+            DynConnect::Ready(result) => result,
+            DynConnect::Pending(_) => Err(refused()),
         }
     }
 
@@ -750,8 +755,8 @@ impl dyn DynConnection {
     /// ```
     pub async fn connect_async(&self) -> Result<()> {
         match self.dyn_connect() {
-            crate::__private::DynConnect::Ready(result) => result,
-            crate::__private::DynConnect::Pending(connect) => connect.await,
+            DynConnect::Ready(result) => result,
+            DynConnect::Pending(connect) => connect.await,
         }
     }
 
@@ -822,4 +827,13 @@ impl fmt::Debug for dyn DynConnection {
             .field("generation", &self.generation())
             .finish()
     }
+}
+
+/// A connect started for `dyn DynConnection`: done already (blocking), or a
+/// future (async). The derive reaches it through `__private`.
+pub enum DynConnect<'a> {
+    /// A blocking connection's outcome.
+    Ready(Result<()>),
+    /// An async connection's connect, to be awaited.
+    Pending(Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>),
 }

@@ -434,7 +434,7 @@ fn position(line: Option<usize>, column: Option<usize>) -> String {
 /// Where to write the missing `type` key: in the file, or in the environment
 /// when that is where the section is defined.
 fn add_type_line(file: &std::path::Path, name: &str, example: &str) -> String {
-    match crate::secrets::env_var_for(file, name, "type") {
+    match crate::origin::env_var_for(file, name, "type") {
         Some(var) => format!("set `{var}={example}` in the environment, where [connections.{name}] is defined"),
         None => format!(
             "add a line `type = \"{example}\"` under [connections.{name}] in {}",

@@ -227,11 +227,14 @@ mod config;
 mod connection;
 mod error;
 mod handle;
+mod instance;
+mod origin;
 mod registry;
 mod secret;
 mod secrets;
 #[cfg(feature = "sql")]
 pub mod sql;
+mod trace;
 #[cfg(feature = "watch")]
 mod watch;
 
@@ -254,10 +257,12 @@ pub use crate::connection::{
     AsyncConnection, BlockingConnection, ConnectFuture, Connecting, Connection, DynConnection, InstanceOutput,
 };
 pub use crate::error::{BoxError, Error, Result};
-pub use crate::handle::{ConnectionRef, InstanceRef};
+pub use crate::handle::ConnectionRef;
+pub use crate::instance::InstanceRef;
+pub use crate::origin::ENV_PREFIX;
 pub use crate::registry::{Lookup, Registration, Registry, RegistryBuilder, Reloaded, WATCH_ENV};
 pub use crate::secret::Secret;
-pub use crate::secrets::{DEFAULT_TTL_ENV, ENV_PREFIX, SECRETS_PATH_ENV, Secrets};
+pub use crate::secrets::{DEFAULT_TTL_ENV, SECRETS_PATH_ENV, Secrets};
 
 /// Derives [`Connection`](trait@Connection) for a struct with one
 /// `BaseConnection<Raw>` field and a `_connect` function.

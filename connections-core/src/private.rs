@@ -5,14 +5,13 @@ use std::cell::Cell;
 use std::convert::Infallible;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::pin::Pin;
 use std::sync::Arc;
 
 pub use inventory;
 
 pub use crate::base::BaseConnection;
 pub use crate::config::Config;
-pub use crate::connection::{AsyncConnection, BlockingConnection, ConnectFuture, Connecting, Connection};
+pub use crate::connection::{AsyncConnection, BlockingConnection, ConnectFuture, Connecting, Connection, DynConnect};
 pub use crate::error::BoxError;
 pub use crate::registry::Registration;
 
@@ -23,14 +22,6 @@ pub type BlockingInstance<Raw> = crate::Result<Arc<Raw>>;
 #[inline]
 pub fn instance_blocking<C: BlockingConnection>(conn: &C) -> crate::Result<Arc<C::Raw>> {
     crate::connection::instance_blocking(conn)
-}
-
-/// A connect started for `dyn DynConnection`: done already (blocking), or a future (async).
-pub enum DynConnect<'a> {
-    /// A blocking connection's outcome.
-    Ready(crate::Result<()>),
-    /// An async connection's connect, to be awaited.
-    Pending(Pin<Box<dyn Future<Output = crate::Result<()>> + Send + 'a>>),
 }
 
 /// Implemented for nothing: reaching it means the type has no inherent `_connect`.

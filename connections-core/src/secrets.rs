@@ -11,8 +11,9 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
-use crate::config::{convert, find};
+use crate::config::{convert, find, parse_toml};
 use crate::error::{Error, Result};
+use crate::origin::{ENV_ORIGIN, ENV_PREFIX, SourceInfo};
 
 /// The environment variable that replaces the default list of secrets paths.
 ///
@@ -84,17 +85,6 @@ pub(crate) enum Source {
     Path(PathBuf),
     /// TOML text given in code; `label` names it in errors.
     Inline { label: PathBuf, text: String },
-}
-
-/// Where a configuration came from, for "where to add it" messages.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct SourceInfo {
-    /// The file holding the `[connections.<name>]` section (the last one that wrote to it).
-    pub(crate) section_file: Option<PathBuf>,
-    /// Every file that was found and read.
-    pub(crate) files: Vec<PathBuf>,
-    /// Every path that was searched.
-    pub(crate) searched: Vec<PathBuf>,
 }
 
 /// Streamlit's default secrets files, in order: global, then project.
@@ -332,39 +322,6 @@ impl fmt::Debug for Secrets {
     }
 }
 
-/// The prefix of environment variables that set connection keys:
-/// `CONNECTIONS__<NAME>__<KEY>=value` sets `<key>` in `[connections.<name>]`.
-///
-/// Deeper keys nest with more `__` (`CONNECTIONS__DB__QUERY__SSLMODE`). A name
-/// or key matches an existing section or key whatever its case, and is
-/// lowercased otherwise. Values stay text; typed reads turn `5432` or `true`
-/// into a number or a boolean when asked for one, so `12345` can still be a
-/// password. The environment overrides every file; call-site kwargs override
-/// the environment.
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(connections_core::ENV_PREFIX, "CONNECTIONS__");
-/// ```
-pub const ENV_PREFIX: &str = "CONNECTIONS__";
-
-/// How a key set by an environment variable names its origin: "environment
-/// variable `CONNECTIONS__DB__PORT`".
-const ENV_ORIGIN: &str = "environment variable ";
-
-/// The variable that sets `key` of `[connections.<name>]`, if `origin` (the
-/// section's) is an environment variable: a section defined there gets its
-/// missing keys there too, not "under [connections.<name>] in" a variable.
-pub(crate) fn env_var_for(origin: &Path, name: &str, key: &str) -> Option<String> {
-    origin.to_str()?.strip_prefix(ENV_ORIGIN)?;
-    Some(format!(
-        "{ENV_PREFIX}{}__{}",
-        name.to_ascii_uppercase(),
-        key.to_ascii_uppercase()
-    ))
-}
-
 /// Reads and merges `sources`, in order, then the environment overrides.
 pub(crate) fn load(sources: &[Source], environment: bool) -> Result<Secrets> {
     let mut secrets = load_sources(sources)?;
@@ -555,27 +512,6 @@ fn record_origins(value: &Value, path: &str, file: &Path, origins: &mut HashMap<
     }
 }
 
-/// Parses a TOML document; the error names the line and column but quotes none of the text.
-pub(crate) fn parse_toml(path: &Path, text: &str) -> Result<Table> {
-    text.parse::<Table>().map_err(|e| {
-        // Some errors (a key nested past the parser's depth limit) come without a position.
-        let (line, column) = e.span().map(|span| line_col(text, span.start)).unzip();
-        Error::MalformedSecrets {
-            path: path.to_path_buf(),
-            line,
-            column,
-            message: e.message().trim().to_owned(),
-        }
-    })
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
-}
-
 fn read_error(path: &Path, e: io::Error) -> Error {
     Error::ReadSecrets {
         path: path.to_path_buf(),
@@ -638,6 +574,7 @@ fn sorted_entries(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::line_col;
 
     #[test]
     fn ttl_seconds_parse_or_say_what_is_wrong() {

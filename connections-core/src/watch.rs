@@ -10,15 +10,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::Weak;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Weak};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 
 use crate::error::Error;
-use crate::registry::Shared;
 use crate::secrets::Source;
 
 /// The poll interval when file-system events are unavailable.
@@ -59,12 +58,19 @@ impl Drop for Watcher {
     }
 }
 
+/// What the watch thread reloads when a secrets file changes: a registry's
+/// shared state, which the thread holds weakly so it never keeps one alive.
+pub(crate) trait Reload: Send + Sync {
+    /// Reloads the secrets; an error keeps the last good ones.
+    fn reload(&self) -> Result<(), Error>;
+}
+
 impl Watcher {
-    /// Starts watching `shared`'s secrets paths; `None` (and an error logged)
-    /// if the thread cannot start, or if there is no path to watch.
-    pub(crate) fn start(shared: &Arc<Shared>, settings: WatchSettings) -> Option<Self> {
-        let paths: Vec<PathBuf> = shared
-            .sources
+    /// Starts watching the paths among `sources`, reloading `target` on a
+    /// change; `None` (and an error logged) if the thread cannot start, or if
+    /// there is no path to watch.
+    pub(crate) fn start(target: Weak<dyn Reload>, sources: &[Source], settings: WatchSettings) -> Option<Self> {
+        let paths: Vec<PathBuf> = sources
             .iter()
             .filter_map(|source| match source {
                 Source::Path(path) => Some(std::path::absolute(path).unwrap_or_else(|_| path.clone())),
@@ -77,7 +83,7 @@ impl Watcher {
         }
         let (tx, rx) = mpsc::channel();
         // Set up here, before `build()` returns, so no change made after it is missed.
-        let state = Loop::new(Arc::downgrade(shared), paths, settings, &tx);
+        let state = Loop::new(target, paths, settings, &tx);
         // The thread logs where the code that built the registry logs.
         let dispatch = tracing::dispatcher::get_default(Clone::clone);
         let spawned = thread::Builder::new()
@@ -95,7 +101,7 @@ impl Watcher {
 
 /// What the watch thread keeps.
 struct Loop {
-    shared: Weak<Shared>,
+    target: Weak<dyn Reload>,
     /// The configured secrets paths, absolute.
     paths: Vec<PathBuf>,
     settings: WatchSettings,
@@ -117,9 +123,9 @@ enum Backend {
 }
 
 impl Loop {
-    fn new(shared: Weak<Shared>, paths: Vec<PathBuf>, settings: WatchSettings, events: &Sender<Msg>) -> Self {
+    fn new(target: Weak<dyn Reload>, paths: Vec<PathBuf>, settings: WatchSettings, events: &Sender<Msg>) -> Self {
         let mut this = Self {
-            shared,
+            target,
             paths,
             settings,
             backend: Backend::Poll {
@@ -183,10 +189,10 @@ impl Loop {
             // one made before is read by the reload.
             self.sync_watches();
             if matches!(go_on, Step::Changed) {
-                let Some(shared) = self.shared.upgrade() else {
+                let Some(target) = self.target.upgrade() else {
                     return;
                 };
-                self.reload(&shared);
+                self.reload(&*target);
             }
         }
     }
@@ -275,9 +281,9 @@ impl Loop {
         })
     }
 
-    fn reload(&mut self, shared: &Shared) {
-        match shared.reload() {
-            Ok(_) => self.last_reload_error = None,
+    fn reload(&mut self, target: &dyn Reload) {
+        match target.reload() {
+            Ok(()) => self.last_reload_error = None,
             Err(error) => {
                 let message = error.to_string();
                 if self.last_reload_error.as_deref() == Some(message.as_str()) {

@@ -25,8 +25,9 @@ use self::query::Statement;
 pub use self::query::{Cached, Fresh, FromAnyRow, Query, TxQuery};
 use self::transient::is_transient;
 pub use self::value::{SqlDatabase, Table, Value};
-use crate::base::{Redactor, ResetReason};
+use crate::base::ResetReason;
 use crate::error::Redacted;
+use crate::trace::Redactor;
 use crate::{BaseConnection, Config, Connection, Error};
 
 /// The types [`Value`] holds, from the crates sqlx decodes them with:

@@ -152,7 +152,7 @@ pub struct Transaction {
     /// The connection's name, for errors.
     pub(crate) name: String,
     /// Redacts the connection's secrets from errors.
-    pub(crate) redactor: crate::base::Redactor,
+    pub(crate) redactor: crate::trace::Redactor,
 }
 
 /// sqlx's transaction, on whichever database.

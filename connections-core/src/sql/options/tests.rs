@@ -1,3 +1,5 @@
+//! Unit tests of the mapping of connect arguments and TLS settings onto sqlx options.
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 

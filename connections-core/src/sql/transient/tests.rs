@@ -1,3 +1,5 @@
+//! Unit tests of which SQL errors count as transient (retried) and which do not.
+
 use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::fmt;

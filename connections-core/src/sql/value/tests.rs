@@ -1,3 +1,5 @@
+//! Unit tests of `sql::Value` decoding on each database, and of its conversions.
+
 use std::collections::HashSet;
 
 use sqlx::Connection as _;

@@ -1,0 +1,144 @@
+//! Type registration: what the derive registers, and how a `type` name resolves to it.
+
+use std::any::TypeId;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+
+use crate::close::CloseQueue;
+use crate::config::Config;
+use crate::connection::{Connection, DynConnection};
+use crate::error::{Error, nearest};
+
+/// How a connection type is built at run time; what the derive registers.
+///
+/// Made by [`Registration::of`](crate::Registration::of); hand it to nothing yourself: use
+/// [`Registry::register`](crate::Registry::register) or rely on the derive's automatic registration.
+///
+/// # Examples
+///
+/// ```
+/// # use connections_core::{BoxError, BaseConnection, Config, Connection};
+/// # #[derive(Connection)]
+/// # #[connection(type_name = "echo")]
+/// # struct Echo { base: BaseConnection<String> }
+/// # impl Echo { fn _connect(&self, c: &Config) -> Result<String, BoxError> { Ok(c.get("text")?) } }
+/// let registration = connections_core::Registration::of::<Echo>();
+/// assert_eq!(registration.type_name(), "echo");
+/// assert_eq!(registration.type_path(), Echo::TYPE_PATH);
+/// ```
+#[derive(Clone, Copy)]
+pub struct Registration {
+    pub(super) type_name: &'static str,
+    pub(super) type_path: &'static str,
+    pub(super) type_id: fn() -> TypeId,
+    pub(super) build: fn(&str, Config, &Arc<CloseQueue>) -> Arc<dyn DynConnection>,
+}
+
+impl Registration {
+    /// The registration of connection type `T`; see [`Registration`](crate::Registration).
+    pub const fn of<T: Connection>() -> Self {
+        Self {
+            type_name: T::TYPE_NAME,
+            type_path: T::TYPE_PATH,
+            type_id: TypeId::of::<T>,
+            build: build::<T>,
+        }
+    }
+
+    /// The short name (`type_name`), or the full path if the type has none; see [`Registration`](crate::Registration).
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    /// The full Rust path; see [`Registration`](crate::Registration).
+    pub fn type_path(&self) -> &'static str {
+        self.type_path
+    }
+}
+
+impl fmt::Debug for Registration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registration")
+            .field("type_name", &self.type_name)
+            .field("type_path", &self.type_path)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(super) fn build<T: Connection>(name: &str, config: Config, closes: &Arc<CloseQueue>) -> Arc<dyn DynConnection> {
+    let conn = T::from_config(name, config);
+    conn.base().attach_closes(closes);
+    Arc::new(conn)
+}
+
+inventory::collect!(Registration);
+
+#[derive(Default)]
+pub(super) struct Types {
+    pub(super) by_id: HashMap<TypeId, Registration>,
+    /// Short names and full paths -> the types that claim them.
+    pub(super) by_name: BTreeMap<&'static str, Vec<TypeId>>,
+}
+
+impl Types {
+    pub(super) fn add(&mut self, reg: Registration) {
+        let id = (reg.type_id)();
+        if self.by_id.insert(id, reg).is_some() {
+            return;
+        }
+        for name in [reg.type_name, reg.type_path] {
+            let ids = self.by_name.entry(name).or_default();
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+
+    pub(super) fn is_short_name(&self, name: &str) -> Option<Registration> {
+        match self.by_name.get(name).map(Vec::as_slice) {
+            Some([id]) => self
+                .by_id
+                .get(id)
+                .filter(|r| r.type_name == name && r.type_path != name)
+                .copied(),
+            _ => None,
+        }
+    }
+
+    pub(super) fn resolve(&self, requested: &str) -> Result<Registration, Error> {
+        // Streamlit writes classes as dotted paths: `my_app.db.Sqlite`.
+        let normalized: Cow<'_, str> = if !requested.contains("::") && requested.contains('.') {
+            Cow::Owned(requested.replace('.', "::"))
+        } else {
+            Cow::Borrowed(requested)
+        };
+        match self.by_name.get(&*normalized).map(Vec::as_slice) {
+            Some([id]) => Ok(self.by_id[id]),
+            Some(ids) if ids.len() > 1 => Err(Error::AmbiguousType {
+                requested: requested.to_owned(),
+                candidates: ids.iter().map(|id| self.by_id[id].type_path.to_owned()).collect(),
+                asked_by: None,
+            }),
+            _ => {
+                let registered: Vec<String> = self.by_name.keys().map(|k| (*k).to_owned()).collect();
+                Err(Error::UnknownType {
+                    nearest: nearest(requested, registered.iter().map(String::as_str)),
+                    requested: requested.to_owned(),
+                    registered,
+                    asked_by: None,
+                })
+            }
+        }
+    }
+
+    pub(super) fn example_name(&self) -> String {
+        self.by_id
+            .values()
+            .map(|r| r.type_name)
+            .min()
+            .unwrap_or("my_crate::MyConnection")
+            .to_owned()
+    }
+}
