@@ -144,7 +144,7 @@ impl Slot {
 }
 
 /// The map's hasher: `foldhash`, made for short keys such as connection names.
-type Hasher_ = foldhash::fast::RandomState;
+type KeyHasher = foldhash::fast::RandomState;
 
 /// What writers share under the cache's mutex.
 #[derive(Default)]
@@ -156,7 +156,7 @@ struct Writes {
 
 pub(crate) struct Cache {
     policy: Policy,
-    map: papaya::HashMap<Key, Arc<Slot>, Hasher_>,
+    map: papaya::HashMap<Key, Arc<Slot>, KeyHasher>,
     writes: Mutex<Writes>,
     tick: AtomicU64,
 }
@@ -165,7 +165,7 @@ impl Cache {
     pub(crate) fn new(policy: Policy) -> Self {
         Self {
             policy,
-            map: papaya::HashMap::builder().hasher(Hasher_::default()).build(),
+            map: papaya::HashMap::builder().hasher(KeyHasher::default()).build(),
             writes: Mutex::new(Writes::default()),
             tick: AtomicU64::new(0),
         }
