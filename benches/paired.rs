@@ -6,13 +6,7 @@
 //! round times a batch of calls of each contender back to back; a shared,
 //! noisy machine shifts both of a round's figures together.
 // Timings as floats and loop counters as indices: precision and width are ample here.
-#![allow(
-    missing_docs,
-    clippy::unused_self,
-    clippy::unnecessary_wraps,
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation
-)]
+#![allow(missing_docs, clippy::cast_precision_loss, clippy::cast_possible_truncation)]
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -20,20 +14,10 @@ use std::sync::{Arc, Barrier, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use connections_core::Registry;
-use connections_core::prelude::*;
+use connections_core::{Connection as _, Registry};
 
-#[derive(Connection)]
-#[connection(type_name = "paired")]
-struct Tenant {
-    base: BaseConnection<u64>,
-}
-
-impl Tenant {
-    fn _connect(&self, _: &Config) -> Result<u64, BoxError> {
-        Ok(7)
-    }
-}
+mod support;
+use support::{Tenant, names, probe};
 
 const ROUNDS: usize = 41;
 const BATCH: u64 = 200_000;
@@ -84,14 +68,13 @@ fn paired(mut a: impl FnMut() -> f64, mut b: impl FnMut() -> f64) -> (f64, f64, 
 }
 
 fn setup(n: usize) -> (Registry, Map, Vec<String>) {
-    let names: Vec<String> = (0..n).map(|i| format!("tenant_{i}")).collect();
+    let names = names(n);
     let registry = Registry::builder().build();
     for name in &names {
         registry.connection::<Tenant>(name).unwrap().instance().unwrap();
     }
     let map = RwLock::new(names.iter().map(|name| (name.clone(), Arc::new(7))).collect());
-    let step = (n / 64).max(1);
-    let probe = names.iter().step_by(step).take(64).cloned().collect();
+    let probe = probe(&names).into_iter().map(str::to_owned).collect();
     (registry, map, probe)
 }
 

@@ -11,46 +11,20 @@
 //! * `scale_build/<n>`: the first lookups of `n` names into a fresh registry,
 //!   each building (not connecting) its connection: the insert path.
 // Timings as floats and loop counters as indices: precision and width are ample here.
-#![allow(
-    missing_docs,
-    clippy::unused_self,
-    clippy::unnecessary_wraps,
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation
-)]
+#![allow(missing_docs, clippy::cast_precision_loss, clippy::cast_possible_truncation)]
 
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use connections_core::Registry;
-use connections_core::prelude::*;
+use connections_core::{Connection as _, Registry};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
-#[derive(Connection)]
-#[connection(type_name = "scale")]
-struct Tenant {
-    base: BaseConnection<u64>,
-}
-
-impl Tenant {
-    fn _connect(&self, _: &Config) -> Result<u64, BoxError> {
-        Ok(7)
-    }
-}
+mod support;
+use support::{Tenant, names, probe};
 
 const SIZES: [usize; 4] = [1, 1_000, 10_000, 100_000];
-
-fn names(n: usize) -> Vec<String> {
-    (0..n).map(|i| format!("tenant_{i}")).collect()
-}
-
-/// 64 of `names`, spread evenly (all of them when there are fewer).
-fn probe(names: &[String]) -> Vec<&str> {
-    let step = (names.len() / 64).max(1);
-    names.iter().step_by(step).take(64).map(String::as_str).collect()
-}
 
 fn lookup(c: &mut Criterion) {
     let mut g = c.benchmark_group("scale_lookup");
