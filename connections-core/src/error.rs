@@ -98,15 +98,34 @@ pub enum Error {
     #[error(
         "cannot tell the type of connection `{name}`: [connections.{name}] in {} has no `type` key; {}, or pass the type in code (`connection::<T>(\"{name}\")` or the `with_type` option)",
         file.display(),
-        add_type_line(file, name, example)
+        add_type_line(file, name, suggested.as_ref(), registered)
     )]
     NoTypeKey {
         /// The connection name.
         name: String,
         /// The file that holds the section.
         file: PathBuf,
-        /// A registered type name to show in the suggested line.
-        example: String,
+        /// The type the section's keys point to (`url` or `dialect`: `sql`),
+        /// and the key that points to it.
+        suggested: Option<(String, String)>,
+        /// The registered type names, offered when the keys point to none.
+        registered: Vec<String>,
+    },
+
+    /// A first-party connection type was asked for, but the feature that
+    /// builds it is not enabled in this build.
+    #[error(
+        "connection type `{requested}` needs the `{feature}` feature of connections-core, which this build does not enable{}; add it in Cargo.toml: connections-core = {{ version = \"{}\", features = [\"{feature}\"] }}",
+        asked_by_clause(asked_by.as_deref()),
+        env!("CARGO_PKG_VERSION")
+    )]
+    FeatureDisabled {
+        /// The type as written (`sql`).
+        requested: String,
+        /// The connections-core feature that builds it.
+        feature: &'static str,
+        /// What asked for it, as in [`Error::UnknownType`].
+        asked_by: Option<String>,
     },
 
     /// The secrets have no `[connections.<name>]` section, and the type could not be found elsewhere.
@@ -413,7 +432,10 @@ impl Error {
 
     /// Names what asked for an unknown or ambiguous type; other errors are unchanged.
     pub(crate) fn type_asked_by(mut self, by: impl FnOnce() -> String) -> Self {
-        if let Error::UnknownType { asked_by, .. } | Error::AmbiguousType { asked_by, .. } = &mut self {
+        if let Error::UnknownType { asked_by, .. }
+        | Error::AmbiguousType { asked_by, .. }
+        | Error::FeatureDisabled { asked_by, .. } = &mut self
+        {
             *asked_by = Some(by());
         }
         self
@@ -433,12 +455,29 @@ fn position(line: Option<usize>, column: Option<usize>) -> String {
 
 /// Where to write the missing `type` key: in the file, or in the environment
 /// when that is where the section is defined.
-fn add_type_line(file: &std::path::Path, name: &str, example: &str) -> String {
-    match crate::origin::env_var_for(file, name, "type") {
+/// Suggests the type its keys point to, else lists the registered ones.
+fn add_type_line(
+    file: &std::path::Path,
+    name: &str,
+    suggested: Option<&(String, String)>,
+    registered: &[String],
+) -> String {
+    let example = suggested.map_or("...", |(type_name, _)| type_name.as_str());
+    let line = match crate::origin::env_var_for(file, name, "type") {
         Some(var) => format!("set `{var}={example}` in the environment, where [connections.{name}] is defined"),
         None => format!(
             "add a line `type = \"{example}\"` under [connections.{name}] in {}",
             file.display()
+        ),
+    };
+    match suggested {
+        Some((_, key)) => format!("{line} (its `{key}` key is a SQL connection's)"),
+        None if registered.is_empty() => format!(
+            "{line}, but no connection type is registered: derive `Connection` on one, or enable the `sql` feature of connections-core for `type = \"sql\"`"
+        ),
+        None => format!(
+            "{line}, naming one of the registered types: {}",
+            list_or_none(registered)
         ),
     }
 }

@@ -41,6 +41,33 @@ fn no_type_key_shows_the_line_to_add_and_the_file() {
 }
 
 #[test]
+fn no_type_key_suggests_sql_from_a_url_or_dialect_and_otherwise_lists_the_types() {
+    for key in ["url = 'postgresql://db.example.com/shop'", "dialect = 'postgresql'"] {
+        let err = registry(&format!("[connections.pg]\n{key}"))
+            .connection_dyn("pg")
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains(r#"add a line `type = "sql"` under [connections.pg]"#),
+            "{msg}"
+        );
+        assert!(msg.contains("is a SQL connection's"), "{msg}");
+    }
+    // Nothing to go on: no guess, the registered types to choose from.
+    let err = registry("[connections.cache]\nhost = 'localhost'")
+        .connection_dyn("cache")
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(&err, Error::NoTypeKey { suggested: None, .. }), "{msg}");
+    assert!(msg.contains(r#"add a line `type = "..."`"#), "{msg}");
+    assert!(
+        msg.contains("naming one of the registered types: ") && msg.contains("`counted`"),
+        "{msg}"
+    );
+    assert!(!msg.contains(r#"type = "counted""#), "no type is guessed: {msg}");
+}
+
+#[test]
 fn no_section_lists_the_sections_and_spots_a_singular_table() {
     let reg = registry("[connection.db]\ntype = 'echo'\n[connections.other]\ntype = 'echo'");
     let err = reg.connection_dyn("db").unwrap_err();

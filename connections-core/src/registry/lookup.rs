@@ -364,7 +364,12 @@ impl<'r> Lookup<'r> {
             None => Err(Error::NoTypeKey {
                 name: name.to_owned(),
                 file: section_file(),
-                example: self.registry.with_types(Types::example_name),
+                // A SQL connection's keys; `type = "sql"` whether or not the feature is on (its error says).
+                suggested: ["url", "dialect"]
+                    .into_iter()
+                    .find(|key| section.contains_key(*key))
+                    .map(|key| ("sql".to_owned(), key.to_owned())),
+                registered: self.registry.with_types(Types::names),
             }),
             Some(Value::String(t)) => self.registry.with_types(|types| types.resolve(t)).map_err(|e| {
                 // Which section asked, and in which file, as for every other section error.
@@ -383,9 +388,9 @@ impl<'r> Lookup<'r> {
                     .map(|p| p.display().to_string())
                     .unwrap_or_default(),
                 problem: format!(
-                    "found {}, expected a string naming a connection type, e.g. `type = \"{}\"`",
+                    "found {}, expected a string naming a connection type, one of: {}",
                     other.type_str(),
-                    self.registry.with_types(Types::example_name)
+                    crate::error::list_or_none(&self.registry.with_types(Types::names))
                 ),
             }),
         }

@@ -75,6 +75,24 @@ pub(super) fn build<T: Connection>(name: &str, config: Config, closes: &Arc<Clos
 
 inventory::collect!(Registration);
 
+/// The connection types this crate ships, each behind a feature: (type
+/// name, full path, feature, whether this build enables it). Asking for one
+/// whose feature is off names the feature instead of calling the type unknown.
+const FIRST_PARTY: &[(&str, &str, &str, bool)] = &[(
+    "sql",
+    "connections_core::sql::SqlConnection",
+    "sql",
+    cfg!(feature = "sql"),
+)];
+
+/// The feature to enable for `type_name`, if it is a first-party type this build leaves out.
+fn disabled_feature(type_name: &str) -> Option<&'static str> {
+    FIRST_PARTY
+        .iter()
+        .find(|&&(name, path, _, enabled)| !enabled && (type_name == name || type_name == path))
+        .map(|&(_, _, feature, _)| feature)
+}
+
 #[derive(Default)]
 pub(super) struct Types {
     pub(super) by_id: HashMap<TypeId, Registration>,
@@ -121,8 +139,13 @@ impl Types {
                 candidates: ids.iter().map(|id| self.by_id[id].type_path.to_owned()).collect(),
                 asked_by: None,
             }),
+            _ if let Some(feature) = disabled_feature(&normalized) => Err(Error::FeatureDisabled {
+                requested: requested.to_owned(),
+                feature,
+                asked_by: None,
+            }),
             _ => {
-                let registered: Vec<String> = self.by_name.keys().map(|k| (*k).to_owned()).collect();
+                let registered = self.names();
                 Err(Error::UnknownType {
                     nearest: nearest(requested, registered.iter().map(String::as_str)),
                     requested: requested.to_owned(),
@@ -133,12 +156,33 @@ impl Types {
         }
     }
 
-    pub(super) fn example_name(&self) -> String {
-        self.by_id
-            .values()
-            .map(|r| r.type_name)
-            .min()
-            .unwrap_or("my_crate::MyConnection")
-            .to_owned()
+    /// The registered type names, sorted.
+    pub(super) fn names(&self) -> Vec<String> {
+        self.by_name.keys().map(|k| (*k).to_owned()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_first_party_type_left_out_of_the_build_names_its_feature() {
+        // Nothing registered: as a build without the type would be.
+        let types = Types::default();
+        for asked in ["sql", "connections_core.sql.SqlConnection"] {
+            let err = types.resolve(asked).unwrap_err();
+            if cfg!(feature = "sql") {
+                // The feature is on: the type was just not registered here.
+                assert!(matches!(err, Error::UnknownType { .. }), "{err}");
+            } else {
+                assert!(matches!(err, Error::FeatureDisabled { feature: "sql", .. }), "{err}");
+                let msg = err.to_string();
+                assert!(msg.contains("needs the `sql` feature of connections-core"), "{msg}");
+                assert!(msg.contains(r#"features = ["sql"]"#), "{msg}");
+            }
+        }
+        // Any other unknown name is still unknown.
+        assert!(matches!(types.resolve("redis").unwrap_err(), Error::UnknownType { .. }));
     }
 }
