@@ -93,7 +93,7 @@ impl Equivalent<Key> for KeyRef<'_> {
 /// on CPUs that take it: more than the rest of a lookup. Every lookup without
 /// kwargs compares two empty kwargs, so the check comes first.
 #[inline]
-pub(crate) fn same_str(a: &str, b: &str) -> bool {
+fn same_str(a: &str, b: &str) -> bool {
     a.len() == b.len() && (a.is_empty() || a.as_bytes() == b.as_bytes())
 }
 
@@ -177,7 +177,13 @@ impl Cache {
 
     #[inline]
     fn expired(&self, entry: &Entry) -> bool {
-        self.policy.ttl.is_some_and(|ttl| entry.written.elapsed() >= ttl)
+        self.expired_since(entry.written)
+    }
+
+    /// Whether an entry written at `written` is past the ttl.
+    #[inline]
+    fn expired_since(&self, written: Instant) -> bool {
+        self.policy.ttl.is_some_and(|ttl| written.elapsed() >= ttl)
     }
 
     /// Whether a slot may serve lookups: still building, or built and unexpired.
@@ -212,7 +218,7 @@ impl Cache {
         let map = self.map.pin();
         let slot = map.get(&key)?;
         let ready = slot.ready.get()?;
-        if self.policy.ttl.is_some_and(|ttl| ready.written.elapsed() >= ttl) {
+        if self.expired_since(ready.written) {
             return None;
         }
         let conn = ready.conn.upgrade()?;
@@ -326,10 +332,12 @@ impl Cache {
     /// Removes the expired entries at the front of the write-order queue:
     /// each queued entry is looked at once, so the cost is O(1) amortized.
     fn drop_expired(&self, writes: &mut Writes) {
-        let Some(ttl) = self.policy.ttl else { return };
+        if self.policy.ttl.is_none() {
+            return;
+        }
         let map = self.map.pin();
-        while let Some((written, _, _)) = writes.expiry.front()
-            && written.elapsed() >= ttl
+        while let Some(&(written, _, _)) = writes.expiry.front()
+            && self.expired_since(written)
         {
             let Some((_, key, slot)) = writes.expiry.pop_front() else {
                 break;

@@ -28,11 +28,16 @@ fn module_of(src: &Path, file: &Path) -> String {
     first.trim_end_matches(".rs").to_owned()
 }
 
-/// Code without comments and without the unit tests at the end of a file.
+/// Code without comments and without a file's unit-test module: the lines
+/// from a `#[cfg(...test...)]` attribute directly above a `mod` onwards.
 fn code(text: &str) -> String {
-    let text = text.split("#[cfg(test)]").next().unwrap();
-    let text = text.split("#[cfg(all(test").next().unwrap();
-    text.lines()
+    let lines: Vec<&str> = text.lines().collect();
+    let end = lines
+        .windows(2)
+        .position(|pair| pair[0].starts_with("#[cfg(") && pair[0].contains("test") && pair[1].starts_with("mod "))
+        .unwrap_or(lines.len());
+    lines[..end]
+        .iter()
         .map(|line| line.split("//").next().unwrap())
         .collect::<Vec<_>>()
         .join("\n")

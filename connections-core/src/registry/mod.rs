@@ -162,13 +162,7 @@ impl Registry {
     /// assert!(registry.type_names().is_empty());
     /// ```
     pub fn type_names(&self) -> Vec<&'static str> {
-        self.types
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .by_name
-            .keys()
-            .copied()
-            .collect()
+        self.with_types(|types| types.by_name.keys().copied().collect())
     }
 
     /// The merged secrets, read on first use and then kept.

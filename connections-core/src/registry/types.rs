@@ -158,7 +158,7 @@ impl Types {
 
     /// The registered type names, sorted.
     pub(super) fn names(&self) -> Vec<String> {
-        self.by_name.keys().map(|k| (*k).to_owned()).collect()
+        self.by_name.keys().map(|&k| k.to_owned()).collect()
     }
 }
 
