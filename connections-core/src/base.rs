@@ -216,7 +216,9 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
 
     /// The error for a connect that returned `Err`.
     pub(crate) fn connect_failed(&self, error: BoxError) -> Error {
-        Error::connect_failed(&self.name, self.type_path, error)
+        let redactor = self.redactor();
+        let hint = self.config.load().missing_section_hint();
+        Error::connect_failed(&self.name, self.type_path, error, |text| redactor.redact(text), hint)
     }
 
     /// The error for a connect that panicked: the message with config values redacted.

@@ -158,7 +158,10 @@ impl Config {
 
     /// Whether every key came from the same place, and the section from the same file.
     pub(crate) fn same_origins(&self, other: &Self) -> bool {
-        self.origins == other.origins && self.info == other.info
+        // Not the hint: a new section near this name changes no key of this one.
+        let (a, b) = (&*self.info, &*other.info);
+        self.origins == other.origins
+            && (&a.section_file, &a.files, &a.searched) == (&b.section_file, &b.files, &b.searched)
     }
 
     /// The connection name this configuration belongs to.
@@ -290,6 +293,39 @@ impl Config {
         })
     }
 
+    /// Checks that every key of `keys` is present (dotted for nested tables),
+    /// so a connection that needs several reports all the missing ones at once.
+    ///
+    /// # Errors
+    ///
+    /// One [`Error::MissingKey`] naming every missing key (the first as `key`,
+    /// the rest as `also_missing`) and where to add them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::{Config, Error};
+    ///
+    /// let config = Config::from_toml("db", "host = 'localhost'").unwrap();
+    /// assert!(config.require(&["host"]).is_ok());
+    /// let err = config.require(&["host", "username", "password"]).unwrap_err();
+    /// assert!(matches!(&err, Error::MissingKey { key, also_missing, .. }
+    ///     if key == "username" && also_missing == &["password"]));
+    /// assert!(err.to_string().starts_with("missing keys `username`, `password` in [connections.db]"), "{err}");
+    /// ```
+    pub fn require(&self, keys: &[&str]) -> Result<()> {
+        let missing: Vec<&str> = keys
+            .iter()
+            .copied()
+            .filter(|k| find(&self.values, k).is_none())
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(self.missing_all(&missing))
+        }
+    }
+
     /// Reads the whole configuration into a `T` with serde.
     ///
     /// # Errors
@@ -373,22 +409,41 @@ impl Config {
     }
 
     pub(crate) fn missing(&self, key: &str) -> Error {
+        self.missing_all(&[key])
+    }
+
+    /// One [`Error::MissingKey`] naming every key of `keys` (at least one),
+    /// and where to add them.
+    fn missing_all(&self, keys: &[&str]) -> Error {
         let table = self.table_label();
         let info = &self.info;
+        let lines = keys
+            .iter()
+            .map(|k| format!("`{k} = ...`"))
+            .collect::<Vec<_>>()
+            .join(" and ");
         let location = if let Some(file) = &info.section_file {
-            match env_var_for(file, &self.name, key) {
-                Some(var) => format!("set `{var}=...` in the environment, where {table} is defined"),
-                None => format!("add `{key} = ...` under {table} in {}", file.display()),
+            let vars: Option<Vec<String>> = keys.iter().map(|k| env_var_for(file, &self.name, k)).collect();
+            match vars {
+                Some(vars) => format!(
+                    "set {} in the environment, where {table} is defined",
+                    vars.iter()
+                        .map(|v| format!("`{v}=...`"))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                ),
+                None => format!("add {lines} under {table} in {}", file.display()),
             }
         } else if let Some(last) = info.files.last() {
             format!(
-                "there is no {table} section in {}; add {table} with `{key} = ...` to {}",
+                "there is no {table} section in {}{}; add {table} with {lines} to {}",
                 crate::error::list_or_none(&info.files.iter().map(|p| p.display()).collect::<Vec<_>>()),
+                info.hint.as_ref().map(|h| format!(" ({h})")).unwrap_or_default(),
                 last.display()
             )
         } else if !info.searched.is_empty() {
             format!(
-                "no secrets file was found (searched {}); create {} containing {table} and `{key} = ...`",
+                "no secrets file was found (searched {}); create {} containing {table} and {lines}",
                 crate::error::list_or_none(&info.searched.iter().map(|p| p.display()).collect::<Vec<_>>()),
                 info.searched
                     .last()
@@ -396,13 +451,24 @@ impl Config {
                     .unwrap_or_default()
             )
         } else {
-            format!("add `{key}` to the configuration, or pass it as a kwarg")
+            format!(
+                "add {} to the configuration, or pass {} as kwargs",
+                crate::error::list_or_none(keys),
+                if keys.len() == 1 { "it" } else { "them" }
+            )
         };
         Error::MissingKey {
-            key: key.to_owned(),
+            key: keys.first().copied().unwrap_or_default().to_owned(),
+            also_missing: keys.iter().skip(1).map(|k| (*k).to_owned()).collect(),
             table,
             location,
         }
+    }
+
+    /// The hint about a likely mistake when this connection has no section: a
+    /// singular `[connection.<name>]` table or a near-miss section name.
+    pub(crate) fn missing_section_hint(&self) -> Option<String> {
+        self.info.hint.clone()
     }
 
     /// Replaces every secret of this configuration quoted in `text` with
@@ -523,6 +589,12 @@ fn value_at_mut<'a>(root: &'a mut Value, path: &SerdePath) -> Option<&'a mut Val
 fn describe(message: &str, found: &str, all: &Table) -> String {
     const EXPECTED: &str = ", expected ";
     let message = message.trim();
+    if message.starts_with("invalid value: integer ")
+        && let Some(i) = message.find(EXPECTED)
+        && let Some(range) = integer_range(&message[i + EXPECTED.len()..])
+    {
+        return range;
+    }
     for prefix in ["invalid type: ", "invalid value: "] {
         if message.starts_with(prefix)
             && let Some(i) = message.find(EXPECTED)
@@ -549,6 +621,28 @@ fn describe(message: &str, found: &str, all: &Table) -> String {
     }
     // A custom message from a `Deserialize` impl: keep it, minus any value it quotes.
     format!("found {found}: {}", redact(message, all))
+}
+
+/// "out of range ..." for an integer that does not fit the integer type
+/// serde expected (`u16` for a port); `None` for any other expectation.
+fn integer_range(expected: &str) -> Option<String> {
+    let range = match expected {
+        "u8" => (u64::from(u8::MIN).to_string(), u8::MAX.to_string()),
+        "u16" => (u16::MIN.to_string(), u16::MAX.to_string()),
+        "u32" => (u32::MIN.to_string(), u32::MAX.to_string()),
+        "u64" => (u64::MIN.to_string(), u64::MAX.to_string()),
+        "usize" => (usize::MIN.to_string(), usize::MAX.to_string()),
+        "i8" => (i8::MIN.to_string(), i8::MAX.to_string()),
+        "i16" => (i16::MIN.to_string(), i16::MAX.to_string()),
+        "i32" => (i32::MIN.to_string(), i32::MAX.to_string()),
+        "i64" => (i64::MIN.to_string(), i64::MAX.to_string()),
+        "isize" => (isize::MIN.to_string(), isize::MAX.to_string()),
+        _ => return None,
+    };
+    Some(format!(
+        "the integer is out of range: expected {expected}, a whole number from {} to {}",
+        range.0, range.1
+    ))
 }
 
 /// Whether a key's name marks its value as secret: it contains `password`,
@@ -797,5 +891,41 @@ mod tests {
             describe("unknown variant `s3cr3t`, expected one of `a`, `b`", "string", &t),
             "unknown variant, expected one of `a`, `b`"
         );
+    }
+
+    #[test]
+    fn an_integer_out_of_range_says_so_and_gives_the_range() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Db {
+            #[expect(dead_code, reason = "only its conversion is tested")]
+            port: u16,
+        }
+        let config = Config::from_toml(
+            "db",
+            "port = 99999
+retries = -1
+small = 300
+name = 7",
+        )
+        .unwrap();
+        let err = config.get::<u16>("port").unwrap_err().to_string();
+        assert!(
+            err.ends_with("the integer is out of range: expected u16, a whole number from 0 to 65535"),
+            "{err}"
+        );
+        assert!(!err.contains("99999"), "{err}");
+        let err = config.get::<u32>("retries").unwrap_err().to_string();
+        assert!(
+            err.contains("out of range: expected u32, a whole number from 0 to 4294967295"),
+            "{err}"
+        );
+        let err = config.get::<i8>("small").unwrap_err().to_string();
+        assert!(err.contains("from -128 to 127"), "{err}");
+        // A type mismatch is still a type mismatch.
+        let err = config.get::<String>("name").unwrap_err().to_string();
+        assert!(err.ends_with("found integer, expected a string"), "{err}");
+        // And through serde, nested in a struct.
+        let err = config.deserialize::<Db>().unwrap_err().to_string();
+        assert!(err.contains("key `port`") && err.contains("from 0 to 65535"), "{err}");
     }
 }

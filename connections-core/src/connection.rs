@@ -231,7 +231,14 @@ pub trait Connection: Sized + Send + Sync + 'static {
                 let _ = tx.send(instance_blocking(&*this));
             });
         if let Err(e) = spawned {
-            return Err(Error::connect_failed(self.name(), Self::TYPE_PATH, e.into()));
+            // The OS's message about a thread quotes no configuration value.
+            return Err(Error::connect_failed(
+                self.name(),
+                Self::TYPE_PATH,
+                e.into(),
+                str::to_owned,
+                None,
+            ));
         }
         rx.recv_timeout(timeout).unwrap_or_else(|_| {
             Err(Error::ConnectTimeout {

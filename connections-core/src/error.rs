@@ -36,11 +36,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong when looking up, configuring or connecting a connection.
 ///
-/// Each message says what was asked, what was found and what to write. No
-/// message ever contains a configuration *value*: keys, table names, file
-/// paths and type names only, so errors are safe to log. (The one value
+/// Each message says what was asked, what was found and what to write, so
+/// errors are safe to log. The crate's own messages quote keys, table names,
+/// file paths and type names, never a configuration *value* (the one value
 /// quoted is a `type` key's, in [`Error::UnknownType`]: it names a connection
-/// type, and the message must show what was asked for.)
+/// type, and the message must show what was asked for). A cause from outside,
+/// a driver's message in [`Error::ConnectFailed`] or [`Error::Sql`], is shown
+/// with the connection's secrets (passwords, tokens, keys, URL passwords)
+/// replaced by `***`, so it still names the host or database it is about.
 ///
 /// `Error` is `Clone`, so that every thread waiting on one failed connect can be
 /// handed the same failure.
@@ -195,11 +198,15 @@ pub enum Error {
         source: Arc<std::io::Error>,
     },
 
-    /// A configuration key that was asked for is absent.
-    #[error("missing key `{key}` in {table}: {location}")]
+    /// A configuration key that was asked for is absent, and with it any
+    /// others that [`Config::require`](crate::Config::require) found missing.
+    #[error("missing {} in {table}: {location}", key_list(key, also_missing))]
     MissingKey {
         /// The key, dotted for nested tables.
         key: String,
+        /// The other required keys that are missing too, so one error names
+        /// them all; empty when only `key` is.
+        also_missing: Vec<String>,
         /// The table it was looked for in, e.g. `[connections.db]`.
         table: String,
         /// Where the table came from and what to add where.
@@ -286,16 +293,24 @@ pub enum Error {
 
     /// The connection's `_connect` returned an error.
     ///
-    /// The cause is kept as the error's [`source`](std::error::Error::source);
-    /// it is not repeated in this message because a driver's message may
-    /// quote configuration values.
-    #[error("connecting `{name}` ({type_path}) failed; its `_connect` returned an error (see the error's source)")]
+    /// The message shows the cause and its own causes on one line, with the
+    /// connection's configuration values replaced by `***` (a driver's message
+    /// may quote a password). The [`source`](std::error::Error::source) shows
+    /// the same redacted text, so printing the error chain shows no value either;
+    /// [`Error::connect_cause`] gives the error `_connect` returned, to downcast.
+    #[error("connecting `{name}` ({type_path}) failed: {message}{}", hint.as_ref().map(|h| format!(" (note: {h})")).unwrap_or_default())]
     ConnectFailed {
         /// The connection name.
         name: String,
         /// The connection type's full path.
         type_path: &'static str,
-        /// The error `_connect` returned.
+        /// The cause chain, `: `-separated, redacted.
+        message: String,
+        /// A likely mistake when the connection has no section: the nearest
+        /// section name, or a singular `[connection.<name>]` table.
+        hint: Option<String>,
+        /// The error `_connect` returned, behind its redacted text
+        /// ([`Error::connect_cause`] reaches it).
         #[source]
         source: Arc<dyn StdError + Send + Sync + 'static>,
     },
@@ -415,18 +430,60 @@ impl Error {
         }
     }
 
-    /// Wraps an error returned by a connection's `_connect`.
+    /// The error a connection's `_connect` returned, behind an
+    /// [`Error::ConnectFailed`]: to downcast to the connection's own error type.
+    ///
+    /// Its text may quote configuration values, which this error's own
+    /// `Display`, `Debug` and `source()` redact.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::{BaseConnection, Config, Error};
+    ///
+    /// let base = BaseConnection::<u32>::new("n", "t", "crate::T", Config::new("n", Default::default()));
+    /// let err = base
+    ///     .instance_with(|_| Err(std::io::Error::from(std::io::ErrorKind::ConnectionRefused).into()))
+    ///     .unwrap_err();
+    /// assert_eq!(err.to_string(), "connecting `n` (crate::T) failed: connection refused");
+    /// let io = err.connect_cause().and_then(|e| e.downcast_ref::<std::io::Error>()).unwrap();
+    /// assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+    /// ```
+    pub fn connect_cause(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
+        match self {
+            Error::ConnectFailed { source, .. } => source.downcast_ref::<Redacted>().map(|r| &*r.inner),
+            _ => None,
+        }
+    }
+
+    /// Wraps an error returned by a connection's `_connect`: its cause chain
+    /// on one line, passed through `redact`, with `hint` for a connection
+    /// that has no section.
     ///
     /// An error that already is a [`Error`] (a missing config key, say) is
     /// returned unchanged, so its message reaches the user directly.
-    pub(crate) fn connect_failed(name: &str, type_path: &'static str, err: BoxError) -> Self {
+    pub(crate) fn connect_failed(
+        name: &str,
+        type_path: &'static str,
+        err: BoxError,
+        redact: impl Fn(&str) -> String,
+        hint: Option<String>,
+    ) -> Self {
         match err.downcast::<Error>() {
             Ok(ours) => *ours,
-            Err(other) => Error::ConnectFailed {
-                name: name.to_owned(),
-                type_path,
-                source: Arc::from(other),
-            },
+            Err(other) => {
+                let message = redact(&cause_chain(&*other));
+                Error::ConnectFailed {
+                    name: name.to_owned(),
+                    type_path,
+                    hint,
+                    source: Arc::new(Redacted {
+                        text: message.clone(),
+                        inner: other,
+                    }),
+                    message,
+                }
+            }
         }
     }
 
@@ -440,6 +497,31 @@ impl Error {
         }
         self
     }
+}
+
+/// An error and its sources on one line, `: `-separated. A source whose text
+/// the line already ends with (a wrapper that prints its cause) is not repeated.
+fn cause_chain(err: &(dyn StdError + 'static)) -> String {
+    let mut line = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !text.is_empty() && !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line
+}
+
+/// `key `host`` or `keys `host`, `username``.
+fn key_list(key: &str, also: &[String]) -> String {
+    if also.is_empty() {
+        return format!("key `{key}`");
+    }
+    let all: Vec<&str> = std::iter::once(key).chain(also.iter().map(String::as_str)).collect();
+    format!("keys {}", list_or_none(&all))
 }
 
 fn asked_by_clause(asked_by: Option<&str>) -> String {
@@ -518,10 +600,6 @@ pub(crate) fn nearest<'a>(asked: &str, candidates: impl IntoIterator<Item = &'a 
 /// show only that text, and it has no source of its own, so a printed error
 /// chain never shows the configuration values the original quoted. The
 /// original stays reachable through the accessor of the error that holds it.
-#[cfg_attr(
-    not(feature = "sql"),
-    expect(dead_code, reason = "only the sql feature redacts a source")
-)]
 pub(crate) struct Redacted {
     text: String,
     inner: Box<dyn StdError + Send + Sync + 'static>,
@@ -529,7 +607,7 @@ pub(crate) struct Redacted {
 
 #[cfg_attr(
     not(feature = "sql"),
-    expect(dead_code, reason = "only the sql feature redacts a source")
+    expect(dead_code, reason = "only the sql feature redacts a typed source")
 )]
 impl Redacted {
     pub(crate) fn new(text: String, inner: impl StdError + Send + Sync + 'static) -> Self {

@@ -12,6 +12,9 @@ pub(crate) struct SourceInfo {
     pub(crate) files: Vec<PathBuf>,
     /// Every path that was searched.
     pub(crate) searched: Vec<PathBuf>,
+    /// When there is no section: a likely mistake behind that (a singular
+    /// `[connection.<name>]` table, a near-miss section name).
+    pub(crate) hint: Option<String>,
 }
 
 /// The prefix of environment variables that set connection keys:

@@ -154,6 +154,7 @@ impl Secrets {
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         self.get_opt(path)?.ok_or_else(|| Error::MissingKey {
             key: path.to_owned(),
+            also_missing: Vec::new(),
             table: "the secrets".to_owned(),
             location: match self.files.last() {
                 Some(f) => format!("add it to {}", f.display()),
@@ -282,8 +283,14 @@ impl Secrets {
     }
 
     pub(crate) fn info_for(&self, name: &str) -> SourceInfo {
+        let section_file = self.origin_of(&format!("connections.{name}")).map(Path::to_path_buf);
         SourceInfo {
-            section_file: self.origin_of(&format!("connections.{name}")).map(Path::to_path_buf),
+            hint: if section_file.is_none() {
+                self.section_hint(name)
+            } else {
+                None
+            },
+            section_file,
             files: self.files.clone(),
             searched: self.searched.clone(),
         }

@@ -144,6 +144,119 @@ fn connect_failed_keeps_its_source_and_names_the_connection() {
         "{err}"
     );
     assert_eq!(err.source().unwrap().to_string(), "scripted failure of e_fail");
+    assert_eq!(
+        err.to_string(),
+        "connecting `e_fail` (it::common::Counted) failed: scripted failure of e_fail"
+    );
+}
+
+/// A connection whose connect fails as a driver might: quoting its password,
+/// behind a wrapper error that keeps the cause as its source.
+#[derive(Connection)]
+#[connection(type_name = "leaky")]
+struct Leaky {
+    base: BaseConnection<()>,
+}
+
+#[derive(Debug)]
+struct Wrapper(std::io::Error);
+
+impl std::fmt::Display for Wrapper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("driver gave up")
+    }
+}
+
+impl std::error::Error for Wrapper {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+impl Leaky {
+    fn _connect(&self, config: &Config) -> Result<(), BoxError> {
+        let password: String = config.get("password")?;
+        let host: String = config.get("host")?;
+        Err(Box::new(Wrapper(std::io::Error::other(format!(
+            "auth as app:{password} at {host} refused"
+        )))))
+    }
+}
+
+#[test]
+fn connect_failed_shows_its_cause_chain_redacted_on_one_line() {
+    let reg = registry("[connections.db]\nhost = 'db.internal'\npassword = 'hunter2-sentinel'");
+    let err = reg.connection::<Leaky>("db").unwrap().instance().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "connecting `db` (it::errors::Leaky) failed: driver gave up: auth as app:*** at db.internal refused"
+    );
+    let mut shown = vec![format!("{err:?}"), format!("{err:#?}")];
+    let mut source = err.source();
+    while let Some(cause) = source {
+        shown.push(format!("{cause} {cause:?}"));
+        source = cause.source();
+    }
+    assert_eq!(shown.len(), 3, "one source, redacted, with none of its own");
+    for text in &shown {
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+    // The cause itself stays reachable, to downcast.
+    let cause = err.connect_cause().unwrap().downcast_ref::<Wrapper>().unwrap();
+    assert!(cause.0.to_string().contains("hunter2-sentinel"));
+}
+
+#[test]
+fn typed_lookups_give_the_same_hints_as_dyn_ones() {
+    let reg = registry("[connections.postgresql]\ntype = 'echo'\n[connection.sql]\ntype = 'echo'\n");
+    let dyn_err = reg.connection_dyn("postgress").unwrap_err().to_string();
+    assert!(dyn_err.contains("did you mean [connections.postgresql]?"), "{dyn_err}");
+    let mut logs = String::new();
+    for (name, hint) in [
+        ("postgress", "did you mean [connections.postgresql]?"),
+        (
+            "sql",
+            "found a singular [connection.sql] table; rename it to [connections.sql]",
+        ),
+    ] {
+        // Typed, and typed with options: no section is needed to build, so the
+        // hint comes with the first missing key...
+        logs.push_str(&crate::common::captured_logs(|| {
+            let conn = reg.connection::<Echo>(name).unwrap();
+            let err = conn.config().get::<String>("host").unwrap_err().to_string();
+            assert!(err.contains(hint) && err.contains("test-secrets.toml"), "{err}");
+        }));
+        let conn = reg.lookup(name).kwarg("text", "t").get::<Echo>().unwrap();
+        let err = conn.config().get::<String>("host").unwrap_err().to_string();
+        assert!(err.contains(hint), "{err}");
+        // ...or with the first failed connect.
+        fail_next(name, 1);
+        let err = reg
+            .connection::<Counted>(name)
+            .unwrap()
+            .instance()
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            format!("connecting `{name}` (it::common::Counted) failed: scripted failure of {name} (note: {hint})")
+        );
+    }
+    // The lookup itself warns, for whoever has a subscriber.
+    assert!(
+        logs.contains("connection `postgress` has no [connections.postgress] section in the secrets; did you mean [connections.postgresql]?"),
+        "{logs}"
+    );
+    assert!(logs.contains("found a singular [connection.sql] table"), "{logs}");
+    // A name with a section, or with nothing near it, gets no hint.
+    fail_next("zzzzzz", 1);
+    let err = reg
+        .connection::<Counted>("zzzzzz")
+        .unwrap()
+        .instance()
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("note:"), "{err}");
 }
 
 #[test]

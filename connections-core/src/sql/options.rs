@@ -405,8 +405,14 @@ struct Target {
 
 fn no_configuration(config: &Config) -> Error {
     match config.missing("url") {
-        Error::MissingKey { key, table, location } => Error::MissingKey {
+        Error::MissingKey {
             key,
+            also_missing,
+            table,
+            location,
+        } => Error::MissingKey {
+            key,
+            also_missing,
             table,
             location: format!(
                 "{location}; for example `url = \"postgresql://user@localhost:5432/db\"` or `url = \"sqlite:///app.db\"`, \
@@ -658,6 +664,17 @@ fn display_url(url: &str) -> String {
 // ---------------------------------------------------------------- discrete keys
 
 fn from_keys(config: &Config) -> Result<Target, Error> {
+    // Every missing key named at once: a server needs a host and a user, SQLite a file.
+    let sqlite = config
+        .get_opt::<String>("dialect")
+        .ok()
+        .flatten()
+        .is_some_and(|d| dialect_named(&d) == Ok(Dialect::Sqlite));
+    config.require(if sqlite {
+        &["dialect", "database"]
+    } else {
+        &["dialect", "host", "username"]
+    })?;
     let dialect_name: String = config.get("dialect")?;
     let dialect = dialect_named(&dialect_name).map_err(|p| config.invalid("dialect".to_owned(), p))?;
     // `driver` (`psycopg2`, `pymysql`...) picks a Python module; sqlx has one driver per dialect.

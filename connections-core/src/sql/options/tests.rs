@@ -295,6 +295,25 @@ fn required_keys_are_named() {
 }
 
 #[test]
+fn several_missing_keys_are_named_in_one_error() {
+    let e = err("dialect = 'postgresql'\nport = 5432");
+    assert!(
+        matches!(&e, Error::MissingKey { key, also_missing, .. } if key == "host" && also_missing == &["username"]),
+        "{e:?}"
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with("missing keys `host`, `username` in [connections.db]"),
+        "{msg}"
+    );
+    let e = err("driver = 'psycopg2'");
+    assert!(
+        matches!(&e, Error::MissingKey { key, also_missing, .. } if key == "dialect" && also_missing == &["host", "username"]),
+        "{e:?}"
+    );
+}
+
+#[test]
 fn missing_keys_name_the_file() {
     let registry = crate::Registry::builder()
         .secrets_toml(
