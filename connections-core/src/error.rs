@@ -273,6 +273,13 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// [`Registry::init_global`](crate::Registry::init_global) was called
+    /// when the global registry already existed.
+    #[error(
+        "the global registry is already in use: a lookup, `Registry::global()` or an earlier `Registry::init_global` set it up first, and it is left as it is; call `Registry::init_global` once, at the start of `main`, before any lookup"
+    )]
+    GlobalInUse,
+
     /// A connection name is unusable.
     #[error("invalid connection name {name:?}: {problem}")]
     InvalidName {

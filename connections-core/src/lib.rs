@@ -167,8 +167,9 @@
 //! [`watch(true)`](RegistryBuilder::watch) does it on each change of its
 //! files (file-system events, debounced; polling where events are
 //! unavailable). A malformed or deleted file keeps the last good secrets and
-//! logs one error naming the file and line. The global registry watches only
-//! if [`WATCH_ENV`] (`CONNECTIONS_WATCH=1`) says so.
+//! logs one error naming the file and line. The global registry watches if
+//! [`Registry::init_global`] set it up with `.watch(true)`, or if
+//! [`WATCH_ENV`] (`CONNECTIONS_WATCH=1`) says so.
 //! [`RegistryBuilder::default_ttl`] and [`DEFAULT_TTL_ENV`] give lookups a
 //! default `ttl`.
 //!

@@ -467,3 +467,53 @@ fn inline_secrets_are_not_watched() {
         "off by default"
     );
 }
+
+#[test]
+#[ignore = "run by the_global_registry_is_set_up_from_code in a child process"]
+fn child_sets_up_the_global_registry() {
+    let Some(dir) = std::env::var_os("CONNECTIONS_TEST_DIR") else {
+        return;
+    };
+    let file = secrets_file(Path::new(&dir), "[connections.rl_global]\ntext = 'one'\n");
+    let global = Registry::init_global(
+        Registry::builder()
+            .secrets_paths([&file])
+            .watch(true)
+            .watch_debounce(Duration::from_millis(20)),
+    )
+    .unwrap();
+    assert!(std::ptr::eq(global, Registry::global()));
+    assert!(global.is_watching());
+    // The free functions use it, and its watcher reloads what they return.
+    let conn = connections_core::connection::<Counted>("rl_global").unwrap();
+    assert_eq!(text_of(&conn), "one");
+    fs::write(&file, "[connections.rl_global]\ntext = 'two'\n").unwrap();
+    wait_until("the global registry reloads", || text_of(&conn) == "two");
+    // Set up once: a second call is refused and changes nothing.
+    let again = Registry::init_global(Registry::builder().secrets_toml("other", ""));
+    assert!(matches!(again, Err(Error::GlobalInUse)), "{again:?}");
+    assert!(std::ptr::eq(global, Registry::global()));
+    println!("{}", crate::common::CHILD_CHECKED);
+}
+
+#[test]
+fn the_global_registry_is_set_up_from_code() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::common::run_in_child(
+        "reload::child_sets_up_the_global_registry",
+        &[("CONNECTIONS_TEST_DIR", dir.path().as_os_str())],
+    );
+}
+
+#[test]
+fn the_global_registry_cannot_be_set_up_after_its_first_use() {
+    let first = Registry::global();
+    let err = Registry::init_global(Registry::builder().watch(true)).unwrap_err();
+    assert!(matches!(err, Error::GlobalInUse), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("call `Registry::init_global` once, at the start of `main`, before any lookup"),
+        "{err}"
+    );
+    assert!(std::ptr::eq(first, Registry::global()));
+}

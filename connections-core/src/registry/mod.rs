@@ -16,7 +16,7 @@ use arc_swap::ArcSwapOption;
 use crate::cache::{Cache, KeyRef, Policy};
 use crate::close::{CloseQueue, Closer};
 use crate::connection::{Connection, DynConnection};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::handle::ConnectionRef;
 use crate::secrets::{Secrets, Source};
 #[cfg(feature = "watch")]
@@ -82,16 +82,22 @@ pub(crate) struct Shared {
     closes: Arc<CloseQueue>,
 }
 
-static GLOBAL: std::sync::LazyLock<Registry> = std::sync::LazyLock::new(|| {
+/// The process-wide registry: set by [`Registry::init_global`], or built
+/// with the defaults on first use.
+static GLOBAL: once_cell::sync::OnceCell<Registry> = once_cell::sync::OnceCell::new();
+
+/// The global registry shares its close queue with connections built without a registry.
+fn global_builder(builder: RegistryBuilder) -> RegistryBuilder {
     RegistryBuilder {
         closes: Some(Arc::clone(CloseQueue::global())),
-        ..Registry::builder()
+        ..builder
     }
-    .build()
-});
+}
 
 impl Registry {
-    /// The process-wide registry, created on first use.
+    /// The process-wide registry, created on first use: the one
+    /// [`init_global`](Registry::init_global) set up, or else one with the
+    /// defaults (as `Registry::builder().build()`).
     ///
     /// # Examples
     ///
@@ -99,8 +105,51 @@ impl Registry {
     /// let a = connections_core::Registry::global();
     /// assert!(std::ptr::eq(a, connections_core::Registry::global()));
     /// ```
+    #[inline]
     pub fn global() -> &'static Registry {
-        &GLOBAL
+        GLOBAL.get_or_init(|| global_builder(Registry::builder()).build())
+    }
+
+    /// Sets up the process-wide registry from `builder`, before its first use:
+    /// the one the free functions ([`connection`](crate::connection),
+    /// [`lookup`](crate::lookup), ...) and [`Registry::global`] use.
+    ///
+    /// This is how the global registry watches its secrets
+    /// ([`watch`](RegistryBuilder::watch)), reads other paths, or gets a
+    /// default ttl, from code, with no environment variable to set. Call it
+    /// once, at the start of `main`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::GlobalInUse`] if the global registry already exists: a lookup
+    /// or `Registry::global()` made it with the defaults, or `init_global`
+    /// ran before. It is left as it is; `builder` is dropped unbuilt.
+    ///
+    /// # Examples
+    ///
+    /// ```standalone_crate
+    /// use connections_core::{Error, Registry};
+    ///
+    /// let registry = Registry::init_global(
+    ///     Registry::builder().secrets_toml("app secrets", "[connections.db]\ntype = 'sql'\nurl = 'sqlite::memory:'"),
+    /// )?;
+    /// assert!(std::ptr::eq(registry, Registry::global()));
+    /// assert_eq!(connections_core::secrets()?.get::<String>("connections.db.type")?, "sql");
+    ///
+    /// // Once set (or used), it stays.
+    /// let again = Registry::init_global(Registry::builder());
+    /// assert!(matches!(again, Err(Error::GlobalInUse)));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn init_global(builder: RegistryBuilder) -> Result<&'static Registry> {
+        if GLOBAL.get().is_some() {
+            return Err(Error::GlobalInUse);
+        }
+        // Two racing calls may both build; one registry is kept, the other
+        // dropped (which stops its watcher) and its caller told.
+        GLOBAL
+            .try_insert(global_builder(builder).build())
+            .map_err(|_| Error::GlobalInUse)
     }
 
     /// A builder for an independent registry.
