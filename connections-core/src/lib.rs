@@ -226,6 +226,8 @@ mod cell;
 mod close;
 mod config;
 mod connection;
+mod diagnostic;
+pub mod doctor;
 mod error;
 mod handle;
 mod instance;
@@ -257,6 +259,7 @@ pub use crate::config::Config;
 pub use crate::connection::{
     AsyncConnection, BlockingConnection, ConnectFuture, Connecting, Connection, DynConnection, InstanceOutput,
 };
+pub use crate::diagnostic::{Diagnostic, DiagnosticKind, Severity};
 pub use crate::error::{BoxError, Error, Result};
 pub use crate::handle::ConnectionRef;
 pub use crate::instance::InstanceRef;

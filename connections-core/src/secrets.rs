@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
 use crate::config::{convert, find, parse_toml};
+use crate::diagnostic::{Diagnostic, DiagnosticKind};
 use crate::error::{Error, Result};
 use crate::origin::{ENV_ORIGIN, ENV_PREFIX, SourceInfo};
 
@@ -134,6 +135,8 @@ pub struct Secrets {
     origins: HashMap<String, PathBuf>,
     files: Vec<PathBuf>,
     searched: Vec<PathBuf>,
+    /// What loading found suspicious: loose file permissions, ignored variables.
+    diagnostics: Vec<Diagnostic>,
 }
 
 impl Secrets {
@@ -301,6 +304,67 @@ impl Secrets {
         !self.files.is_empty()
     }
 
+    /// What loading found suspicious: loose file permissions, ignored
+    /// `CONNECTIONS__*` variables.
+    pub(crate) fn load_diagnostics(&self) -> &[Diagnostic] {
+        &self.diagnostics
+    }
+
+    /// The names under a singular `[connection]` table, where `[connections]` was meant.
+    pub(crate) fn singular_sections(&self) -> Vec<&str> {
+        self.root
+            .get("connection")
+            .and_then(Value::as_table)
+            .map(|t| {
+                t.iter()
+                    .filter(|(_, v)| v.is_table())
+                    .map(|(k, _)| k.as_str())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The top-level string and number secrets as environment variables, in
+    /// key order: what Streamlit exports to its process environment, for a
+    /// child process (`Command::envs`, or `connections exec -- CMD`).
+    ///
+    /// Strings are exported as they are, integers and floats as text;
+    /// booleans, dates, arrays and tables are not, nor a key or value no
+    /// environment can hold (empty, or with `=` or NUL in a key, NUL in a value).
+    ///
+    /// This crate never sets its own process's environment: `set_var` is
+    /// unsafe while other threads may read it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let registry = connections_core::Registry::builder()
+    ///     .secrets_toml("secrets.toml", "AWS_ACCESS_KEY_ID = 'AKIA-example'\nRETRIES = 3\nDEBUG = true\n[connections.db]\nurl = 'sqlite::memory:'")
+    ///     .build();
+    /// let vars = registry.secrets().unwrap().env_vars();
+    /// assert_eq!(vars, [("AWS_ACCESS_KEY_ID".to_owned(), "AKIA-example".to_owned()), ("RETRIES".to_owned(), "3".to_owned())]);
+    /// let status = std::process::Command::new("sh")
+    ///     .args(["-c", "test \"$AWS_ACCESS_KEY_ID\" = AKIA-example"])
+    ///     .envs(vars)
+    ///     .status()
+    ///     .unwrap();
+    /// assert!(status.success());
+    /// ```
+    pub fn env_vars(&self) -> Vec<(String, String)> {
+        self.root
+            .iter()
+            .filter(|(key, _)| !key.is_empty() && !key.contains(['=', '\0']))
+            .filter_map(|(key, value)| {
+                let text = match value {
+                    Value::String(s) if !s.contains('\0') => s.clone(),
+                    Value::Integer(_) | Value::Float(_) => value.to_string(),
+                    _ => return None,
+                };
+                Some((key.clone(), text))
+            })
+            .collect()
+    }
+
     /// A likely mistake behind a missing `[connections.<name>]`: a singular
     /// `[connection.<name>]`, a top-level `[<name>]`, or a near-miss name.
     pub(crate) fn section_hint(&self, name: &str) -> Option<String> {
@@ -349,14 +413,14 @@ impl Secrets {
             };
             let parts: Vec<&str> = rest.split("__").collect();
             if parts.len() < 2 || parts.iter().any(|p| p.is_empty()) {
-                tracing::warn!(
-                    variable = var,
-                    "ignoring `{var}`: write it as {ENV_PREFIX}<NAME>__<KEY>=value"
+                self.ignore_variable(
+                    var,
+                    format!("ignoring `{var}`: write it as {ENV_PREFIX}<NAME>__<KEY>=value"),
                 );
                 continue;
             }
             let Some(value) = value.to_str() else {
-                tracing::warn!(variable = var, "ignoring `{var}`: its value is not valid UTF-8");
+                self.ignore_variable(var, format!("ignoring `{var}`: its value is not valid UTF-8"));
                 continue;
             };
             applied.push((var.to_owned(), value.to_owned()));
@@ -372,6 +436,13 @@ impl Secrets {
         }
     }
 
+    /// Warns that `var` is ignored, and keeps the warning for [`Secrets::diagnostics`].
+    fn ignore_variable(&mut self, var: &str, message: String) {
+        tracing::warn!(variable = var, "{message}");
+        self.diagnostics
+            .push(Diagnostic::warning(DiagnosticKind::IgnoredVariable, message).origin(format!("{ENV_ORIGIN}{var}")));
+    }
+
     fn set_from_env(&mut self, var: &str, value: &str) {
         let origin = PathBuf::from(format!("{ENV_ORIGIN}{var}"));
         let parts = var[ENV_PREFIX.len()..].split("__");
@@ -383,10 +454,8 @@ impl Secrets {
         let mut parts = parts.peekable();
         while let Some(part) = parts.next() {
             let Value::Table(current) = table else {
-                tracing::warn!(
-                    variable = var,
-                    "ignoring `{var}`: `{path}` is not a table in the secrets"
-                );
+                let message = format!("ignoring `{var}`: `{path}` is not a table in the secrets");
+                self.ignore_variable(var, message);
                 return;
             };
             // An existing key of any case, else the lowercased part.
@@ -427,7 +496,7 @@ fn load_sources(sources: &[Source]) -> Result<Secrets> {
                     match fs::read_to_string(path) {
                         // An empty file counts as found, as in Streamlit.
                         Ok(text) => {
-                            warn_if_readable_by_others(path);
+                            secrets.diagnostics.extend(readable_by_others(path));
                             let table = parse_toml(path, &text)?;
                             secrets.merge(table, path);
                         }
@@ -454,39 +523,41 @@ impl Secrets {
     }
 }
 
-/// Warns, once per file per process, when a secrets file is readable by its
-/// group or by others.
+/// A warning when a secrets file is readable by its group or by others;
+/// logged once per file per process, returned on every load.
 #[cfg(unix)]
-fn warn_if_readable_by_others(path: &Path) {
+fn readable_by_others(path: &Path) -> Option<Diagnostic> {
     use std::collections::BTreeSet;
     use std::os::unix::fs::PermissionsExt;
     use std::sync::Mutex;
 
     static WARNED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
-    let Ok(meta) = fs::metadata(path) else { return };
+    let meta = fs::metadata(path).ok()?;
     let mode = meta.permissions().mode() & 0o777;
     // The group and other bits, as `chmod` spells them.
     #[allow(clippy::verbose_bit_mask)]
     if mode & 0o077 == 0 {
-        return;
+        return None;
     }
+    let message = format!(
+        "secrets file {} is readable by group or others (mode {mode:o}); run `chmod 600 {}`",
+        path.display(),
+        path.display()
+    );
     let first_time = WARNED
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .insert(path.to_path_buf());
     if first_time {
-        tracing::warn!(
-            file = %path.display(),
-            mode = format_args!("{mode:o}"),
-            "secrets file {} is readable by group or others (mode {mode:o}); run `chmod 600 {}`",
-            path.display(),
-            path.display()
-        );
+        tracing::warn!(file = %path.display(), mode = format_args!("{mode:o}"), "{message}");
     }
+    Some(Diagnostic::warning(DiagnosticKind::Permissions, message).origin(path))
 }
 
 #[cfg(not(unix))]
-fn warn_if_readable_by_others(_path: &Path) {}
+fn readable_by_others(_path: &Path) -> Option<Diagnostic> {
+    None
+}
 
 /// Merges `src` into `dst` key by key: tables merge recursively, anything else replaces.
 fn merge_into(dst: &mut Table, src: Table, prefix: &str, file: &Path, origins: &mut HashMap<String, PathBuf>) {

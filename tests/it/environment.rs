@@ -72,13 +72,28 @@ fn child_with_connection_variables() {
     assert_eq!(my_db.config().get::<String>("host").unwrap(), "mixed-case");
     assert_eq!(*my_db.instance().unwrap(), "kept");
 
-    // Malformed variables are ignored, not fatal.
+    // Malformed variables are ignored, not fatal, and the registry's
+    // diagnostics name them for whoever has no tracing subscriber.
     assert!(
         reg.secrets()
             .unwrap()
             .get_opt::<String>("connections.lonely")
             .unwrap()
             .is_none()
+    );
+    let ignored: Vec<_> = reg
+        .diagnostics()
+        .into_iter()
+        .filter(|d| d.kind == connections_core::DiagnosticKind::IgnoredVariable)
+        .collect();
+    assert_eq!(ignored.len(), 1, "{ignored:?}");
+    assert_eq!(
+        ignored[0].message,
+        "ignoring `CONNECTIONS__LONELY`: write it as CONNECTIONS__<NAME>__<KEY>=value"
+    );
+    assert_eq!(
+        ignored[0].origin.as_deref(),
+        Some(std::path::Path::new("environment variable CONNECTIONS__LONELY"))
     );
 
     // A registry can opt out.

@@ -13,6 +13,7 @@ mod asynchronous;
 mod close;
 mod concurrency;
 mod derive;
+mod diagnose;
 mod environment;
 mod errors;
 mod factory;

@@ -268,4 +268,11 @@ fn a_secrets_file_readable_by_others_warns_once_with_the_chmod_to_run() {
     );
     assert!(logs.contains("mode 644"), "{logs}");
     assert!(!logs.contains("closed.toml"), "a 600 file is fine: {logs}");
+    // Logged once, but data on every ask: the doctor and `diagnostics()` see it.
+    let reg = Registry::builder().secrets_paths([&open_file, &closed_file]).build();
+    let found = reg.diagnostics();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].kind, connections_core::DiagnosticKind::Permissions);
+    assert_eq!(found[0].origin.as_deref(), Some(open_file.as_path()));
+    assert!(found[0].message.contains(&expected), "{}", found[0]);
 }

@@ -535,6 +535,33 @@ impl<'r> Lookup<'r> {
     }
 }
 
+impl Registry {
+    /// The type a lookup of `name` with no type in code resolves to: the name
+    /// itself if it is a short type name, else the section's `type` key; the
+    /// error such a lookup would return.
+    pub(crate) fn section_type(&self, name: &str) -> Result<Registration> {
+        if let Some(reg) = self.with_types(|t| t.is_short_name(name)) {
+            return Ok(reg);
+        }
+        Lookup::resolved(self, Cow::Borrowed(name)).type_from_secrets(name)
+    }
+
+    /// The configuration a lookup of `name` with no kwargs would build from `secrets`.
+    #[cfg_attr(
+        not(feature = "sql"),
+        expect(dead_code, reason = "only the doctor's sql checks read one")
+    )]
+    pub(crate) fn section_config(secrets: &Secrets, name: &str) -> Config {
+        Config::resolved(
+            name,
+            secrets.section(name),
+            |key| section_origin(secrets, name, key),
+            &BTreeMap::new(),
+            Arc::new(secrets.info_for(name)),
+        )
+    }
+}
+
 /// The `eager` option's connect; an async connection cannot be connected by a blocking lookup.
 pub(super) fn eager_connect(conn: &dyn DynConnection) -> Result<()> {
     if conn.is_async() {

@@ -56,6 +56,12 @@ impl Registration {
     pub fn type_path(&self) -> &'static str {
         self.type_path
     }
+
+    /// Whether this is the registration of `T`.
+    #[cfg_attr(not(feature = "sql"), expect(dead_code, reason = "only the doctor's sql checks ask"))]
+    pub(crate) fn is<T: 'static>(&self) -> bool {
+        (self.type_id)() == TypeId::of::<T>()
+    }
 }
 
 impl fmt::Debug for Registration {

@@ -204,6 +204,19 @@ impl CacheEntry {
     }
 }
 
+/// What the doctor can tell about a `sql` section without connecting: the
+/// warnings a connect would log, and the error it would fail with first.
+pub(crate) fn diagnose(config: &Config) -> (Vec<crate::diagnostic::Diagnostic>, Result<(), Error>) {
+    let mut notes = Vec::new();
+    let outcome = options::parse_noting(config, &mut notes).and_then(|options| {
+        match options::tls_unavailable(config, &options.tls, cfg!(feature = "sql-tls")) {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    });
+    (notes, outcome)
+}
+
 impl SqlConnection {
     async fn _connect(&self, config: &Config) -> Result<Pool, Error> {
         let options = options::parse(config)?;
@@ -425,8 +438,7 @@ impl SqlConnection {
     /// See [`Description`].
     pub fn describe(&self) -> Result<Description, Error> {
         // The connect already warned about this configuration's keys, or will.
-        let quiet = tracing::subscriber::NoSubscriber::default();
-        let options = tracing::subscriber::with_default(quiet, || options::parse(&self.config()))?;
+        let options = options::parse_noting(&self.config(), &mut Vec::new())?;
         Ok(Description::new(&options))
     }
 

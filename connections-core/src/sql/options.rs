@@ -14,6 +14,7 @@ use url::Url;
 use self::driver::Param;
 pub(crate) use self::driver::{Tls, tls_unavailable};
 use crate::config::{Config, percent_decode};
+use crate::diagnostic::{Diagnostic, DiagnosticKind};
 use crate::error::Error;
 
 mod driver;
@@ -300,7 +301,17 @@ fn known_keys() -> impl Iterator<Item = &'static str> {
 /// [`Error::InvalidValue`] for an unsupported dialect, a malformed URL, or a
 /// pool setting or `retry_wait` of the wrong type or range. No error shows a value.
 pub(crate) fn parse(config: &Config) -> Result<SqlOptions, Error> {
-    warn_about_keys(config);
+    let mut notes = Vec::new();
+    let parsed = parse_noting(config, &mut notes);
+    for note in &notes {
+        tracing::warn!(connection = config.name(), "{}", note.message);
+    }
+    parsed
+}
+
+/// As [`parse`], adding its warnings to `notes` instead of logging them.
+pub(crate) fn parse_noting(config: &Config, notes: &mut Vec<Diagnostic>) -> Result<SqlOptions, Error> {
+    note_keys(config, notes);
     let target = match config.get_opt::<String>("url")? {
         Some(url) => {
             let shadowed: Vec<&str> = URL_PART_KEYS.into_iter().filter(|k| config.contains(k)).collect();
@@ -312,13 +323,13 @@ pub(crate) fn parse(config: &Config) -> Result<SqlOptions, Error> {
                     crate::error::list_or_none(&shadowed)
                 );
             }
-            from_url(config, &url)?
+            from_url(config, &url, notes)?
         }
         None if URL_PART_KEYS.iter().all(|k| !config.contains(k)) => return Err(no_configuration(config)),
-        None => from_keys(config)?,
+        None => from_keys(config, notes)?,
     };
     let mut target = target;
-    let driver = driver_params(config, &mut target)?;
+    let driver = driver_params(config, &mut target, notes)?;
     let pool = pool_settings(config)?;
     let retry_wait = duration(config, "retry_wait")?.unwrap_or(Duration::from_secs(1));
     let connect_timeout = match duration(config, "connect_timeout")? {
@@ -345,7 +356,7 @@ pub(crate) fn parse(config: &Config) -> Result<SqlOptions, Error> {
 
 /// Maps the URL's query parameters (or the `query` table) and
 /// `create_engine_kwargs.connect_args` to the parameters sqlx reads, in the URL.
-fn driver_params(config: &Config, target: &mut Target) -> Result<driver::Mapped, Error> {
+fn driver_params(config: &Config, target: &mut Target, notes: &mut Vec<Diagnostic>) -> Result<driver::Mapped, Error> {
     let mut params = Vec::new();
     let mut url = None;
     if target.dialect != Dialect::Sqlite {
@@ -385,9 +396,9 @@ fn driver_params(config: &Config, target: &mut Target) -> Result<driver::Mapped,
         }));
     }
     let Some(mut url) = url else {
-        return Ok(driver::sqlite(config, &params));
+        return Ok(driver::sqlite(config, &params, notes));
     };
-    let mapped = driver::map(config, target.dialect, params, &mut url)?;
+    let mapped = driver::map(config, target.dialect, params, &mut url, notes)?;
     url.set_query(None);
     if !mapped.query.is_empty() {
         url.query_pairs_mut().extend_pairs(&mapped.query);
@@ -425,16 +436,23 @@ fn no_configuration(config: &Config) -> Error {
 
 // ---------------------------------------------------------------- warnings
 
-/// Warns once for ignored SQLAlchemy engine options and once for unknown keys.
-fn warn_about_keys(config: &Config) {
-    let mut ignored = Vec::new();
-    let mut unknown = Vec::new();
+/// Notes the ignored SQLAlchemy engine options (one warning), the keys that
+/// are close to a known one (one warning), and the other unknown keys (one more).
+fn note_keys(config: &Config, notes: &mut Vec<Diagnostic>) {
+    // (key as shown, key)
+    let mut ignored: Vec<(String, String)> = Vec::new();
+    let mut near: Vec<(String, String)> = Vec::new();
+    let mut unknown: Vec<(String, String)> = Vec::new();
+    let mut sort = |key: String, nearest: Option<String>| match nearest {
+        Some(nearest) => near.push((unknown_key(&key, Some(&nearest)), key)),
+        None => unknown.push((unknown_key(&key, None), key)),
+    };
     for key in config.keys() {
         if known_keys().any(|k| k == key) {
         } else if SQLALCHEMY_IGNORED.contains(&key) {
-            ignored.push(format!("`{key}`"));
+            ignored.push((format!("`{key}`"), key.to_owned()));
         } else {
-            unknown.push(unknown_key(key, suggestion(key, known_keys()).as_deref()));
+            sort(key.to_owned(), suggestion(key, known_keys()));
         }
     }
     if let Some(Toml::Table(engine)) = config.as_table().get("create_engine_kwargs") {
@@ -444,29 +462,42 @@ fn warn_about_keys(config: &Config) {
                 .flat_map(|(name, alias)| std::iter::once(*name).chain(*alias))
         };
         for key in engine.keys() {
+            let dotted = format!("create_engine_kwargs.{key}");
             if pool_names().any(|k| k == key) || key == "connect_args" {
             } else if SQLALCHEMY_IGNORED.contains(&key.as_str()) {
-                ignored.push(format!("`create_engine_kwargs.{key}`"));
+                ignored.push((format!("`{dotted}`"), dotted));
             } else {
                 let nearest = suggestion(key, pool_names()).map(|s| format!("create_engine_kwargs.{s}"));
-                unknown.push(unknown_key(&format!("create_engine_kwargs.{key}"), nearest.as_deref()));
+                sort(dotted, nearest);
             }
         }
     }
     let name = config.name();
-    if !ignored.is_empty() {
-        tracing::warn!(
-            connection = name,
-            "[connections.{name}]: ignoring SQLAlchemy engine options that sqlx has no counterpart for: {}",
-            ignored.join(", ")
-        );
-    }
-    if !unknown.is_empty() {
-        tracing::warn!(
-            connection = name,
-            "[connections.{name}]: ignoring unknown keys of a `sql` connection: {}",
-            unknown.join(", ")
-        );
+    for (kind, found, what) in [
+        (
+            DiagnosticKind::IgnoredOption,
+            ignored,
+            "ignoring SQLAlchemy engine options that sqlx has no counterpart for",
+        ),
+        (
+            DiagnosticKind::NearMissKey,
+            near,
+            "ignoring keys a `sql` connection does not read, each close to one it does",
+        ),
+        (
+            DiagnosticKind::UnknownKey,
+            unknown,
+            "ignoring unknown keys of a `sql` connection",
+        ),
+    ] {
+        if !found.is_empty() {
+            let shown: Vec<&str> = found.iter().map(|(shown, _)| shown.as_str()).collect();
+            notes.push(
+                Diagnostic::warning(kind, format!("[connections.{name}]: {what}: {}", shown.join(", ")))
+                    .connection(name)
+                    .keys(found.into_iter().map(|(_, key)| key).collect()),
+            );
+        }
     }
 }
 
@@ -504,7 +535,7 @@ fn dialect_named(name: &str) -> Result<Dialect, String> {
     })
 }
 
-fn from_url(config: &Config, raw: &str) -> Result<Target, Error> {
+fn from_url(config: &Config, raw: &str, notes: &mut Vec<Diagnostic>) -> Result<Target, Error> {
     let invalid = |problem: String| config.invalid("url".to_owned(), problem);
     let raw = raw.trim();
     let Some((scheme, rest)) = raw.split_once(':').filter(|(scheme, _)| is_scheme(scheme)) else {
@@ -515,7 +546,7 @@ fn from_url(config: &Config, raw: &str) -> Result<Target, Error> {
         ));
     };
     if scheme.eq_ignore_ascii_case("sqlite") {
-        return sqlite_from_url(config, rest).map_err(invalid);
+        return sqlite_from_url(config, rest, notes).map_err(invalid);
     }
     let Some(authority_and_path) = rest.strip_prefix("//") else {
         // Without `//` the "scheme" may be a user name followed by a password.
@@ -542,7 +573,7 @@ fn is_scheme(s: &str) -> bool {
 }
 
 /// Reads the part of a SQLite URL after `sqlite:`, in SQLAlchemy's and sqlx's forms.
-fn sqlite_from_url(config: &Config, rest: &str) -> Result<Target, String> {
+fn sqlite_from_url(config: &Config, rest: &str, notes: &mut Vec<Diagnostic>) -> Result<Target, String> {
     let (body, query) = match rest.split_once('?') {
         Some((body, query)) => (body, Some(query)),
         None => (rest, None),
@@ -558,7 +589,7 @@ fn sqlite_from_url(config: &Config, rest: &str) -> Result<Target, String> {
     let params = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    Ok(sqlite_target(config, &path, params))
+    Ok(sqlite_target(config, &path, params, notes))
 }
 
 /// URL query parameters sqlx's SQLite driver reads; it refuses any other.
@@ -569,18 +600,24 @@ const SQLITE_PARAMS: [&str; 4] = ["mode", "cache", "immutable", "vfs"];
 /// sqlx strips `sqlite:` and percent-decodes up to the first `?`, so the path
 /// is percent-encoded (`%`, `?`, `#`, spaces...). `mode=rwc` creates the file
 /// if it is missing, as SQLAlchemy (and SQLite itself) do.
-fn sqlite_target(config: &Config, path: &str, params: Vec<(String, String)>) -> Target {
+fn sqlite_target(config: &Config, path: &str, params: Vec<(String, String)>, notes: &mut Vec<Diagnostic>) -> Target {
     let (kept, dropped): (Vec<_>, Vec<_>) = params
         .into_iter()
         .partition(|(k, _)| SQLITE_PARAMS.contains(&k.as_str()));
     if !dropped.is_empty() {
         let names: Vec<&str> = dropped.iter().map(|(k, _)| k.as_str()).collect();
-        tracing::warn!(
-            connection = config.name(),
-            "[connections.{}]: ignoring SQLite URL parameters that sqlx does not read: {}; it reads {}",
-            config.name(),
-            crate::error::list_or_none(&names),
-            crate::error::list_or_none(&SQLITE_PARAMS)
+        notes.push(
+            Diagnostic::warning(
+                DiagnosticKind::IgnoredOption,
+                format!(
+                    "[connections.{}]: ignoring SQLite URL parameters that sqlx does not read: {}; it reads {}",
+                    config.name(),
+                    crate::error::list_or_none(&names),
+                    crate::error::list_or_none(&SQLITE_PARAMS)
+                ),
+            )
+            .connection(config.name())
+            .keys(vec![if config.contains("url") { "url" } else { "query" }.to_owned()]),
         );
     }
     let in_memory = path.is_empty() || path == ":memory:" || kept.iter().any(|(k, v)| k == "mode" && v == "memory");
@@ -663,7 +700,7 @@ fn display_url(url: &str) -> String {
 
 // ---------------------------------------------------------------- discrete keys
 
-fn from_keys(config: &Config) -> Result<Target, Error> {
+fn from_keys(config: &Config, notes: &mut Vec<Diagnostic>) -> Result<Target, Error> {
     // Every missing key named at once: a server needs a host and a user, SQLite a file.
     let sqlite = config
         .get_opt::<String>("dialect")
@@ -682,7 +719,7 @@ fn from_keys(config: &Config) -> Result<Target, Error> {
     let params = query_params(config)?;
     if dialect == Dialect::Sqlite {
         let path: String = config.get("database")?;
-        return Ok(sqlite_target(config, &path, params));
+        return Ok(sqlite_target(config, &path, params, notes));
     }
     let host: String = config.get("host")?;
     let username: String = config.get("username")?;

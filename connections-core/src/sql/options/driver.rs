@@ -16,6 +16,7 @@ use url::Url;
 
 use super::Dialect;
 use crate::config::Config;
+use crate::diagnostic::{Diagnostic, DiagnosticKind};
 use crate::error::Error;
 
 /// One driver parameter as written, and where.
@@ -118,12 +119,12 @@ const MEANINGLESS: [&str; 1] = ["check_same_thread"];
 
 /// SQLite's `connect_args` (Python's `sqlite3.connect` arguments): none maps;
 /// each but `check_same_thread` is warned about.
-pub(super) fn sqlite(config: &Config, params: &[Param]) -> Mapped {
+pub(super) fn sqlite(config: &Config, params: &[Param], notes: &mut Vec<Diagnostic>) -> Mapped {
     let mut state = State::new(config);
     for param in params {
         state.unknown(param);
     }
-    state.warn_unknown();
+    state.note_unknown(notes);
     Mapped {
         query: Vec::new(),
         connect_timeout: None,
@@ -133,7 +134,13 @@ pub(super) fn sqlite(config: &Config, params: &[Param]) -> Mapped {
 
 /// Maps `params` (later ones win) for `dialect`; sets the URL parts that
 /// `connect_args` may override on MySQL (`user`, `password`, `host`, `port`, `database`).
-pub(super) fn map(config: &Config, dialect: Dialect, params: Vec<Param>, url: &mut Url) -> Result<Mapped, Error> {
+pub(super) fn map(
+    config: &Config,
+    dialect: Dialect,
+    params: Vec<Param>,
+    url: &mut Url,
+    notes: &mut Vec<Diagnostic>,
+) -> Result<Mapped, Error> {
     let mut state = State::new(config);
     let params = flatten(config, params)?;
     for param in &params {
@@ -147,7 +154,7 @@ pub(super) fn map(config: &Config, dialect: Dialect, params: Vec<Param>, url: &m
         state.mysql_implied(&params)?;
     }
     let tls = state.tls(dialect)?;
-    state.warn_unknown();
+    state.note_unknown(notes);
     if tls.origin.is_some() {
         let key = if dialect == Dialect::Postgres {
             "sslmode"
@@ -251,7 +258,8 @@ struct State<'a> {
     implied: Option<(&'static str, String)>,
     /// Where libpq's deprecated `requiressl = 1` was written (`sslmode` wins over it).
     requiressl: Option<String>,
-    unknown: Vec<String>,
+    /// Each unmapped parameter as shown in a message, and its key.
+    unknown: Vec<(String, String)>,
 }
 
 impl<'a> State<'a> {
@@ -267,13 +275,20 @@ impl<'a> State<'a> {
         }
     }
 
-    fn warn_unknown(&self) {
+    fn note_unknown(&self, notes: &mut Vec<Diagnostic>) {
         if !self.unknown.is_empty() {
-            tracing::warn!(
-                connection = self.config.name(),
-                "[connections.{}]: ignoring driver parameters sqlx has no counterpart for: {}",
-                self.config.name(),
-                self.unknown.join(", ")
+            let name = self.config.name();
+            let shown: Vec<&str> = self.unknown.iter().map(|(shown, _)| shown.as_str()).collect();
+            notes.push(
+                Diagnostic::warning(
+                    DiagnosticKind::IgnoredOption,
+                    format!(
+                        "[connections.{name}]: ignoring driver parameters sqlx has no counterpart for: {}",
+                        shown.join(", ")
+                    ),
+                )
+                .connection(name)
+                .keys(self.unknown.iter().map(|(_, key)| key.clone()).collect()),
             );
         }
     }
@@ -508,7 +523,7 @@ impl<'a> State<'a> {
 
     fn unknown(&mut self, param: &Param) {
         if !MEANINGLESS.contains(&param.name.as_str()) {
-            self.unknown.push(Self::shown(param));
+            self.unknown.push((Self::shown(param), param.origin.clone()));
         }
     }
 

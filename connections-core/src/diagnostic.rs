@@ -1,0 +1,182 @@
+//! Diagnostics as data: what is wrong or suspicious in the secrets, for
+//! [`Registry::diagnostics`](crate::Registry::diagnostics) and the doctor.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// How bad a [`Diagnostic`] is.
+///
+/// # Examples
+///
+/// ```
+/// use connections_core::Severity;
+///
+/// assert!(Severity::Error > Severity::Warning);
+/// assert_eq!(Severity::Warning.to_string(), "warning");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Severity {
+    /// Suspicious, but the connection may still work: an ignored key, a
+    /// near-miss key name, a file readable by others.
+    Warning,
+    /// The connection cannot work as configured: a malformed file, an unknown
+    /// type, a missing required key, a value of the wrong type.
+    Error,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+/// What a [`Diagnostic`] is about, for code that sorts or filters them.
+///
+/// # Examples
+///
+/// ```
+/// use connections_core::DiagnosticKind;
+///
+/// assert_eq!(DiagnosticKind::NearMissKey.as_str(), "near-miss-key");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum DiagnosticKind {
+    /// A secrets file is not valid TOML (with its line and column).
+    Syntax,
+    /// The secrets could not be read at all (an unreadable file, a bad path).
+    Unreadable,
+    /// No secrets file or directory was found.
+    NoSecrets,
+    /// A secrets file is readable by group or others.
+    Permissions,
+    /// A `CONNECTIONS__...` environment variable was ignored.
+    IgnoredVariable,
+    /// A singular `[connection.<name>]` table, where `[connections.<name>]` was meant.
+    SingularTable,
+    /// A section has no `type` key and its name names no type.
+    NoType,
+    /// A section's `type` names no registered type, or one whose feature is off.
+    UnknownType,
+    /// A key the connection type does not read, with no close known key.
+    UnknownKey,
+    /// A key the connection type does not read, close to one it does (`user` for `username`).
+    NearMissKey,
+    /// An option that is read but has no effect here (an SQLAlchemy engine option, a driver parameter).
+    IgnoredOption,
+    /// Required keys of the connection type are missing.
+    MissingKeys,
+    /// A key has a value of the wrong type or out of range, or a setting cannot be honoured.
+    InvalidValue,
+}
+
+impl DiagnosticKind {
+    /// The kind as it appears in JSON: `near-miss-key`, `missing-keys`...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiagnosticKind::Syntax => "syntax",
+            DiagnosticKind::Unreadable => "unreadable",
+            DiagnosticKind::NoSecrets => "no-secrets",
+            DiagnosticKind::Permissions => "permissions",
+            DiagnosticKind::IgnoredVariable => "ignored-variable",
+            DiagnosticKind::SingularTable => "singular-table",
+            DiagnosticKind::NoType => "no-type",
+            DiagnosticKind::UnknownType => "unknown-type",
+            DiagnosticKind::UnknownKey => "unknown-key",
+            DiagnosticKind::NearMissKey => "near-miss-key",
+            DiagnosticKind::IgnoredOption => "ignored-option",
+            DiagnosticKind::MissingKeys => "missing-keys",
+            DiagnosticKind::InvalidValue => "invalid-value",
+        }
+    }
+}
+
+/// One finding about the secrets: its severity and kind, where it is, and a
+/// message that says what to write. Messages never quote a secret value.
+///
+/// # Examples
+///
+/// ```
+/// use connections_core::{DiagnosticKind, Registry, Severity};
+///
+/// let registry = Registry::builder()
+///     .secrets_toml("secrets.toml", "[connection.db]\ntype = 'sql'\n")
+///     .build();
+/// let found = registry.diagnostics();
+/// assert_eq!(found[0].kind, DiagnosticKind::SingularTable);
+/// assert_eq!(found[0].severity, Severity::Warning);
+/// assert_eq!(found[0].connection.as_deref(), Some("db"));
+/// assert!(found[0].to_string().contains("rename it to [connections.db]"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Diagnostic {
+    /// How bad it is.
+    pub severity: Severity,
+    /// What it is about.
+    pub kind: DiagnosticKind,
+    /// The connection (`[connections.<name>]`) it is about, if any.
+    pub connection: Option<String>,
+    /// The keys it is about, dotted for nested tables (`query.sslmode`).
+    pub keys: Vec<String>,
+    /// The file, or `environment variable ...`, it is about.
+    pub origin: Option<PathBuf>,
+    /// 1-based line, for a syntax error.
+    pub line: Option<usize>,
+    /// 1-based column, for a syntax error.
+    pub column: Option<usize>,
+    /// What is wrong and what to write.
+    pub message: String,
+}
+
+impl Diagnostic {
+    /// A diagnostic with no connection, keys, origin or position yet.
+    pub(crate) fn new(severity: Severity, kind: DiagnosticKind, message: impl Into<String>) -> Self {
+        Self {
+            severity,
+            kind,
+            connection: None,
+            keys: Vec::new(),
+            origin: None,
+            line: None,
+            column: None,
+            message: message.into(),
+        }
+    }
+
+    /// A warning; see [`Diagnostic::new`].
+    pub(crate) fn warning(kind: DiagnosticKind, message: impl Into<String>) -> Self {
+        Self::new(Severity::Warning, kind, message)
+    }
+
+    /// About the connection `name`.
+    pub(crate) fn connection(mut self, name: &str) -> Self {
+        self.connection = Some(name.to_owned());
+        self
+    }
+
+    /// About these keys.
+    pub(crate) fn keys(mut self, keys: Vec<String>) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    /// About this file or variable.
+    pub(crate) fn origin(mut self, origin: impl Into<PathBuf>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    /// `warning: <message>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.severity, self.message)
+    }
+}

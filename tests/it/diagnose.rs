@@ -1,0 +1,102 @@
+//! `Registry::diagnostics` and the doctor's report: every warning about the
+//! secrets as data, with the same hints the lookups give.
+
+use connections_core::doctor::Report;
+use connections_core::{DiagnosticKind, Registry, Severity};
+
+use crate::common::registry;
+
+#[test]
+fn registered_types_are_resolved_and_clean_sections_have_no_diagnostics() {
+    let reg = registry("[connections.e]\ntype = 'echo'\ntext = 'hi'\n[connections.counted]\nsleep_ms = 0\n");
+    assert_eq!(reg.diagnostics(), []);
+    let report = Report::new(&reg);
+    let types: Vec<_> = report
+        .sections
+        .iter()
+        .map(|s| (s.name.as_str(), s.type_path.as_deref()))
+        .collect();
+    // `counted` has no `type` key: its name is a type's short name, as in Streamlit.
+    assert_eq!(
+        types,
+        [
+            ("counted", Some("it::common::Counted")),
+            ("e", Some("it::common::Echo"))
+        ]
+    );
+    assert!(!report.has_errors());
+}
+
+#[test]
+fn sections_without_a_usable_type_are_named_as_lookups_name_them() {
+    let reg = registry(
+        "[connections.a]\ntext = 'x'\n[connections.b]\ntype = 'echoo'\n[connections.c]\nurl = 'sqlite::memory:'\n",
+    );
+    let found = reg.diagnostics();
+    let summary: Vec<_> = found
+        .iter()
+        .map(|d| (d.connection.as_deref().unwrap(), d.severity, d.kind))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("a", Severity::Warning, DiagnosticKind::NoType),
+            ("b", Severity::Error, DiagnosticKind::UnknownType),
+            ("c", Severity::Warning, DiagnosticKind::NoType),
+        ]
+    );
+    // The same messages a lookup gives.
+    assert_eq!(found[1].message, reg.connection_dyn("b").unwrap_err().to_string());
+    assert!(found[1].message.contains("(did you mean `echo`?)"), "{}", found[1]);
+    assert!(found[2].message.contains("add a line `type = \"sql\"`"), "{}", found[2]);
+    assert!(
+        found
+            .iter()
+            .all(|d| d.origin.as_deref() == Some(std::path::Path::new("test-secrets.toml")))
+    );
+}
+
+#[test]
+fn a_malformed_file_is_one_error_with_its_position() {
+    let reg = registry("[connections.a]\ntype = 'echo'\ntext = 'unterminated\n");
+    let found = reg.diagnostics();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        (found[0].severity, found[0].kind),
+        (Severity::Error, DiagnosticKind::Syntax)
+    );
+    assert_eq!((found[0].line, found[0].column.is_some()), (Some(3), true));
+    assert_eq!(found[0].message, reg.secrets().unwrap_err().to_string());
+}
+
+#[test]
+fn values_are_masked_by_the_redaction_rules_and_origins_named() {
+    let reg = Registry::builder()
+        .secrets_toml("base.toml", "[connections.db]\ntype = 'echo'\nhost = 'db.internal'\npassword = 'base-pw'\n")
+        .secrets_toml(
+            "override.toml",
+            "[connections.db]\napi_token = 'tok-123'\ndsn = 'postgresql://u:dsn-pw@db.internal/x'\n[connections.db.credentials]\npin = 1234\n",
+        )
+        .build();
+    let report = Report::new(&reg);
+    let keys: Vec<_> = report.sections[0]
+        .keys
+        .iter()
+        .map(|k| (k.key.as_str(), k.value.as_str(), k.origin.as_str()))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("type", "\"echo\"", "base.toml"),
+            ("api_token", "***", "override.toml"),
+            ("credentials.pin", "***", "override.toml"),
+            ("dsn", "\"postgresql://u:***@db.internal/x\"", "override.toml"),
+            ("host", "\"db.internal\"", "base.toml"),
+            ("password", "***", "base.toml"),
+        ]
+    );
+    let text = format!("{report}{}", report.to_json());
+    for secret in ["base-pw", "tok-123", "dsn-pw", "1234"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+}
