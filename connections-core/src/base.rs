@@ -10,6 +10,7 @@ use crate::cell::{AsyncInit, SingleFlight, Wait};
 use crate::close::{CloseHook, CloseMeta, CloseQueue};
 use crate::config::Config;
 use crate::error::{BoxError, Error, Result};
+use crate::health::{Health, Labels, Stats};
 use crate::instance::InstanceRef;
 use crate::trace::{Redactor, traced_outcome};
 
@@ -77,6 +78,8 @@ pub struct BaseConnection<R> {
     closes: OnceLock<Closes>,
     /// The configuration a secrets reload last replaced, for redaction.
     previous_config: ArcSwapOption<Config>,
+    /// Counts of connects, failures, resets and closes, and the last connect.
+    stats: Arc<Stats>,
 }
 
 /// A connection's close queue, and whether a registry owns it.
@@ -110,6 +113,7 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
             close: None,
             closes: OnceLock::new(),
             previous_config: ArcSwapOption::empty(),
+            stats: Arc::new(Stats::new()),
         }
     }
 
@@ -168,7 +172,7 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
                 // one that starts after it reads the new snapshot.
                 let config = self.config.load_full();
                 let outcome = connect(&config).map(Arc::new).map_err(|e| self.connect_failed(e));
-                traced_outcome(&outcome, started);
+                self.finished_connect(&outcome, started);
                 outcome
             },
             |message| self.connect_panicked(&message),
@@ -221,13 +225,23 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
         Error::connect_failed(&self.name, self.type_path, error, |text| redactor.redact(text), hint)
     }
 
-    /// The error for a connect that panicked: the message with config values redacted.
+    /// The error for a connect that panicked: the message with config values
+    /// redacted. Counted as a failed attempt.
     pub(crate) fn connect_panicked(&self, message: &str) -> Error {
-        Error::ConnectPanicked {
+        let error = Error::ConnectPanicked {
             name: self.name.to_string(),
             type_path: self.type_path,
             message: self.redactor().redact(message),
-        }
+        };
+        self.stats.connected(self.labels(), None, Some(error.to_string()));
+        error
+    }
+
+    /// A connect attempt ended (without a panic): traced and counted.
+    pub(crate) fn finished_connect(&self, outcome: &Result<Arc<R>>, started: Instant) {
+        traced_outcome(outcome, started);
+        let error = outcome.as_ref().err().map(ToString::to_string);
+        self.stats.connected(self.labels(), Some(started.elapsed()), error);
     }
 
     /// Waits up to `timeout` for a connect in flight; `None` if there is none.
@@ -419,7 +433,9 @@ impl<R> BaseConnection<R> {
         for (generation, raw) in retired {
             let meta = CloseMeta {
                 name: self.name.clone(),
+                type_name: self.type_name,
                 type_path: self.type_path,
+                stats: Arc::clone(&self.stats),
                 generation,
                 redactor: redactor.clone(),
             };
@@ -452,7 +468,29 @@ impl<R> BaseConnection<R> {
         Redactor::new(self.config.load_full(), self.previous_config.load_full())
     }
 
+    fn labels(&self) -> Labels<'_> {
+        Labels {
+            name: &self.name,
+            type_name: self.type_name,
+        }
+    }
+
+    /// This connection's health: its state, generation, last connect and counts.
+    ///
+    /// # Examples
+    ///
+    /// See [`Health`].
+    pub fn health(&self) -> Health {
+        self.stats.health(
+            self.labels(),
+            self.type_path,
+            self.cell.is_set(),
+            self.cell.generation(),
+        )
+    }
+
     fn traced_reset(&self, reason: ResetReason) {
+        self.stats.reset(self.labels(), reason.as_str());
         tracing::debug!(
             connection = &*self.name,
             type_path = self.type_path,

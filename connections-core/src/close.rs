@@ -25,7 +25,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use crate::error::BoxError;
+use crate::error::{BoxError, cause_chain};
+use crate::health::{Labels, Stats};
 use crate::trace::{Redactor, elapsed_us};
 
 thread_local! {
@@ -115,7 +116,10 @@ fn enqueue<R: Send + Sync + 'static>(queue: &CloseQueue, retiring: Retiring<R>) 
 /// Which instance a close is for: what its span and log lines name.
 pub(crate) struct CloseMeta {
     pub(crate) name: Box<str>,
+    pub(crate) type_name: &'static str,
     pub(crate) type_path: &'static str,
+    /// The connection's counters: a close counts as one.
+    pub(crate) stats: Arc<Stats>,
     pub(crate) generation: u64,
     /// Redacts the hook's error messages: they may quote a config value.
     pub(crate) redactor: Redactor,
@@ -208,10 +212,15 @@ enum Failure {
 /// config values redacted: a close is never raised to anyone.
 fn traced_close(meta: &CloseMeta, started: Instant, outcome: Result<(), Failure>) {
     let elapsed_us = elapsed_us(started);
+    let labels = Labels {
+        name: &meta.name,
+        type_name: meta.type_name,
+    };
+    meta.stats.closed(labels, outcome.is_ok());
     match outcome {
         Ok(()) => tracing::debug!(elapsed_us, "closed"),
         Err(Failure::Error(error)) => {
-            let error = meta.redactor.redact(&chain(&*error));
+            let error = meta.redactor.redact(&cause_chain(&*error));
             tracing::error!(
                 elapsed_us,
                 error,
@@ -231,18 +240,6 @@ fn traced_close(meta: &CloseMeta, started: Instant, outcome: Result<(), Failure>
             );
         }
     }
-}
-
-/// The error and its sources, joined by `: `.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// An async close in progress.

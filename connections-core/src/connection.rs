@@ -14,7 +14,6 @@ use crate::cell::{AsyncInit, Connect, Connector};
 use crate::config::Config;
 use crate::error::{BoxError, Error, Result};
 use crate::instance::InstanceRef;
-use crate::trace::traced_outcome;
 
 /// The future an async connection's connect function returns, boxed (an
 /// `async fn` has no nameable type). Written by the derive.
@@ -133,6 +132,14 @@ pub trait Connection: Sized + Send + Sync + 'static {
     /// assert_eq!(*raw, "hi");
     /// ```
     fn instance(&self) -> Self::Instance<'_>;
+
+    /// The type's `_check` hook, called: what [`Registry::check`](crate::Registry::check)
+    /// runs. The derive writes it; `None` when the type has no `_check`.
+    #[doc(hidden)]
+    #[inline]
+    fn check_hook(&self) -> Option<crate::health::Checking<'_>> {
+        None
+    }
 
     /// Builds an unconnected connection named `name` with `config`, without a registry.
     ///
@@ -496,7 +503,7 @@ impl<'a, C: AsyncConnection> Connector<'a, C::Raw, Error> for Start<'a, C> {
         self.0.base().connect_span()
     }
     fn finished(&self, outcome: &Result<Arc<C::Raw>>, started: Instant) {
-        traced_outcome(outcome, started);
+        self.0.base().finished_connect(outcome, started);
     }
 }
 
@@ -619,6 +626,10 @@ pub trait DynConnection: Any + Send + Sync + sealed::Sealed {
     fn dyn_is_async(&self) -> bool;
     #[doc(hidden)]
     fn dyn_generation(&self) -> u64;
+    #[doc(hidden)]
+    fn dyn_check(&self) -> Option<crate::health::Checking<'_>>;
+    #[doc(hidden)]
+    fn dyn_health(&self) -> crate::health::Health;
 }
 
 impl<T: Connection> DynConnection for T {
@@ -651,6 +662,12 @@ impl<T: Connection> DynConnection for T {
     }
     fn dyn_generation(&self) -> u64 {
         self.base().generation()
+    }
+    fn dyn_check(&self) -> Option<crate::health::Checking<'_>> {
+        self.check_hook()
+    }
+    fn dyn_health(&self) -> crate::health::Health {
+        self.base().health()
     }
 }
 

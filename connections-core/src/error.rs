@@ -508,7 +508,7 @@ impl Error {
 
 /// An error and its sources on one line, `: `-separated. A source whose text
 /// the line already ends with (a wrapper that prints its cause) is not repeated.
-fn cause_chain(err: &(dyn StdError + 'static)) -> String {
+pub(crate) fn cause_chain(err: &(dyn StdError + 'static)) -> String {
     let mut line = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

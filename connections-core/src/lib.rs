@@ -188,7 +188,24 @@
 //! # Errors
 //!
 //! One enum, [`Error`]. Each message says what was asked, what was found, and
-//! what to write; none shows a configuration value.
+//! what to write. The crate's own messages show no configuration value; a
+//! driver's or a `_connect`'s cause is shown on the same line with the
+//! connection's secrets replaced by `***` ([`Error::connect_cause`] gives it
+//! back). A typed lookup of a name with no section gets the same "did you
+//! mean" hints as the untyped ones, on its first missing key or failed connect.
+//!
+//! # Diagnose
+//!
+//! [`Registry::diagnostics`] returns every warning and error about the secrets
+//! as data ([`Diagnostic`]); [`doctor`] turns them, with each section's keys
+//! (masked), origins and type, into the report the `connections doctor`
+//! command prints (crate `connections-cli`), and runs it from an application's
+//! own binary. [`Registry::health`] reports each cached connection's state
+//! and counts; [`Registry::check`] runs each type's `_check` hook (sync or
+//! async), `SqlConnection`'s running `SELECT 1`. The `metrics` feature counts
+//! and times connects, resets, closes and checks through the `metrics` facade.
+//! [`Secrets::env_vars`] gives the top-level secrets Streamlit exports to the
+//! environment, for a child process (`connections exec -- CMD`).
 //!
 //! # Differences from Streamlit
 //!
@@ -216,7 +233,10 @@
 //!   data; a warning names a conflict with another registered type.
 //! * Reloads are driven by file-system events (Streamlit polls), compare the
 //!   kwargs too, keep the last good secrets on a malformed or deleted file,
-//!   and are opt-in for the global registry.
+//!   and are opt-in for the global registry ([`Registry::init_global`]).
+//! * Top-level secrets are never exported to this process's environment
+//!   (`set_var` is unsafe while threads run): [`Secrets::env_vars`] and
+//!   `connections exec` give them to a child process instead.
 
 #![doc(html_root_url = "https://docs.rs/connections-core/0.1.0")]
 
@@ -230,6 +250,7 @@ mod diagnostic;
 pub mod doctor;
 mod error;
 mod handle;
+mod health;
 mod instance;
 mod origin;
 mod registry;
@@ -262,6 +283,7 @@ pub use crate::connection::{
 pub use crate::diagnostic::{Diagnostic, DiagnosticKind, Severity};
 pub use crate::error::{BoxError, Error, Result};
 pub use crate::handle::ConnectionRef;
+pub use crate::health::{CheckOutcome, ConnectionState, Health};
 pub use crate::instance::InstanceRef;
 pub use crate::origin::ENV_PREFIX;
 pub use crate::registry::{Lookup, Registration, Registry, RegistryBuilder, Reloaded, WATCH_ENV};

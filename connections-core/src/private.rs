@@ -531,3 +531,162 @@ impl<Conn, E: Into<BoxError>> CloseError<Conn> for E {
         self.into()
     }
 }
+
+// ---------------------------------------------------------------- `_check`
+
+pub use crate::health::Checking;
+
+/// What the fallback `_check` returns: the type has no check hook.
+pub struct NoCheck;
+
+/// The fallback `_check`, found only when the type has no inherent one: no check hook.
+pub trait CheckFallback: Sized {
+    /// Stands in for a missing `_check`; never called.
+    #[inline]
+    fn _check(&self) -> NoCheck {
+        NoCheck
+    }
+}
+
+impl<T> CheckFallback for T {}
+
+/// Wraps a type's check function (its `_check`, or the fallback) to tell, by
+/// method lookup, whether it is the fallback: [`ProbeNoCheck`] takes it when
+/// it returns [`NoCheck`], and otherwise lookup reaches [`ProbeCheck`] (autoref).
+pub struct CheckProbe<Conn, F> {
+    marker: PhantomData<fn(&Conn, F)>,
+}
+
+/// The probe around a check function.
+#[inline]
+pub fn check_probe<Conn, F>(_check: F) -> CheckProbe<Conn, F> {
+    CheckProbe { marker: PhantomData }
+}
+
+/// The check function is the fallback: no check hook.
+pub trait ProbeNoCheck {
+    /// `false`: the type has no `_check`.
+    fn defines_check(self) -> bool;
+}
+
+impl<Conn, F: for<'a> FnOnce(&'a Conn) -> NoCheck> ProbeNoCheck for CheckProbe<Conn, F> {
+    #[inline]
+    fn defines_check(self) -> bool {
+        false
+    }
+}
+
+/// The type has a check function of its own.
+pub trait ProbeCheck {
+    /// `true`: the type has a `_check`.
+    fn defines_check(self) -> bool;
+}
+
+impl<Conn, F> ProbeCheck for &CheckProbe<Conn, F> {
+    #[inline]
+    fn defines_check(self) -> bool {
+        true
+    }
+}
+
+/// Calls a check function of the expected shape; a function of another shape
+/// fails here with rustc's "type mismatch in function arguments", at the
+/// struct name (or `check = path`).
+///
+/// rustc quotes the line of the failed bound in its note, so that line ends
+/// with the signature to write.
+#[inline]
+pub fn call_check<'s, Conn, O>(
+    check: impl FnOnce(&'s Conn) -> O, // write `fn _check(&self) -> Result<(), E>` (or `async fn`)
+    conn: &'s Conn,
+) -> O {
+    check(conn)
+}
+
+/// A probed check output (see [`close_output`]), as the registry takes it.
+pub trait IntoChecking<'s, Conn> {
+    /// The outcome, or the future to drive.
+    fn into_checking(self) -> Checking<'s>;
+}
+
+impl<'s, Conn, O> IntoChecking<'s, Conn> for AsyncClose<O>
+where
+    // A non-`Send` future fails here with rustc's own account of which value
+    // is held across which `.await`.
+    O: Future + Send + 's,
+    O::Output: CheckResult<Conn>,
+{
+    #[inline]
+    fn into_checking(self) -> Checking<'s> {
+        match self.0 {
+            Some(future) => Checking::Pending(Box::pin(async move { future.await.into_check_result() })),
+            None => Checking::Done(Ok(())),
+        }
+    }
+}
+
+impl<'s, Conn, O: CheckResult<Conn>> IntoChecking<'s, Conn> for SyncClose<O> {
+    #[inline]
+    fn into_checking(self) -> Checking<'s> {
+        Checking::Done(self.0.map_or(Ok(()), CheckResult::into_check_result))
+    }
+}
+
+/// The checking of a check function's output; checks it with advice.
+#[inline]
+pub fn into_checking<'s, Conn, K: IntoChecking<'s, Conn>>(kind: K) -> Checking<'s> {
+    kind.into_checking()
+}
+
+/// What a check function may return: `Result<(), E>` or `()`, or a future of either.
+#[diagnostic::on_unimplemented(
+    message = "the check function of `{Conn}` returns `{Self}`, but a check hook returns `Result<(), E>` or `()`",
+    label = "the check function of `{Conn}`",
+    note = "write `fn _check(&self) -> Result<(), E>`, or `async fn _check(&self) -> Result<(), E>`, where E is any error type (`std::error::Error + Send + Sync + 'static`, e.g. `connections_core::BoxError`)"
+)]
+pub trait CheckResult<Conn> {
+    /// The outcome, its error boxed.
+    fn into_check_result(self) -> Result<(), BoxError>;
+}
+
+impl<Conn> CheckResult<Conn> for () {
+    #[inline]
+    fn into_check_result(self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+impl<Conn> CheckResult<Conn> for NoCheck {
+    #[inline]
+    fn into_check_result(self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+impl<Conn, E: CheckError<Conn>> CheckResult<Conn> for Result<(), E> {
+    #[inline]
+    fn into_check_result(self) -> Result<(), BoxError> {
+        self.map_err(CheckError::into_box_error)
+    }
+}
+
+/// What a check function's error may be: anything convertible to [`BoxError`].
+#[diagnostic::on_unimplemented(
+    message = "the check function of `{Conn}` returns errors of type `{Self}`, which does not convert into `BoxError`",
+    label = "the check function of `{Conn}` returns `Result<(), {Self}>`",
+    note = "return an error type that implements `std::error::Error + Send + Sync + 'static` (or `connections_core::BoxError`, or `String`), or convert the error with `.map_err(...)`"
+)]
+pub trait CheckError<Conn> {
+    /// Boxes the error.
+    fn into_box_error(self) -> BoxError;
+}
+
+// Not recommended, so rustc reports the unmet `CheckError` (and its advice)
+// rather than the `Into<BoxError>` behind it.
+#[diagnostic::do_not_recommend]
+impl<Conn, E: Into<BoxError>> CheckError<Conn> for E {
+    #[inline]
+    fn into_box_error(self) -> BoxError {
+        self.into()
+    }
+}

@@ -5,7 +5,7 @@ use syn::meta::ParseNestedMeta;
 use syn::{Attribute, LitStr, Meta, Path, Token};
 
 /// The keys `#[connection(...)]` accepts, for "expected one of" messages.
-const KEYS: &str = "`type_name`, `async`, `connect`, `close`, `crate`";
+const KEYS: &str = "`type_name`, `async`, `connect`, `close`, `check`, `crate`";
 
 /// A value with the span of the key that set it.
 pub struct Spanned<T> {
@@ -19,6 +19,8 @@ pub struct Attrs {
     pub connect: Option<Spanned<Path>>,
     /// `close = path`: the close hook, instead of `_close`.
     pub close: Option<Spanned<Path>>,
+    /// `check = path`: the health check hook, instead of `_check`.
+    pub check: Option<Spanned<Path>>,
     pub krate: Option<Spanned<Path>>,
     /// `async`: the connect function is an `async fn`.
     pub asyncness: Option<Span>,
@@ -86,6 +88,11 @@ fn parse_key(meta: &ParseNestedMeta<'_>, out: &mut Attrs) -> syn::Result<()> {
             reject_duplicate(out.close.as_ref().map(|s| s.key), meta, "close")?;
             let path = path_value(meta, "close", "close = Self::shut")?;
             out.close = Some(Spanned { value: path, key: span });
+        }
+        "check" => {
+            reject_duplicate(out.check.as_ref().map(|s| s.key), meta, "check")?;
+            let path = path_value(meta, "check", "check = Self::ping")?;
+            out.check = Some(Spanned { value: path, key: span });
         }
         "crate" => {
             reject_duplicate(out.krate.as_ref().map(|s| s.key), meta, "crate")?;

@@ -73,6 +73,7 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
     } = mode(input, raw, &alias, &config);
 
     let close_hook = close_hook(input, raw);
+    let check_body = check_body(input);
     let connection_items = quote! {
         type Raw = #raw;
         type Instance<'__connection> = #instance_type;
@@ -94,6 +95,11 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
         fn instance(&self) -> Self::Instance<'_> {
             #instance_body
         }
+
+        #[inline]
+        fn check_hook(&self) -> ::core::option::Option<#alias::Checking<'_>> {
+            #check_body
+        }
     };
 
     // One `use` names the runtime: a wrong `crate = path` is one error.
@@ -105,7 +111,7 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
             #[allow(unused_imports)]
             use #fallback;
             #[allow(unused_imports)]
-            use #alias::{CloseFallback as _, ProbeClose as _, ProbeNoClose as _, ProbeAsyncOutput as _, ProbeSyncOutput as _};
+            use #alias::{CloseFallback as _, ProbeClose as _, ProbeNoClose as _, ProbeAsyncOutput as _, ProbeSyncOutput as _, CheckFallback as _, ProbeCheck as _, ProbeNoCheck as _};
 
             #[cfg(not(doc))]
             #[automatically_derived]
@@ -257,6 +263,32 @@ fn connect_body(input: &Input<'_>, raw: &Type, config: &Ident, is_async: bool) -
         let #result = #into_result;
         #boxed
     }
+}
+
+/// `check_hook`'s body: `None` when `Self::_check` resolves to the fallback
+/// (the type has none), else its call, a sync hook told from an async one by
+/// what it returns.
+fn check_body(input: &Input<'_>) -> TokenStream {
+    let (path, span) = hook_path(input, input.attrs.check.as_ref(), "_check");
+    let p = private_alias(span);
+    let [check, defined, checking] = ["check", "defined", "checking"].map(|name| Ident::new(name, Span::mixed_site()));
+    let probe = quote_spanned!(span=> #p::check_probe::<Self, _>({ #check }).defines_check());
+    let call = quote_spanned!(span=> #p::call_check::<Self, _>({ #check }, self));
+    let into = quote_spanned!(span=> #p::into_checking::<Self, _>(#p::close_output(#call).kind()));
+    // The blocks around `check` keep rustc from suggesting a closure in place
+    // of the struct name when the signature is wrong.
+    quote! {{
+        let #check = #path;
+        #[allow(unused_braces)]
+        let #defined = #probe;
+        if #defined {
+            #[allow(unused_braces)]
+            let #checking = #into;
+            ::core::option::Option::Some(#checking)
+        } else {
+            ::core::option::Option::None
+        }
+    }}
 }
 
 /// The close hook for `from_base`: `None` when `Self::_close` resolves to the

@@ -217,7 +217,26 @@ pub(crate) fn diagnose(config: &Config) -> (Vec<crate::diagnostic::Diagnostic>, 
     (notes, outcome)
 }
 
+/// How long [`Registry::check`](crate::Registry::check) waits for a
+/// `SqlConnection`'s `SELECT 1`, its connect included.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl SqlConnection {
+    /// The health check [`Registry::check`](crate::Registry::check) runs:
+    /// `SELECT 1` on the pool (connecting first if need be), within
+    /// [`CHECK_TIMEOUT`].
+    async fn _check(&self) -> Result<(), crate::BoxError> {
+        match tokio::time::timeout(CHECK_TIMEOUT, self.query("SELECT 1").execute()).await {
+            Ok(outcome) => outcome.map(drop).map_err(Into::into),
+            Err(_) => Err(format!(
+                "`SELECT 1` on connection `{}` did not answer within {} s",
+                self.base.name(),
+                CHECK_TIMEOUT.as_secs()
+            )
+            .into()),
+        }
+    }
+
     async fn _connect(&self, config: &Config) -> Result<Pool, Error> {
         let options = options::parse(config)?;
         let settings = Settings {

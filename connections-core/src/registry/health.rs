@@ -1,0 +1,124 @@
+//! Health: each cached connection's state and counts, and the `_check` hooks
+//! run for a readiness probe.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Instant;
+
+use super::Registry;
+use crate::health::{CheckOutcome, ConnectionState, Health, Labels, record_check};
+
+impl Registry {
+    /// The health of every cached connection, sorted by name: its state
+    /// (connected, not connected, failing), generation, last connect and its
+    /// duration, last error (redacted), and counts of connects, failures,
+    /// resets and closes. It connects nothing and calls no hook.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::{BoxError, BaseConnection, Config, Connection, ConnectionState, Registry};
+    ///
+    /// #[derive(Connection)]
+    /// #[connection(type_name = "health-doc")]
+    /// struct Service { base: BaseConnection<u16> }
+    /// impl Service {
+    ///     fn _connect(&self, config: &Config) -> Result<u16, BoxError> { Ok(config.get("port")?) }
+    /// }
+    ///
+    /// let registry = Registry::builder()
+    ///     .secrets_toml("s", "[connections.up]\ntype = 'health-doc'\nport = 80\n[connections.down]\ntype = 'health-doc'\n")
+    ///     .build();
+    /// registry.connection::<Service>("up")?.instance()?;
+    /// assert!(registry.connection::<Service>("down")?.instance().is_err());
+    /// let health = registry.health();
+    /// assert_eq!((health[0].name.as_str(), health[0].state), ("down", ConnectionState::Failing));
+    /// assert!(health[0].last_error.as_deref().unwrap().starts_with("missing key `port`"));
+    /// assert_eq!((health[1].name.as_str(), health[1].state, health[1].connects), ("up", ConnectionState::Connected, 1));
+    /// # Ok::<(), connections_core::Error>(())
+    /// ```
+    pub fn health(&self) -> Vec<Health> {
+        let mut health: Vec<Health> = self.shared.live().iter().map(|c| c.dyn_health()).collect();
+        health.sort_by(|a, b| (&a.name, a.type_path).cmp(&(&b.name, b.type_path)));
+        health
+    }
+
+    /// Runs the `_check` hook of every cached connection whose type has one,
+    /// one after another, and reports each, sorted by name: what a readiness
+    /// probe (`/healthz`) serves. A hook may connect (a `SqlConnection`'s runs
+    /// `SELECT 1`, with a timeout); a connection whose type has no `_check` is
+    /// healthy unless its last connect failed. A hook that panics is a
+    /// failed check, not a panic here; errors are redacted.
+    ///
+    /// Sync hooks run on the calling task; async ones are awaited here, so an
+    /// async hook needs the runtime its connection uses.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::{BoxError, BaseConnection, Config, Connection, Registry};
+    ///
+    /// #[derive(Connection)]
+    /// #[connection(type_name = "check-doc")]
+    /// struct Queue { base: BaseConnection<Vec<String>> }
+    /// impl Queue {
+    ///     fn _connect(&self, _: &Config) -> Result<Vec<String>, BoxError> { Ok(Vec::new()) }
+    ///     fn _check(&self) -> Result<(), BoxError> {
+    ///         let queue = self.instance()?;
+    ///         if queue.len() > 100 { Err("backlog over 100".into()) } else { Ok(()) }
+    ///     }
+    /// }
+    ///
+    /// let registry = Registry::builder().secrets_toml("s", "[connections.jobs]\ntype = 'check-doc'").build();
+    /// registry.connection::<Queue>("jobs")?;
+    /// let checked = futures_executor::block_on(registry.check());
+    /// assert!(checked[0].ok && checked[0].checked, "{checked:?}");
+    /// # Ok::<(), connections_core::Error>(())
+    /// ```
+    pub async fn check(&self) -> Vec<CheckOutcome> {
+        let mut live = self.shared.live();
+        live.sort_by(|a, b| (a.dyn_name(), a.dyn_type_path()).cmp(&(b.dyn_name(), b.dyn_type_path())));
+        let mut outcomes = Vec::with_capacity(live.len());
+        for conn in live {
+            let started = Instant::now();
+            let redact = |text: &str| conn.dyn_config().redact(text);
+            let (checked, error) = match catch_unwind(AssertUnwindSafe(|| conn.dyn_check())) {
+                Ok(Some(checking)) => (
+                    true,
+                    checking.outcome().await.err().map(|e| crate::error::cause_chain(&*e)),
+                ),
+                Ok(None) => {
+                    let health = conn.dyn_health();
+                    let failing = health.state == ConnectionState::Failing;
+                    (false, health.last_error.filter(|_| failing))
+                }
+                Err(panic) => (
+                    true,
+                    Some(format!("the check panicked: {}", crate::cell::panic_message(&*panic))),
+                ),
+            };
+            let outcome = CheckOutcome {
+                name: conn.dyn_name().to_owned(),
+                type_path: conn.dyn_type_path(),
+                ok: error.is_none(),
+                checked,
+                elapsed: started.elapsed(),
+                error: error.map(|e| redact(&e)),
+            };
+            let labels = Labels {
+                name: conn.dyn_name(),
+                type_name: conn.dyn_type_name(),
+            };
+            record_check(labels, &outcome);
+            if let Some(error) = &outcome.error {
+                tracing::warn!(
+                    connection = conn.dyn_name(),
+                    type_path = conn.dyn_type_path(),
+                    error,
+                    "check failed"
+                );
+            }
+            outcomes.push(outcome);
+        }
+        outcomes
+    }
+}
