@@ -247,6 +247,18 @@ fn environment_overrides_and_explicit_paths_are_read_as_the_library_does() {
         "{text}"
     );
     assert!(!text.contains(SENTINEL), "{text}");
+    // A secrets directory, as Kubernetes mounts one, layered over the file.
+    let mounted = dir.path().join("mounted").join("connections").join("db");
+    fs::create_dir_all(&mounted).unwrap();
+    fs::write(mounted.join("password"), format!("{SENTINEL}\n")).unwrap();
+    fs::write(mounted.join("pool_size"), "4").unwrap();
+    let out = connections(dir.path(), &["doctor", "deploy.toml", "mounted"], &[]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.starts_with("secrets read: deploy.toml, mounted\n"), "{text}");
+    assert!(text.contains("  password   ***                mounted\n"), "{text}");
+    assert!(text.contains("  pool_size  \"4\"                mounted\n"), "{text}");
+    assert!(!text.contains(SENTINEL), "{text}");
     // No file at all is an error.
     let out = connections(dir.path(), &["doctor", "missing.toml"], &[]);
     assert_eq!(out.status.code(), Some(1));

@@ -465,10 +465,17 @@ impl Config {
         }
     }
 
-    /// The hint about a likely mistake when this connection has no section: a
-    /// singular `[connection.<name>]` table or a near-miss section name.
+    /// When this connection has no section and a likely mistake explains it
+    /// (a singular `[connection.<name>]` table, a near-miss section name):
+    /// the files read, and the mistake.
     pub(crate) fn missing_section_hint(&self) -> Option<String> {
-        self.info.hint.clone()
+        let hint = self.info.hint.as_ref()?;
+        let files: Vec<_> = self.info.files.iter().map(|p| p.display()).collect();
+        Some(format!(
+            "there is no {} section in {}; {hint}",
+            self.table_label(),
+            crate::error::list_or_none(&files)
+        ))
     }
 
     /// Replaces every secret of this configuration quoted in `text` with
@@ -900,14 +907,7 @@ mod tests {
             #[expect(dead_code, reason = "only its conversion is tested")]
             port: u16,
         }
-        let config = Config::from_toml(
-            "db",
-            "port = 99999
-retries = -1
-small = 300
-name = 7",
-        )
-        .unwrap();
+        let config = Config::from_toml("db", "port = 99999\nretries = -1\nsmall = 300\nname = 7").unwrap();
         let err = config.get::<u16>("port").unwrap_err().to_string();
         assert!(
             err.ends_with("the integer is out of range: expected u16, a whole number from 0 to 65535"),

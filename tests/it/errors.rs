@@ -239,12 +239,17 @@ fn typed_lookups_give_the_same_hints_as_dyn_ones() {
             .to_string();
         assert_eq!(
             err,
-            format!("connecting `{name}` (it::common::Counted) failed: scripted failure of {name} (note: {hint})")
+            format!(
+                "connecting `{name}` (it::common::Counted) failed: scripted failure of {name} \
+                 (note: there is no [connections.{name}] section in `test-secrets.toml`; {hint})"
+            )
         );
     }
     // The lookup itself warns, for whoever has a subscriber.
     assert!(
-        logs.contains("connection `postgress` has no [connections.postgress] section in the secrets; did you mean [connections.postgresql]?"),
+        logs.contains(
+            "connection `postgress`: there is no [connections.postgress] section in `test-secrets.toml`; did you mean [connections.postgresql]?"
+        ),
         "{logs}"
     );
     assert!(logs.contains("found a singular [connection.sql] table"), "{logs}");

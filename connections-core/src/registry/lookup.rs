@@ -492,22 +492,18 @@ impl<'r> Lookup<'r> {
         if explicit {
             self.warn_if_section_names_another_type(reg, name, &secrets);
         }
-        let info = secrets.info_for(name);
-        if let Some(hint) = &info.hint {
-            // A typed lookup needs no section, so this is no error; its first
-            // failing connect or missing key repeats the hint.
-            tracing::warn!(
-                connection = name,
-                "connection `{name}` has no [connections.{name}] section in the secrets; {hint}"
-            );
-        }
         let config = Config::resolved(
             name,
             section,
             |key| section_origin(&secrets, name, key),
             &self.kwargs,
-            Arc::new(info),
+            Arc::new(secrets.info_for(name)),
         );
+        if let Some(hint) = config.missing_section_hint() {
+            // A typed lookup needs no section, so this is no error; its first
+            // failing connect or missing key repeats the hint.
+            tracing::warn!(connection = name, "connection `{name}`: {hint}");
+        }
         // User code (`Default` of extra fields) may panic; the cache slot catches it.
         Ok(((reg.build)(name, config, &self.registry.shared.closes), secrets))
     }
