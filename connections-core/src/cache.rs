@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
-use arc_swap::Guard;
+use arc_swap::{ArcSwap, Guard};
 use papaya::Equivalent;
 
 use crate::cell::SingleFlight;
@@ -97,6 +97,16 @@ fn same_str(a: &str, b: &str) -> bool {
     a.len() == b.len() && (a.is_empty() || a.as_bytes() == b.as_bytes())
 }
 
+impl Key {
+    fn as_ref(&self) -> KeyRef<'_> {
+        KeyRef {
+            type_id: self.type_id,
+            name: &self.name,
+            kwargs: &self.kwargs,
+        }
+    }
+}
+
 impl KeyRef<'_> {
     fn to_owned_key(self) -> Key {
         Key {
@@ -154,18 +164,144 @@ struct Writes {
     expiry: VecDeque<(Instant, Key, Weak<Slot>)>,
 }
 
+/// A scope cache's map.
+type LocalMap = hashbrown::HashMap<Key, Arc<Slot>, KeyHasher>;
+
+/// Where a cache keeps its slots.
+enum Slots {
+    /// A registry's caches: lock-free reads that no writer ever blocks.
+    Shared(papaya::HashMap<Key, Arc<Slot>, KeyHasher>),
+    /// A scope's caches: a small map, copied on write. A papaya map brings
+    /// its own epoch collector, 16 KiB before its first entry, where this
+    /// takes a few hundred bytes; a scope holds a few connections, so a copy
+    /// per insert is cheap, and reads stay one `arc-swap` load with no lock.
+    /// Writers copy under the cache's writers' mutex, so none is lost.
+    Local(ArcSwap<LocalMap>),
+}
+
+impl Slots {
+    /// Calls `f` on the slot for `key`, if there is one.
+    #[inline]
+    fn with<R>(&self, key: &KeyRef<'_>, f: impl FnOnce(&Arc<Slot>) -> Option<R>) -> Option<R> {
+        match self {
+            Slots::Shared(map) => f(map.pin().get(key)?),
+            Slots::Local(map) => f(map.load().get(key)?),
+        }
+    }
+
+    /// Changes a local map: a copy, changed, then stored. Called only under
+    /// the cache's writers' mutex.
+    fn update<R>(map: &ArcSwap<LocalMap>, change: impl FnOnce(&mut LocalMap) -> R) -> R {
+        let mut next = LocalMap::clone(&map.load());
+        let changed = change(&mut next);
+        map.store(Arc::new(next));
+        changed
+    }
+
+    fn remove(&self, key: &KeyRef<'_>) -> Option<Arc<Slot>> {
+        match self {
+            Slots::Shared(map) => map.pin().remove(key).cloned(),
+            Slots::Local(map) => map
+                .load()
+                .contains_key(key)
+                .then(|| Self::update(map, |m| m.remove(key)))?,
+        }
+    }
+
+    /// Removes the slot for `key` only if it is `slot`; whether it did.
+    fn remove_if_same(&self, key: &KeyRef<'_>, slot: &Arc<Slot>) -> bool {
+        match self {
+            Slots::Shared(map) => matches!(
+                map.pin().remove_if(key, |_, current| Arc::ptr_eq(current, slot)),
+                Ok(Some(_))
+            ),
+            Slots::Local(map) => {
+                map.load().get(key).is_some_and(|current| Arc::ptr_eq(current, slot))
+                    && Self::update(map, |m| m.remove(key)).is_some()
+            }
+        }
+    }
+
+    fn insert(&self, key: Key, slot: Arc<Slot>) {
+        match self {
+            Slots::Shared(map) => {
+                map.pin().insert(key, slot);
+            }
+            Slots::Local(map) => {
+                Self::update(map, |m| m.insert(key, slot));
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Slots::Shared(map) => map.len(),
+            Slots::Local(map) => map.load().len(),
+        }
+    }
+
+    /// The key of the least recently used slot.
+    fn least_recently_used(&self) -> Option<Key> {
+        let last_used = |slot: &Arc<Slot>| slot.last_used.load(Ordering::Relaxed);
+        match self {
+            Slots::Shared(map) => map
+                .pin()
+                .iter()
+                .min_by_key(|(_, slot)| last_used(slot))
+                .map(|(k, _)| k.clone()),
+            Slots::Local(map) => map
+                .load()
+                .iter()
+                .min_by_key(|(_, slot)| last_used(slot))
+                .map(|(k, _)| k.clone()),
+        }
+    }
+
+    fn values(&self) -> Vec<Arc<Slot>> {
+        match self {
+            Slots::Shared(map) => map.pin().values().cloned().collect(),
+            Slots::Local(map) => map.load().values().cloned().collect(),
+        }
+    }
+
+    /// Removes every slot, returning them.
+    fn take_all(&self) -> Vec<Arc<Slot>> {
+        match self {
+            Slots::Shared(map) => {
+                let map = map.pin();
+                let slots = map.values().cloned().collect();
+                map.clear();
+                slots
+            }
+            Slots::Local(map) => map.swap(Arc::default()).values().cloned().collect(),
+        }
+    }
+}
+
 pub(crate) struct Cache {
     policy: Policy,
-    map: papaya::HashMap<Key, Arc<Slot>, KeyHasher>,
+    map: Slots,
     writes: Mutex<Writes>,
     tick: AtomicU64,
 }
 
 impl Cache {
     pub(crate) fn new(policy: Policy) -> Self {
+        Self::with_slots(
+            policy,
+            Slots::Shared(papaya::HashMap::builder().hasher(KeyHasher::default()).build()),
+        )
+    }
+
+    /// A cache for a scope: small, copied on write (see [`Slots::Local`]).
+    pub(crate) fn local(policy: Policy) -> Self {
+        Self::with_slots(policy, Slots::Local(ArcSwap::default()))
+    }
+
+    fn with_slots(policy: Policy, map: Slots) -> Self {
         Self {
             policy,
-            map: papaya::HashMap::builder().hasher(KeyHasher::default()).build(),
+            map,
             writes: Mutex::new(Writes::default()),
             tick: AtomicU64::new(0),
         }
@@ -202,28 +338,28 @@ impl Cache {
     /// The cached, unexpired entry for `key` as a guard, touched for LRU.
     #[inline]
     fn hit(&self, key: KeyRef<'_>) -> Option<Guard<Option<Arc<Entry>>>> {
-        let map = self.map.pin();
-        let slot = map.get(&key)?;
-        let entry = slot.cell.peek();
-        if entry.as_ref().is_none_or(|e| self.expired(e)) {
-            return None;
-        }
-        self.touch(slot);
-        Some(entry)
+        self.map.with(&key, |slot| {
+            let entry = slot.cell.peek();
+            if entry.as_ref().is_none_or(|e| self.expired(e)) {
+                return None;
+            }
+            self.touch(slot);
+            Some(entry)
+        })
     }
 
     /// The cached connection for `key`, if built and not expired.
     #[inline]
     pub(crate) fn get(&self, key: KeyRef<'_>) -> Option<Arc<dyn DynConnection>> {
-        let map = self.map.pin();
-        let slot = map.get(&key)?;
-        let ready = slot.ready.get()?;
-        if self.expired_since(ready.written) {
-            return None;
-        }
-        let conn = ready.conn.upgrade()?;
-        self.touch(slot);
-        Some(conn)
+        self.map.with(&key, |slot| {
+            let ready = slot.ready.get()?;
+            if self.expired_since(ready.written) {
+                return None;
+            }
+            let conn = ready.conn.upgrade()?;
+            self.touch(slot);
+            Some(conn)
+        })
     }
 
     /// The cached connection for `key` as a `T`: the `Arc` hot path. One
@@ -297,24 +433,18 @@ impl Cache {
     #[cold]
     fn slot_for(&self, key: KeyRef<'_>) -> Arc<Slot> {
         let mut writes = self.writes();
-        let map = self.map.pin();
-        if let Some(slot) = map.get(&key)
-            && self.usable(slot)
-        {
-            return Arc::clone(slot);
+        if let Some(slot) = self.map.with(&key, |slot| self.usable(slot).then(|| Arc::clone(slot))) {
+            return slot;
         }
         self.drop_expired(&mut writes);
-        if let Some(expired) = map.remove(&key) {
+        if let Some(expired) = self.map.remove(&key) {
             expired.retire();
         }
         if let Some(max) = self.policy.max_entries {
             // O(max_entries) per insert into a full cache; unbounded caches never scan.
-            while map.len() >= max.get() {
-                let lru = map
-                    .iter()
-                    .min_by_key(|(_, slot)| slot.last_used.load(Ordering::Relaxed))
-                    .map(|(k, _)| k.clone());
-                match lru.and_then(|k| map.remove(&k)) {
+            while self.map.len() >= max.get() {
+                let lru = self.map.least_recently_used();
+                match lru.and_then(|k| self.map.remove(&k.as_ref())) {
                     Some(evicted) => evicted.retire(),
                     None => break,
                 }
@@ -325,7 +455,7 @@ impl Cache {
             ready: OnceLock::new(),
             last_used: AtomicU64::new(self.tick.fetch_add(1, Ordering::Relaxed)),
         });
-        map.insert(key.to_owned_key(), Arc::clone(&slot));
+        self.map.insert(key.to_owned_key(), Arc::clone(&slot));
         slot
     }
 
@@ -335,7 +465,6 @@ impl Cache {
         if self.policy.ttl.is_none() {
             return;
         }
-        let map = self.map.pin();
         while let Some(&(written, _, _)) = writes.expiry.front()
             && self.expired_since(written)
         {
@@ -344,7 +473,7 @@ impl Cache {
             };
             // Only if the map still holds that very slot (not a newer one for the key).
             if let Some(slot) = slot.upgrade()
-                && let Ok(Some(_)) = map.remove_if(&key, |_, current| Arc::ptr_eq(current, &slot))
+                && self.map.remove_if_same(&key.as_ref(), &slot)
             {
                 slot.retire();
             }
@@ -354,10 +483,7 @@ impl Cache {
     fn remove_if_same(&self, key: KeyRef<'_>, slot: &Arc<Slot>) {
         let _writes = self.writes();
         // A failed build left the cell empty: nothing to let go of.
-        self.map
-            .pin()
-            .remove_if(&key, |_, current| Arc::ptr_eq(current, slot))
-            .ok();
+        self.map.remove_if_same(&key, slot);
     }
 
     /// The eviction settings this cache was made with.
@@ -368,8 +494,8 @@ impl Cache {
     /// Every built, unexpired connection, for a secrets reload to reconfigure.
     pub(crate) fn live(&self) -> Vec<Arc<dyn DynConnection>> {
         self.map
-            .pin()
             .values()
+            .iter()
             .filter_map(|slot| {
                 let entry = slot.cell.peek();
                 let entry = entry.as_ref().filter(|e| !self.expired(e))?;
@@ -382,18 +508,16 @@ impl Cache {
     pub(crate) fn clear(&self) {
         let mut writes = self.writes();
         writes.expiry.clear();
-        let map = self.map.pin();
-        for slot in map.values() {
+        for slot in self.map.take_all() {
             slot.retire();
         }
-        map.clear();
     }
 
     /// How many built, unexpired entries the cache holds.
     pub(crate) fn len(&self) -> usize {
         self.map
-            .pin()
             .values()
+            .iter()
             .filter(|slot| slot.cell.peek().as_ref().is_some_and(|e| !self.expired(e)))
             .count()
     }

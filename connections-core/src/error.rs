@@ -280,6 +280,17 @@ pub enum Error {
     )]
     GlobalInUse,
 
+    /// A session-scoped connection type was looked up without a scope.
+    #[error(
+        "connection `{name}` is a `{type_path}`, which is session-scoped (`#[connection(scope = \"session\")]`): each scope has its own, so look it up through one, e.g. `registry.scope(session_id).connection::<T>(\"{name}\")`"
+    )]
+    SessionScoped {
+        /// The connection name.
+        name: String,
+        /// The type's full path.
+        type_path: &'static str,
+    },
+
     /// A connection name is unusable.
     #[error("invalid connection name {name:?}: {problem}")]
     InvalidName {

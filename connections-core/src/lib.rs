@@ -194,6 +194,15 @@
 //! back). A typed lookup of a name with no section gets the same "did you
 //! mean" hints as the untyped ones, on its first missing key or failed connect.
 //!
+//! # Scopes
+//!
+//! A type declared `#[connection(scope = "session")]` (Streamlit's
+//! `scope="session"`) is cached per [`Scope`], from [`Registry::scope`] with
+//! any key (a session id, a tenant), and closed when the scope's last handle
+//! is dropped or at [`Scope::close`]; `ttl` and `max_entries` apply per scope.
+//! Looked up without a scope, it is [`Error::SessionScoped`]. A global type
+//! looked up through a scope is the registry's.
+//!
 //! # Diagnose
 //!
 //! [`Registry::diagnostics`] returns every warning and error about the secrets
@@ -286,7 +295,7 @@ pub use crate::handle::ConnectionRef;
 pub use crate::health::{CheckOutcome, ConnectionState, Health};
 pub use crate::instance::InstanceRef;
 pub use crate::origin::ENV_PREFIX;
-pub use crate::registry::{Lookup, Registration, Registry, RegistryBuilder, Reloaded, WATCH_ENV};
+pub use crate::registry::{Lookup, Registration, Registry, RegistryBuilder, Reloaded, Scope, ScopeClosed, WATCH_ENV};
 pub use crate::secret::Secret;
 pub use crate::secrets::{DEFAULT_TTL_ENV, SECRETS_PATH_ENV, Secrets};
 

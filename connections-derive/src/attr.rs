@@ -5,7 +5,7 @@ use syn::meta::ParseNestedMeta;
 use syn::{Attribute, LitStr, Meta, Path, Token};
 
 /// The keys `#[connection(...)]` accepts, for "expected one of" messages.
-const KEYS: &str = "`type_name`, `async`, `connect`, `close`, `check`, `crate`";
+const KEYS: &str = "`type_name`, `async`, `scope`, `connect`, `close`, `check`, `crate`";
 
 /// A value with the span of the key that set it.
 pub struct Spanned<T> {
@@ -19,6 +19,8 @@ pub struct Attrs {
     pub connect: Option<Spanned<Path>>,
     /// `close = path`: the close hook, instead of `_close`.
     pub close: Option<Spanned<Path>>,
+    /// `scope = "session"`: cached per scope (`"global"`, the default, is `false`).
+    pub session: Option<Spanned<bool>>,
     /// `check = path`: the health check hook, instead of `_check`.
     pub check: Option<Spanned<Path>>,
     pub krate: Option<Spanned<Path>>,
@@ -88,6 +90,26 @@ fn parse_key(meta: &ParseNestedMeta<'_>, out: &mut Attrs) -> syn::Result<()> {
             reject_duplicate(out.close.as_ref().map(|s| s.key), meta, "close")?;
             let path = path_value(meta, "close", "close = Self::shut")?;
             out.close = Some(Spanned { value: path, key: span });
+        }
+        "scope" => {
+            reject_duplicate(out.session.as_ref().map(|s| s.key), meta, "scope")?;
+            let lit = string_value(meta, "scope", "scope = \"session\"")?;
+            let session = match lit.value().as_str() {
+                "session" => true,
+                "global" => false,
+                other => {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        format!(
+                            "unknown scope {other:?}: write `scope = \"session\"` for a connection cached per `registry.scope(key)`, or `scope = \"global\"` (the default) for one shared by the whole registry"
+                        ),
+                    ));
+                }
+            };
+            out.session = Some(Spanned {
+                value: session,
+                key: span,
+            });
         }
         "check" => {
             reject_duplicate(out.check.as_ref().map(|s| s.key), meta, "check")?;

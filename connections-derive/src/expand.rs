@@ -39,17 +39,7 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
     };
     let base_member = &base.member;
 
-    let type_path = quote!(::core::concat!(
-        ::core::module_path!(),
-        "::",
-        ::core::stringify!(#ident)
-    ));
-    let type_name = if let Some(name) = &input.attrs.type_name {
-        let lit = &name.value;
-        quote!(#lit)
-    } else {
-        type_path.clone()
-    };
+    let (type_path, type_name) = type_names(input);
 
     // Every other field takes its `Default`; a field that has none is underlined.
     let others = input.fields.iter().filter(|f| !f.is_base()).map(|f| {
@@ -73,12 +63,14 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
     } = mode(input, raw, &alias, &config);
 
     let close_hook = close_hook(input, raw);
+    let session = input.attrs.session.as_ref().is_some_and(|s| s.value);
     let check_body = check_body(input);
     let connection_items = quote! {
         type Raw = #raw;
         type Instance<'__connection> = #instance_type;
         const TYPE_NAME: &'static str = #type_name;
         const TYPE_PATH: &'static str = #type_path;
+        const SESSION_SCOPED: bool = #session;
 
         #[inline]
         fn from_base(base: #alias::BaseConnection<#raw>) -> Self {
@@ -203,6 +195,24 @@ fn raw_gate(raw: &Type) -> TokenStream {
     quote_spanned!(raw.span()=> for<'__connection> #raw: #p::RawGate<'__connection>)
 }
 
+/// `TYPE_PATH` (the module path and the struct name) and `TYPE_NAME` (the
+/// `type_name` key, else the path).
+fn type_names(input: &Input<'_>) -> (TokenStream, TokenStream) {
+    let ident = input.ident;
+    let type_path = quote!(::core::concat!(
+        ::core::module_path!(),
+        "::",
+        ::core::stringify!(#ident)
+    ));
+    let type_name = if let Some(name) = &input.attrs.type_name {
+        let lit = &name.value;
+        quote!(#lit)
+    } else {
+        type_path.clone()
+    };
+    (type_path, type_name)
+}
+
 /// The registration, through a helper whose first bounds check the raw type
 /// with advice; spanned at the raw type, so the error underlines it.
 fn register(ident: &Ident, raw: &Type) -> TokenStream {
@@ -234,6 +244,9 @@ fn connect_body(input: &Input<'_>, raw: &Type, config: &Ident, is_async: bool) -
     // none, to `ConnectFallback::_connect`, whose unmet bound explains what to write.
     let (path, span) = hook_path(input, input.attrs.connect.as_ref(), "_connect");
     let [connect, output, result] = ["connect", "output", "result"].map(|name| Ident::new(name, Span::mixed_site()));
+    // `self` at the call site, as the method's own `&self`: spanned at the
+    // struct name, it would not resolve when the derive runs inside a `macro_rules!`.
+    let this = quote!(self);
     let p = private_alias(span);
     let p_raw = private_alias(raw.span());
     // The block around `connect` keeps rustc from suggesting a closure in place
@@ -241,7 +254,7 @@ fn connect_body(input: &Input<'_>, raw: &Type, config: &Ident, is_async: bool) -
     if is_async {
         // `box_connect` checks, with advice, that the output is a `Send`
         // future of `Result<Raw, E>` with a boxable `E`.
-        let call = quote_spanned!(span=> #p::call_connect_async({ #connect }, self, #config));
+        let call = quote_spanned!(span=> #p::call_connect_async({ #connect }, #this, #config));
         let future = Ident::new("future", Span::mixed_site());
         let probe = quote_spanned!(span=> #p::async_probe::<Self, #raw, _>(#output).connect_future());
         let boxed = quote_spanned!(span=> #p::box_connect::<Self, #raw, _>(#future));
@@ -253,7 +266,7 @@ fn connect_body(input: &Input<'_>, raw: &Type, config: &Ident, is_async: bool) -
             #boxed
         };
     }
-    let call = quote_spanned!(span=> #p::call_connect({ #connect }, self, #config));
+    let call = quote_spanned!(span=> #p::call_connect({ #connect }, #this, #config));
     let into_result = quote_spanned!(raw.span()=> #p_raw::into_result::<Self, #raw, _>(#output));
     let boxed = quote_spanned!(span=> #p::box_error::<Self, #raw, _>(#result));
     quote! {
@@ -272,8 +285,10 @@ fn check_body(input: &Input<'_>) -> TokenStream {
     let (path, span) = hook_path(input, input.attrs.check.as_ref(), "_check");
     let p = private_alias(span);
     let [check, defined, checking] = ["check", "defined", "checking"].map(|name| Ident::new(name, Span::mixed_site()));
+    // `self` at the call site; see `connect_body`.
+    let this = quote!(self);
     let probe = quote_spanned!(span=> #p::check_probe::<Self, _>({ #check }).defines_check());
-    let call = quote_spanned!(span=> #p::call_check::<Self, _>({ #check }, self));
+    let call = quote_spanned!(span=> #p::call_check::<Self, _>({ #check }, #this));
     let into = quote_spanned!(span=> #p::into_checking::<Self, _>(#p::close_output(#call).kind()));
     // The blocks around `check` keep rustc from suggesting a closure in place
     // of the struct name when the signature is wrong.

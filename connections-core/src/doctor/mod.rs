@@ -48,6 +48,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// # Examples
 ///
 /// ```
+/// # #[cfg(feature = "sql")] { // these examples use `type = "sql"`
 /// use connections_core::{Registry, doctor::Report};
 ///
 /// let registry = Registry::builder()
@@ -59,6 +60,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// assert_eq!(db.type_path.as_deref(), Some("connections_core::sql::SqlConnection"));
 /// assert_eq!(db.keys[1].value, r#""postgresql://app:***@db.internal/shop""#);
 /// assert!(!report.to_string().contains("hunter2"));
+/// # }
 /// ```
 #[derive(Clone, Debug, serde::Serialize)]
 #[non_exhaustive]
@@ -179,11 +181,13 @@ pub fn run(registry: &Registry) -> ExitCode {
 /// # Examples
 ///
 /// ```
+/// # #[cfg(feature = "sql")] { // these examples use `type = "sql"`
 /// use connections_core::{Registry, doctor};
 ///
 /// let registry = Registry::builder().secrets_toml("secrets.toml", "[connections.db]\ntype = 'sql'\nurl = 'sqlite::memory:'\n").build();
 /// let options = doctor::Options::default().connect(true).json(true);
 /// assert_eq!(doctor::run_with(&registry, &options), std::process::ExitCode::SUCCESS);
+/// # }
 /// ```
 pub fn run_with(registry: &Registry, options: &Options) -> ExitCode {
     let mut report = Report::new(registry);
@@ -220,6 +224,7 @@ impl Registry {
     /// # Examples
     ///
     /// ```
+    /// # #[cfg(feature = "sql")] { // these examples use `type = "sql"`
     /// use connections_core::{DiagnosticKind, Registry, Severity};
     ///
     /// let registry = Registry::builder()
@@ -233,6 +238,7 @@ impl Registry {
     /// ]);
     /// assert!(found[0].message.contains("`user` (did you mean `username`?)"));
     /// assert_eq!(found[1].keys, ["host", "username"]);
+    /// # }
     /// ```
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
         let report = Report::new(self);
@@ -334,6 +340,7 @@ impl Report {
     /// # Examples
     ///
     /// ```
+    /// # #[cfg(feature = "sql")] { // these examples use `type = "sql"`
     /// use connections_core::{Registry, doctor::Report};
     ///
     /// let registry = Registry::builder().secrets_toml("secrets.toml", "[connections.db]\ntype = 'sql'\n").build();
@@ -341,6 +348,7 @@ impl Report {
     /// assert_eq!(json["sections"][0]["name"], "db");
     /// assert_eq!(json["sections"][0]["diagnostics"][0]["kind"], "missing-keys");
     /// assert_eq!(json["sections"][0]["diagnostics"][0]["severity"], "error");
+    /// # }
     /// ```
     pub fn to_json(&self) -> String {
         // Strings, numbers and options only: serialising cannot fail.

@@ -372,6 +372,8 @@ impl RegistryBuilder {
                 max_entries: None,
             }),
             caches: Mutex::new(HashMap::new()),
+            scopes: papaya::HashMap::new(),
+            scope_writes: Mutex::new(()),
             closes: self.closes.unwrap_or_else(CloseQueue::new),
         });
         #[cfg(feature = "watch")]

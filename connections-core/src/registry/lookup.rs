@@ -10,9 +10,10 @@ use std::time::Duration;
 use toml::Value;
 
 use super::reload::section_origin;
+use super::scope::ScopeState;
 use super::types::Types;
 use super::{Registration, Registry};
-use crate::cache::{KeyRef, Policy};
+use crate::cache::{Cache, KeyRef, Policy};
 use crate::config::Config;
 use crate::connection::{Connection, DynConnection};
 use crate::error::{Error, Result};
@@ -113,6 +114,8 @@ pub struct Lookup<'r> {
     max_entries: Option<usize>,
     kwargs: BTreeMap<String, Value>,
     eager: bool,
+    /// The scope a session-scoped type is cached in.
+    scope: Option<Arc<ScopeState>>,
 }
 
 impl<'r> Lookup<'r> {
@@ -133,7 +136,14 @@ impl<'r> Lookup<'r> {
             max_entries: None,
             kwargs: BTreeMap::new(),
             eager: false,
+            scope: None,
         }
+    }
+
+    /// This lookup, in `scope`: session-scoped types are cached there.
+    pub(super) fn in_scope(mut self, scope: Arc<ScopeState>) -> Self {
+        self.scope = Some(scope);
+        self
     }
 
     /// The connection type, by short name or full path (`"sqlite"`,
@@ -422,12 +432,21 @@ impl<'r> Lookup<'r> {
             kwargs: &kwargs,
         };
         let shared = &*self.registry.shared;
-        let cache = if policy == shared.default_cache.policy() {
-            None
+        // Session-scoped types are cached per scope, never in the registry's own caches.
+        let (own, default): (Option<Arc<Cache>>, &Cache) = if reg.session {
+            let Some(scope) = &self.scope else {
+                return Err(Error::SessionScoped {
+                    name: name.to_owned(),
+                    type_path: reg.type_path,
+                });
+            };
+            (scope.cache_for(policy), scope.default_cache())
+        } else if policy == shared.default_cache.policy() {
+            (None, &shared.default_cache)
         } else {
-            Some(self.registry.cache_for(policy))
+            (Some(self.registry.cache_for(policy)), &shared.default_cache)
         };
-        let cache = cache.as_deref().unwrap_or(&shared.default_cache);
+        let cache = own.as_deref().unwrap_or(default);
         let mut built_from = None;
         let conn = cache.get_or_build(
             key,

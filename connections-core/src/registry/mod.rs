@@ -4,6 +4,7 @@ mod builder;
 mod health;
 mod lookup;
 mod reload;
+mod scope;
 mod types;
 
 use std::any::TypeId;
@@ -27,6 +28,7 @@ pub use self::builder::{RegistryBuilder, WATCH_ENV};
 pub use self::lookup::Lookup;
 use self::lookup::{check_name, resolve_env};
 pub use self::reload::Reloaded;
+pub use self::scope::{Scope, ScopeClosed};
 pub use self::types::Registration;
 use self::types::Types;
 
@@ -81,6 +83,10 @@ pub(crate) struct Shared {
     caches: Mutex<HashMap<Policy, Arc<Cache>>>,
     /// Where this registry's retired instances wait for their close hooks.
     closes: Arc<CloseQueue>,
+    /// The live scopes, by key; a scope leaves when its last handle drops.
+    scopes: papaya::HashMap<Box<str>, std::sync::Weak<scope::ScopeState>>,
+    /// Serialises the creation of scopes, so one key never gets two.
+    scope_writes: Mutex<()>,
 }
 
 /// The process-wide registry: set by [`Registry::init_global`], or built

@@ -138,6 +138,10 @@ impl Shared {
         for cache in self.caches.lock().unwrap_or_else(PoisonError::into_inner).values() {
             live.extend(cache.live());
         }
+        // Session-scoped connections reload as global ones do.
+        for scope in self.scopes.pin().values().filter_map(std::sync::Weak::upgrade) {
+            live.extend(scope.live());
+        }
         live
     }
 

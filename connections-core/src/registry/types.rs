@@ -33,6 +33,7 @@ pub struct Registration {
     pub(super) type_name: &'static str,
     pub(super) type_path: &'static str,
     pub(super) type_id: fn() -> TypeId,
+    pub(super) session: bool,
     pub(super) build: fn(&str, Config, &Arc<CloseQueue>) -> Arc<dyn DynConnection>,
 }
 
@@ -43,6 +44,7 @@ impl Registration {
             type_name: T::TYPE_NAME,
             type_path: T::TYPE_PATH,
             type_id: TypeId::of::<T>,
+            session: T::SESSION_SCOPED,
             build: build::<T>,
         }
     }
@@ -55,6 +57,11 @@ impl Registration {
     /// The full Rust path; see [`Registration`](crate::Registration).
     pub fn type_path(&self) -> &'static str {
         self.type_path
+    }
+
+    /// Whether the type is session-scoped; see [`Connection::SESSION_SCOPED`].
+    pub fn is_session_scoped(&self) -> bool {
+        self.session
     }
 
     /// Whether this is the registration of `T`.
