@@ -506,19 +506,32 @@ impl<R> BaseConnection<R> {
     ///
     /// The swap comes before the reset, so a connect that starts after the
     /// reset reads `next`, and one that started before it is not kept.
-    pub(crate) fn reconfigure(&self, next: Config) -> bool {
+    pub(crate) fn reconfigure(&self, next: Config, handled: impl FnOnce(&Config, &Config) -> bool) -> Reconfigured {
         let current = self.config.load();
         if current.same_values(&next) {
             if !current.same_origins(&next) {
                 self.config.store(Arc::new(next));
             }
-            return false;
+            return Reconfigured::Unchanged;
         }
+        // The type's `_reconfigure` may take the change in place (new
+        // credentials for new sessions): then the instance is kept.
+        let rotated = handled(&current, &next);
         // Kept to redact what the old instance's connect or close may quote.
         self.previous_config.store(Some(arc_swap::Guard::into_inner(current)));
         self.config.store(Arc::new(next));
+        if rotated {
+            tracing::debug!(
+                connection = &*self.name,
+                type_path = self.type_path,
+                generation = self.cell.generation(),
+                reason = "rotate",
+                "reconfigured in place"
+            );
+            return Reconfigured::Rotated;
+        }
         self.reset_for(ResetReason::Reload);
-        true
+        Reconfigured::Reset
     }
 
     /// Whether the current generation holds a connected instance.
@@ -592,6 +605,18 @@ impl<R> fmt::Debug for BaseConnection<R> {
             .field("generation", &self.cell.generation())
             .finish_non_exhaustive()
     }
+}
+
+/// What a reload did to one connection.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reconfigured {
+    /// Its configuration did not change.
+    Unchanged,
+    /// Its type took the change in place (`_reconfigure`): no reset.
+    Rotated,
+    /// It was reset, to reconnect with the new configuration.
+    Reset,
 }
 
 /// Why a connection was reset, as the `reset` tracing event says.

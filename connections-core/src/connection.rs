@@ -146,6 +146,17 @@ pub trait Connection: Sized + Send + Sync + 'static {
         None
     }
 
+    /// The type's `_reconfigure` hook, called by a reload whose new
+    /// configuration differs from `old`: whether it took `new` in place (the
+    /// instance is kept) or not (it is reset). The derive writes it; `false`
+    /// when the type has no `_reconfigure`.
+    #[doc(hidden)]
+    #[inline]
+    fn reconfigure_hook(&self, old: &Config, new: &Config) -> bool {
+        let _ = (old, new);
+        false
+    }
+
     /// Builds an unconnected connection named `name` with `config`, without a registry.
     ///
     /// Lookups through a [`Registry`](crate::Registry) call this once per cache
@@ -620,7 +631,7 @@ pub trait DynConnection: Any + Send + Sync + sealed::Sealed {
     #[doc(hidden)]
     fn dyn_config(&self) -> Arc<Config>;
     #[doc(hidden)]
-    fn dyn_reconfigure(&self, next: Config) -> bool;
+    fn dyn_reconfigure(&self, next: Config) -> crate::base::Reconfigured;
     #[doc(hidden)]
     fn dyn_is_connected(&self) -> bool;
     #[doc(hidden)]
@@ -650,8 +661,9 @@ impl<T: Connection> DynConnection for T {
     fn dyn_config(&self) -> Arc<Config> {
         self.base().config()
     }
-    fn dyn_reconfigure(&self, next: Config) -> bool {
-        self.base().reconfigure(next)
+    fn dyn_reconfigure(&self, next: Config) -> crate::base::Reconfigured {
+        self.base()
+            .reconfigure(next, |old, new| self.reconfigure_hook(old, new))
     }
     fn dyn_is_connected(&self) -> bool {
         self.base().is_connected()

@@ -170,6 +170,9 @@
 //! logs one error naming the file and line. The global registry watches if
 //! [`Registry::init_global`] set it up with `.watch(true)`, or if
 //! [`WATCH_ENV`] (`CONNECTIONS_WATCH=1`) says so.
+//! A type's `_reconfigure(&self, old, new) -> bool` may take a change in
+//! place instead ([`Reloaded::rotated`]): `SqlConnection` takes a new
+//! password that way, keeping its sessions (`reason = "rotate"`).
 //! [`RegistryBuilder::default_ttl`] and [`DEFAULT_TTL_ENV`] give lookups a
 //! default `ttl`.
 //!

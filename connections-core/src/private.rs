@@ -690,3 +690,102 @@ impl<Conn, E: Into<BoxError>> CheckError<Conn> for E {
         self.into()
     }
 }
+
+// ---------------------------------------------------------------- `_reconfigure`
+
+/// What the fallback `_reconfigure` returns: the type has no such hook.
+pub struct NoReconfigure;
+
+/// The fallback `_reconfigure`, found only when the type has no inherent one.
+pub trait ReconfigureFallback: Sized {
+    /// Stands in for a missing `_reconfigure`; never called.
+    #[inline]
+    fn _reconfigure(&self, _old: &Config, _new: &Config) -> NoReconfigure {
+        NoReconfigure
+    }
+}
+
+impl<T> ReconfigureFallback for T {}
+
+/// Wraps a type's reconfigure function to tell, by method lookup, whether it
+/// is the fallback ([`ProbeNoReconfigure`]) or the type's own ([`ProbeReconfigure`]).
+pub struct ReconfigureProbe<Conn, F> {
+    marker: PhantomData<fn(&Conn, F)>,
+}
+
+/// The probe around a reconfigure function.
+#[inline]
+pub fn reconfigure_probe<Conn, F>(_reconfigure: F) -> ReconfigureProbe<Conn, F> {
+    ReconfigureProbe { marker: PhantomData }
+}
+
+/// The reconfigure function is the fallback.
+pub trait ProbeNoReconfigure {
+    /// `false`: the type has no `_reconfigure`.
+    fn defines_reconfigure(self) -> bool;
+}
+
+impl<Conn, F: for<'a, 'b, 'c> FnOnce(&'a Conn, &'b Config, &'c Config) -> NoReconfigure> ProbeNoReconfigure
+    for ReconfigureProbe<Conn, F>
+{
+    #[inline]
+    fn defines_reconfigure(self) -> bool {
+        false
+    }
+}
+
+/// The type has a reconfigure function of its own.
+pub trait ProbeReconfigure {
+    /// `true`: the type has a `_reconfigure`.
+    fn defines_reconfigure(self) -> bool;
+}
+
+impl<Conn, F> ProbeReconfigure for &ReconfigureProbe<Conn, F> {
+    #[inline]
+    fn defines_reconfigure(self) -> bool {
+        true
+    }
+}
+
+/// Calls a reconfigure function of the expected shape; another shape fails
+/// here, and rustc quotes this line, which ends with the signature to write.
+#[inline]
+pub fn call_reconfigure<'s, Conn, O>(
+    f: impl FnOnce(&'s Conn, &Config, &Config) -> O, // write `fn _reconfigure(&self, old: &Config, new: &Config) -> bool`
+    conn: &'s Conn,
+    old: &Config,
+    new: &Config,
+) -> O {
+    f(conn, old, new)
+}
+
+/// What a reconfigure function may return: whether it took the change.
+#[diagnostic::on_unimplemented(
+    message = "the reconfigure function of `{Conn}` returns `{Self}`, but it must say whether it took the change",
+    label = "the reconfigure function of `{Conn}`",
+    note = "write `fn _reconfigure(&self, old: &Config, new: &Config) -> bool`: `true` if the instance took `new` in place, `false` to reset it"
+)]
+pub trait ReconfigureResult<Conn> {
+    /// Whether the change was taken in place.
+    fn handled(self) -> bool;
+}
+
+impl<Conn> ReconfigureResult<Conn> for bool {
+    #[inline]
+    fn handled(self) -> bool {
+        self
+    }
+}
+
+impl<Conn> ReconfigureResult<Conn> for NoReconfigure {
+    #[inline]
+    fn handled(self) -> bool {
+        false
+    }
+}
+
+/// Whether a reconfigure function's output says it took the change; checks it with advice.
+#[inline]
+pub fn reconfigure_handled<Conn, O: ReconfigureResult<Conn>>(output: O) -> bool {
+    output.handled()
+}

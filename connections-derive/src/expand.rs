@@ -65,6 +65,7 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
     let close_hook = close_hook(input, raw);
     let session = input.attrs.session.as_ref().is_some_and(|s| s.value);
     let check_body = check_body(input);
+    let reconfigure_body = reconfigure_body(input);
     let connection_items = quote! {
         type Raw = #raw;
         type Instance<'__connection> = #instance_type;
@@ -92,6 +93,11 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
         fn check_hook(&self) -> ::core::option::Option<#alias::Checking<'_>> {
             #check_body
         }
+
+        #[inline]
+        fn reconfigure_hook(&self, old: &#alias::Config, new: &#alias::Config) -> bool {
+            #reconfigure_body
+        }
     };
 
     // One `use` names the runtime: a wrong `crate = path` is one error.
@@ -103,7 +109,7 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
             #[allow(unused_imports)]
             use #fallback;
             #[allow(unused_imports)]
-            use #alias::{CloseFallback as _, ProbeClose as _, ProbeNoClose as _, ProbeAsyncOutput as _, ProbeSyncOutput as _, CheckFallback as _, ProbeCheck as _, ProbeNoCheck as _};
+            use #alias::{CloseFallback as _, ProbeClose as _, ProbeNoClose as _, ProbeAsyncOutput as _, ProbeSyncOutput as _, CheckFallback as _, ProbeCheck as _, ProbeNoCheck as _, ReconfigureFallback as _, ProbeReconfigure as _, ProbeNoReconfigure as _};
 
             #[cfg(not(doc))]
             #[automatically_derived]
@@ -302,6 +308,30 @@ fn check_body(input: &Input<'_>) -> TokenStream {
             ::core::option::Option::Some(#checking)
         } else {
             ::core::option::Option::None
+        }
+    }}
+}
+
+/// `reconfigure_hook`'s body: `false` when `Self::_reconfigure` resolves to
+/// the fallback (the type has none), else what the type's own says.
+fn reconfigure_body(input: &Input<'_>) -> TokenStream {
+    let span = input.ident.span();
+    let p = private_alias(span);
+    let reconfigure = Ident::new("reconfigure", Span::mixed_site());
+    // `self`, `old` and `new` at the call site, as the method's own parameters.
+    let (this, old, new) = (quote!(self), quote!(old), quote!(new));
+    let probe = quote_spanned!(span=> #p::reconfigure_probe::<Self, _>({ #reconfigure }).defines_reconfigure());
+    let call = quote_spanned!(span=> #p::call_reconfigure::<Self, _>({ #reconfigure }, #this, #old, #new));
+    let handled = quote_spanned!(span=> #p::reconfigure_handled::<Self, _>(#call));
+    quote! {{
+        let #reconfigure = Self::_reconfigure;
+        #[allow(unused_braces)]
+        if #probe {
+            #[allow(unused_braces)]
+            #handled
+        } else {
+            let _ = (#old, #new);
+            false
         }
     }}
 }

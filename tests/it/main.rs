@@ -25,6 +25,7 @@ mod redaction;
 mod registry;
 mod reload;
 mod reset;
+mod rotation;
 mod scope;
 mod secrets;
 mod sql;

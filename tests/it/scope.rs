@@ -271,3 +271,47 @@ fn ten_thousand_scopes_close_every_connection_when_dropped() {
     );
     assert!(reg.health().is_empty());
 }
+
+static ASYNC_CLOSED: AtomicUsize = AtomicUsize::new(0);
+
+/// A session connection whose close hook is async.
+#[derive(Connection)]
+#[connection(type_name = "sc-async-close", scope = "session", async)]
+struct AsyncSession {
+    base: BaseConnection<u32>,
+}
+
+impl AsyncSession {
+    // The derive's async signature; this connect has nothing to await.
+    #[allow(clippy::unused_async)]
+    async fn _connect(&self, _: &Config) -> Result<u32, BoxError> {
+        Ok(1)
+    }
+    async fn _close(_raw: u32) -> Result<(), BoxError> {
+        std::future::ready(()).await;
+        ASYNC_CLOSED.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[test]
+fn close_awaited_waits_for_async_close_hooks() {
+    let reg = registry("");
+    futures_executor::block_on(async {
+        let scope = reg.scope("sc-async");
+        scope
+            .connection::<AsyncSession>("sc_a")
+            .unwrap()
+            .instance()
+            .await
+            .unwrap();
+        let closing = scope.close();
+        assert_eq!(
+            ASYNC_CLOSED.load(Ordering::SeqCst),
+            0,
+            "an async hook runs when awaited"
+        );
+        closing.await;
+    });
+    assert_eq!(ASYNC_CLOSED.load(Ordering::SeqCst), 1);
+}

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, PoisonError};
 
 use super::Shared;
+use crate::base::Reconfigured;
 use crate::close::DeferSweeps;
 use crate::config::{Config, Origin};
 use crate::connection::DynConnection;
@@ -24,6 +25,7 @@ use crate::secrets::{self, Secrets, Source};
 pub struct Reloaded {
     changed: bool,
     reset: Vec<String>,
+    rotated: Vec<String>,
 }
 
 impl Reloaded {
@@ -50,6 +52,21 @@ impl Reloaded {
     /// See [`Registry::reload_secrets`](crate::Registry::reload_secrets).
     pub fn reset(&self) -> &[String] {
         &self.reset
+    }
+
+    /// The names of the live connections whose configuration changed and
+    /// whose type took the change in place, without a reset (a
+    /// `SqlConnection` given new credentials keeps its sessions), sorted,
+    /// each once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let registry = connections_core::Registry::builder().secrets_toml("s", "").build();
+    /// assert!(registry.reload_secrets().unwrap().rotated().is_empty());
+    /// ```
+    pub fn rotated(&self) -> &[String] {
+        &self.rotated
     }
 }
 
@@ -102,12 +119,24 @@ impl Shared {
         // here on builds with the new secrets.
         self.secrets.store(Some(Arc::clone(&loaded)));
         let mut reset = BTreeSet::new();
+        let mut rotated = BTreeSet::new();
         for conn in self.live() {
-            if conn.dyn_reconfigure(config_for_reload(&*conn, &loaded)) {
-                reset.insert(conn.name().to_owned());
-            }
+            match conn.dyn_reconfigure(config_for_reload(&*conn, &loaded)) {
+                Reconfigured::Reset => reset.insert(conn.name().to_owned()),
+                Reconfigured::Rotated => rotated.insert(conn.name().to_owned()),
+                Reconfigured::Unchanged => false,
+            };
         }
         let reset: Vec<String> = reset.into_iter().collect();
+        let rotated: Vec<String> = rotated.into_iter().collect();
+        if !rotated.is_empty() {
+            tracing::info!(
+                rotated = ?rotated,
+                reason = "rotate",
+                "secrets reloaded; reconfigured in place, keeping their sessions: {}",
+                rotated.join(", ")
+            );
+        }
         if !reset.is_empty() {
             tracing::info!(
                 reset = ?reset,
@@ -115,7 +144,11 @@ impl Shared {
                 reset.join(", ")
             );
         }
-        Ok(Reloaded { changed, reset })
+        Ok(Reloaded {
+            changed,
+            reset,
+            rotated,
+        })
     }
 
     /// A `.toml` file read last time and missing now: an editor's save

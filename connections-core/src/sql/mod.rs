@@ -237,6 +237,29 @@ impl SqlConnection {
         }
     }
 
+    /// A reload that changes only the credentials (the password, in `url` or
+    /// as the `password` key; a cloud IAM token is one) keeps the pool and
+    /// its sessions: the sessions it opens from now on log in with the new
+    /// ones (sqlx's `set_connect_options`). Any other change resets.
+    fn _reconfigure(&self, old: &Config, new: &Config) -> bool {
+        let (Ok(before), Ok(after)) = (
+            options::parse_noting(old, &mut Vec::new()),
+            options::parse_noting(new, &mut Vec::new()),
+        ) else {
+            return false;
+        };
+        if !options::credentials_only(&before, &after) {
+            return false;
+        }
+        // Not connected: the next connect reads the new configuration anyway.
+        let Some(pool) = self.base.get() else { return true };
+        match &*pool {
+            Pool::Postgres(pool) => after.url.parse().map(|o| pool.set_connect_options(o)).is_ok(),
+            Pool::MySql(pool) => after.url.parse().map(|o| pool.set_connect_options(o)).is_ok(),
+            Pool::Sqlite(pool) => after.url.parse().map(|o| pool.set_connect_options(o)).is_ok(),
+        }
+    }
+
     async fn _connect(&self, config: &Config) -> Result<Pool, Error> {
         let options = options::parse(config)?;
         let settings = Settings {

@@ -407,6 +407,25 @@ fn driver_params(config: &Config, target: &mut Target, notes: &mut Vec<Diagnosti
     Ok(mapped)
 }
 
+/// Whether `new` differs from `old` in its credentials only: the URL's
+/// password (written in `url` or as the `password` key), with the server,
+/// user, database, parameters, pool and TLS all the same.
+pub(crate) fn credentials_only(old: &SqlOptions, new: &SqlOptions) -> bool {
+    fn without_password(url: &str) -> Option<Url> {
+        let mut url = Url::parse(url).ok()?;
+        url.set_password(None).ok()?;
+        Some(url)
+    }
+    old.url != new.url
+        && old.dialect == new.dialect
+        && old.pool == new.pool
+        && old.retry_wait == new.retry_wait
+        && old.in_memory == new.in_memory
+        && old.connect_timeout == new.connect_timeout
+        && old.tls == new.tls
+        && without_password(&old.url).is_some_and(|a| without_password(&new.url).is_some_and(|b| a == b))
+}
+
 /// The URL for sqlx and what it points at.
 struct Target {
     url: String,
