@@ -515,8 +515,19 @@ impl<R> BaseConnection<R> {
             return Reconfigured::Unchanged;
         }
         // The type's `_reconfigure` may take the change in place (new
-        // credentials for new sessions): then the instance is kept.
-        let rotated = handled(&current, &next);
+        // credentials for new sessions): then the instance is kept. A hook
+        // that panics took nothing: the connection resets, the reload goes on.
+        let rotated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handled(&current, &next)))
+            .unwrap_or_else(|panic| {
+                // It may quote the old values or the new ones.
+                let message = next.redact(&self.redactor().redact(&crate::cell::panic_message(&*panic)));
+                tracing::warn!(
+                    connection = &*self.name,
+                    type_path = self.type_path,
+                    "`_reconfigure` panicked: {message}; resetting instead"
+                );
+                false
+            });
         // Kept to redact what the old instance's connect or close may quote.
         self.previous_config.store(Some(arc_swap::Guard::into_inner(current)));
         self.config.store(Arc::new(next));

@@ -166,3 +166,46 @@ fn a_new_postgres_password_keeps_the_pool_and_its_sessions() {
         reg.shutdown().await;
     });
 }
+
+/// Its `_reconfigure` panics.
+#[derive(Connection)]
+#[connection(type_name = "rt-panics")]
+struct Panicky {
+    base: BaseConnection<String>,
+}
+
+impl Panicky {
+    fn _connect(&self, config: &Config) -> Result<String, BoxError> {
+        Ok(config.get("token")?)
+    }
+    fn _reconfigure(&self, _old: &Config, new: &Config) -> bool {
+        let token: String = new.get("token").unwrap_or_default();
+        panic!("cannot take token {token}");
+    }
+}
+
+#[test]
+fn a_reconfigure_hook_that_panics_resets_and_the_reload_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secrets.toml");
+    write_secrets(
+        &file,
+        "[connections.rt_p]\ntype = 'rt-panics'\ntoken = 'old-token-value'\n",
+    );
+    let reg = Registry::builder().secrets_paths([&file]).build();
+    let conn = reg.connection::<Panicky>("rt_p").unwrap();
+    conn.instance().unwrap();
+    write_secrets(
+        &file,
+        "[connections.rt_p]\ntype = 'rt-panics'\ntoken = 'new-token-value'\n",
+    );
+    let logs = crate::common::captured_logs(|| {
+        assert_eq!(reg.reload_secrets().unwrap().reset(), ["rt_p"]);
+    });
+    assert!(
+        logs.contains("`_reconfigure` panicked: cannot take token ***; resetting instead"),
+        "{logs}"
+    );
+    assert!(!logs.contains("new-token-value"), "{logs}");
+    assert_eq!(*conn.instance().unwrap(), "new-token-value");
+}
