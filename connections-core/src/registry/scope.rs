@@ -68,7 +68,11 @@ impl ScopeState {
         for cache in caches {
             cache.clear();
         }
-        if let Some(shared) = self.shared.upgrade() {
+        // Unless a reload holds its lock here (its last handle may go while
+        // the reload looks at the scope): the reload's caller sweeps after.
+        if !crate::close::sweeps_deferred()
+            && let Some(shared) = self.shared.upgrade()
+        {
             shared.closes.sweep();
         }
     }
