@@ -238,7 +238,8 @@ impl SqlConnection {
     }
 
     /// A reload that changes only the credentials (the password, in `url` or
-    /// as the `password` key; a cloud IAM token is one) keeps the pool and
+    /// as the `password` key, or a driver parameter named like a credential,
+    /// such as `query.password`; a cloud IAM token is one) keeps the pool and
     /// its sessions: the sessions it opens from now on log in with the new
     /// ones (sqlx's `set_connect_options`). Any other change resets.
     fn _reconfigure(&self, old: &Config, new: &Config) -> bool {

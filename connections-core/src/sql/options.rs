@@ -408,12 +408,24 @@ fn driver_params(config: &Config, target: &mut Target, notes: &mut Vec<Diagnosti
 }
 
 /// Whether `new` differs from `old` in its credentials only: the URL's
-/// password (written in `url` or as the `password` key), with the server,
-/// user, database, parameters, pool and TLS all the same.
+/// password (written in `url` or as the `password` key) or a credential-named
+/// query parameter (`query.password`, a `..token`, see [`is_secret_param`]),
+/// with the server, user, database, other parameters, pool and TLS all the
+/// same.
 pub(crate) fn credentials_only(old: &SqlOptions, new: &SqlOptions) -> bool {
-    fn without_password(url: &str) -> Option<Url> {
+    fn without_credentials(url: &str) -> Option<Url> {
         let mut url = Url::parse(url).ok()?;
         url.set_password(None).ok()?;
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(name, _)| !is_secret_param(name))
+            .map(|(name, value)| (name.into_owned(), value.into_owned()))
+            .collect();
+        if kept.is_empty() {
+            url.set_query(None);
+        } else {
+            url.query_pairs_mut().clear().extend_pairs(kept);
+        }
         Some(url)
     }
     old.url != new.url
@@ -423,7 +435,14 @@ pub(crate) fn credentials_only(old: &SqlOptions, new: &SqlOptions) -> bool {
         && old.in_memory == new.in_memory
         && old.connect_timeout == new.connect_timeout
         && old.tls == new.tls
-        && without_password(&old.url).is_some_and(|a| without_password(&new.url).is_some_and(|b| a == b))
+        && without_credentials(&old.url).is_some_and(|a| without_credentials(&new.url).is_some_and(|b| a == b))
+}
+
+/// Whether a URL query parameter holds a credential, by its name: it
+/// contains `pass`, `pwd`, `secret` or `token`, in any case.
+fn is_secret_param(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    ["pass", "pwd", "secret", "token"].iter().any(|s| lower.contains(s))
 }
 
 /// The URL for sqlx and what it points at.
@@ -707,8 +726,7 @@ fn display_url(url: &str) -> String {
         let pairs: Vec<(String, String)> = parsed
             .query_pairs()
             .map(|(k, v)| {
-                let lower = k.to_ascii_lowercase();
-                let secret = ["pass", "pwd", "secret", "token"].iter().any(|s| lower.contains(s));
+                let secret = is_secret_param(&k);
                 (k.into_owned(), if secret { "***".to_owned() } else { v.into_owned() })
             })
             .collect();

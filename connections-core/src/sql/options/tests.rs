@@ -647,6 +647,46 @@ fn known_keys_and_type_are_never_warned_about() {
     assert!(warns.is_empty(), "{warns:?}");
 }
 
+// ---------------------------------------------------------------- credential rotation
+
+#[test]
+fn only_a_password_or_a_credential_parameter_is_a_credentials_only_change() {
+    let rotated = |old: &str, new: &str| credentials_only(&ok(old), &ok(new));
+    let url = |rest: &str| format!("url = 'postgresql://app:{rest}'");
+    // The password, in the URL or as the `password` key.
+    assert!(rotated(&url("one@db:5432/shop"), &url("two@db:5432/shop")));
+    let keys = "dialect = 'postgresql'\nhost = 'db'\nusername = 'app'\ndatabase = 'shop'\n";
+    assert!(rotated(
+        &format!("{keys}password = 'one'"),
+        &format!("{keys}password = 'two'")
+    ));
+    // A credential-named query parameter, kept in place with the others.
+    assert!(rotated(
+        &url("pw@db/shop?sslmode=disable&password=one"),
+        &url("pw@db/shop?sslmode=disable&password=two"),
+    ));
+    assert!(rotated(
+        &format!("{keys}query = {{ password = 'one' }}"),
+        &format!("{keys}query = {{ password = 'two' }}"),
+    ));
+    // Anything else changing, with or beside the password, is not.
+    for other in [
+        url("two@db2:5432/shop"),
+        url("two@db:5433/shop"),
+        url("two@db:5432/other"),
+        "url = 'postgresql://admin:two@db:5432/shop'".to_owned(),
+        url("two@db:5432/shop?sslmode=disable"),
+        url("two@db:5432/shop?application_name=x"),
+        format!("{}\nmax_connections = 3", url("two@db:5432/shop")),
+        url("one@db:5432/shop").replace("postgresql", "mysql"),
+    ] {
+        assert!(!rotated(&url("one@db:5432/shop"), &other), "{other}");
+    }
+    // No change at all, and SQLite (no credentials), are not rotations.
+    assert!(!rotated(&url("one@db/shop"), &url("one@db/shop")));
+    assert!(!rotated("url = 'sqlite:///a.db'", "url = 'sqlite:///b.db'"));
+}
+
 // ---------------------------------------------------------------- secrets never shown
 
 #[test]
