@@ -155,8 +155,9 @@ impl Slot {
     }
 }
 
-/// The map's hasher: `foldhash`, made for short keys such as connection names.
-type KeyHasher = foldhash::fast::RandomState;
+/// The maps' hasher: `foldhash`, made for short keys such as connection
+/// names and scope keys, and seeded at random per map.
+pub(crate) type KeyHasher = foldhash::fast::RandomState;
 
 /// What writers share under the cache's mutex.
 #[derive(Default)]

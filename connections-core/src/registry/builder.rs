@@ -372,7 +372,9 @@ impl RegistryBuilder {
                 max_entries: None,
             }),
             caches: Mutex::new(HashMap::new()),
-            scopes: papaya::HashMap::new(),
+            scopes: papaya::HashMap::builder()
+                .hasher(crate::cache::KeyHasher::default())
+                .build(),
             scope_writes: Mutex::new(()),
             closes: self.closes.unwrap_or_else(CloseQueue::new),
         });

@@ -84,7 +84,8 @@ pub(crate) struct Shared {
     /// Where this registry's retired instances wait for their close hooks.
     closes: Arc<CloseQueue>,
     /// The live scopes, by key; a scope leaves when its last handle drops.
-    scopes: papaya::HashMap<Box<str>, std::sync::Weak<scope::ScopeState>>,
+    /// Hashed like the caches' keys: `registry.scope(key)` runs per request.
+    scopes: papaya::HashMap<Box<str>, std::sync::Weak<scope::ScopeState>, crate::cache::KeyHasher>,
     /// Serialises the creation of scopes, so one key never gets two.
     scope_writes: Mutex<()>,
 }
