@@ -5,6 +5,14 @@
 //! `cargo bench --bench paired`; BENCHMARKS.md quotes its output. Each
 //! round times a batch of calls of each contender back to back; a shared,
 //! noisy machine shifts both of a round's figures together.
+//!
+//! A last table pairs the scope target the same way: `registry.scope(key)`
+//! for a live key plus a cached session lookup and `instance()`, against a
+//! cached global lookup plus `instance()` (at most 2x), with a thousand
+//! other scopes live.
+//!
+//! `cargo bench --bench paired -- scope` runs the scope table alone,
+//! `-- lookup` the lookup tables alone.
 // Timings as floats and loop counters as indices: precision and width are ample here.
 #![allow(missing_docs, clippy::cast_precision_loss, clippy::cast_possible_truncation)]
 
@@ -14,7 +22,8 @@ use std::sync::{Arc, Barrier, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use connections_core::{Connection as _, Registry};
+use connections_core::Registry;
+use connections_core::prelude::*;
 
 mod support;
 use support::{Tenant, names, probe};
@@ -78,7 +87,85 @@ fn setup(n: usize) -> (Registry, Map, Vec<String>) {
     (registry, map, probe)
 }
 
+/// A session-scoped connection whose connect does nothing.
+#[derive(Connection)]
+#[connection(type_name = "paired-session", scope = "session")]
+struct Session {
+    base: BaseConnection<u64>,
+}
+
+impl Session {
+    #[allow(
+        clippy::unused_self,
+        clippy::unnecessary_wraps,
+        reason = "the derive's `_connect` signature"
+    )]
+    fn _connect(&self, _: &Config) -> Result<u64, BoxError> {
+        Ok(11)
+    }
+}
+
+/// `registry.scope(key)` + a cached session lookup against a cached global
+/// lookup, each with `instance()`, on 1 and 2 threads. A thousand scopes are
+/// live, each with its connection, and the scoped calls cycle through 64 of
+/// them: how long a key's probe in the scope map is depends on the map's
+/// random hash seed, so one key alone would measure one probe length.
+fn scopes() {
+    let (registry, _, _) = setup(1);
+    let keys = names(1_000);
+    let live: Vec<_> = keys.iter().map(|key| registry.scope(key)).collect();
+    for scope in &live {
+        scope.connection::<Session>("session").unwrap().instance().unwrap();
+    }
+    let p = probe(&keys);
+    // The same index arithmetic on both sides.
+    let one = vec!["tenant_0"; p.len()];
+    let global = |r: &Registry, i: u64| {
+        let name = one[i as usize % one.len()];
+        black_box(r.connection::<Tenant>(black_box(name)).unwrap().instance().unwrap());
+    };
+    let scoped = |r: &Registry, i: u64| {
+        let key = p[i as usize % p.len()];
+        black_box(
+            r.scope(black_box(key))
+                .connection::<Session>(black_box("session"))
+                .unwrap()
+                .instance()
+                .unwrap(),
+        );
+    };
+    println!();
+    println!("threads  scope(key)+lookup ns  global lookup ns  scope/global (median of paired rounds)");
+    for threads in [1, 2] {
+        let (s, g, ratio) = paired(
+            || per_call(&registry, threads, scoped),
+            || per_call(&registry, threads, global),
+        );
+        println!("{threads:>7}  {s:>20.1}  {g:>16.1}  {ratio:>6.2}");
+    }
+    drop(live);
+}
+
+/// Whether the command line's filter (its first argument not a flag, as
+/// `cargo bench -- <filter>` passes it) selects `section`; none selects all.
+fn selected(section: &str) -> bool {
+    std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .is_none_or(|f| section.contains(&*f))
+}
+
 fn main() {
+    if selected("lookup") {
+        lookups();
+    }
+    if selected("scope") {
+        scopes();
+    }
+}
+
+/// The lookup tables: ours against the `RwLock<HashMap>`, every size.
+fn lookups() {
     println!("size  threads  path      ours ns  rwlock ns  ours/rwlock (median of paired rounds)");
     let mut one_thread_ref = 0.0;
     for n in [1, 1_000, 10_000, 100_000] {

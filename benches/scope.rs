@@ -4,11 +4,18 @@
 //! * `scope_then_lookup`: `registry.scope(key)` for a live key, then a
 //!   cached session lookup plus `instance()`: the per-request pattern (the
 //!   issue's target is at most 2x `global`);
+//! * `scope_handle`: `registry.scope(key)` alone, for a live key;
 //! * `held_scope_lookup`: the lookup alone, through a scope handle kept;
 //! * `new_scope_lifecycle`: a key with no live scope: create it, build and
 //!   connect the session connection, end the scope (close included).
 //!
-//! A thousand other scopes are live, each with its connection.
+//! A thousand scopes are live, each with its connection. The calls with a
+//! key cycle through 64 of them: a key's probe length in the scope map
+//! depends on the map's random hash seed, so one key alone would measure
+//! one probe length, which varies from run to run. `global` indexes a list
+//! of one name the same way, so both sides do the same arithmetic.
+//! `cargo bench --bench paired -- scope` pairs the target's two figures in
+//! alternating rounds, which a noisy machine disturbs less.
 #![allow(missing_docs, clippy::unused_self, clippy::unnecessary_wraps)]
 
 use std::hint::black_box;
@@ -42,35 +49,58 @@ impl Session {
     }
 }
 
+/// Every 64th of `keys`, and a counter that cycles through them.
+fn cycle<'k>(keys: &'k [String]) -> impl FnMut() -> &'k str {
+    let probe: Vec<&str> = keys
+        .iter()
+        .step_by(keys.len() / 64)
+        .take(64)
+        .map(String::as_str)
+        .collect();
+    let mut i = 0;
+    move || {
+        i = (i + 1) % probe.len();
+        probe[i]
+    }
+}
+
 fn scopes(c: &mut Criterion) {
     let registry = Registry::builder().secrets_toml("bench.toml", "").build();
     registry.connection::<Global>("db").unwrap().instance().unwrap();
-    let others: Vec<_> = (0..1_000).map(|i| registry.scope(&format!("other-{i}"))).collect();
-    for scope in &others {
+    let keys: Vec<String> = (0..1_000).map(|i| format!("session-{i}")).collect();
+    let live: Vec<_> = keys.iter().map(|key| registry.scope(key)).collect();
+    for scope in &live {
         scope.connection::<Session>("session").unwrap().instance().unwrap();
     }
     let held = registry.scope("user-7");
     held.connection::<Session>("session").unwrap().instance().unwrap();
+    let db = vec!["db".to_owned(); 64];
 
     let mut g = c.benchmark_group("scope_lookup");
     g.bench_function("global", |b| {
+        let mut name = cycle(&db);
         b.iter(|| -> Arc<u64> {
             registry
-                .connection::<Global>(black_box("db"))
+                .connection::<Global>(black_box(name()))
                 .unwrap()
                 .instance()
                 .unwrap()
         });
     });
     g.bench_function("scope_then_lookup", |b| {
+        let mut key = cycle(&keys);
         b.iter(|| -> Arc<u64> {
             registry
-                .scope(black_box("user-7"))
+                .scope(black_box(key()))
                 .connection::<Session>(black_box("session"))
                 .unwrap()
                 .instance()
                 .unwrap()
         });
+    });
+    g.bench_function("scope_handle", |b| {
+        let mut key = cycle(&keys);
+        b.iter(|| registry.scope(black_box(key())));
     });
     g.bench_function("held_scope_lookup", |b| {
         b.iter(|| -> Arc<u64> {
@@ -87,7 +117,7 @@ fn scopes(c: &mut Criterion) {
         });
     });
     g.finish();
-    drop(others);
+    drop(live);
 }
 
 criterion_group!(benches, scopes);
