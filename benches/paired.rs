@@ -9,7 +9,7 @@
 //! A last table pairs the scope target the same way: `registry.scope(key)`
 //! for a live key plus a cached session lookup and `instance()`, against a
 //! cached global lookup plus `instance()` (at most 2x), with a thousand
-//! other scopes live.
+//! scopes live and the scoped calls cycling through 64 of them.
 //!
 //! `cargo bench --bench paired -- scope` runs the scope table alone,
 //! `-- lookup` the lookup tables alone.
