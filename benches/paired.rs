@@ -22,11 +22,10 @@ use std::sync::{Arc, Barrier, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use connections_core::Registry;
-use connections_core::prelude::*;
+use connections_core::{Connection as _, Registry};
 
 mod support;
-use support::{Tenant, names, probe};
+use support::{Session, Tenant, names, probe};
 
 const ROUNDS: usize = 41;
 const BATCH: u64 = 200_000;
@@ -87,31 +86,14 @@ fn setup(n: usize) -> (Registry, Map, Vec<String>) {
     (registry, map, probe)
 }
 
-/// A session-scoped connection whose connect does nothing.
-#[derive(Connection)]
-#[connection(type_name = "paired-session", scope = "session")]
-struct Session {
-    base: BaseConnection<u64>,
-}
-
-impl Session {
-    #[allow(
-        clippy::unused_self,
-        clippy::unnecessary_wraps,
-        reason = "the derive's `_connect` signature"
-    )]
-    fn _connect(&self, _: &Config) -> Result<u64, BoxError> {
-        Ok(11)
-    }
-}
-
 /// `registry.scope(key)` + a cached session lookup against a cached global
 /// lookup, each with `instance()`, on 1 and 2 threads. A thousand scopes are
 /// live, each with its connection, and the scoped calls cycle through 64 of
 /// them: how long a key's probe in the scope map is depends on the map's
 /// random hash seed, so one key alone would measure one probe length.
 fn scopes() {
-    let (registry, _, _) = setup(1);
+    let registry = Registry::builder().build();
+    registry.connection::<Tenant>("tenant_0").unwrap().instance().unwrap();
     let keys = names(1_000);
     let live: Vec<_> = keys.iter().map(|key| registry.scope(key)).collect();
     for scope in &live {

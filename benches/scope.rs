@@ -16,47 +16,20 @@
 //! of one name the same way, so both sides do the same arithmetic.
 //! `cargo bench --bench paired -- scope` pairs the target's two figures in
 //! alternating rounds, which a noisy machine disturbs less.
-#![allow(missing_docs, clippy::unused_self, clippy::unnecessary_wraps)]
+#![allow(missing_docs)]
 
 use std::hint::black_box;
 use std::sync::Arc;
 
-use connections_core::Registry;
-use connections_core::prelude::*;
+use connections_core::{Connection as _, Registry};
 use criterion::{Criterion, criterion_group, criterion_main};
 
-#[derive(Connection)]
-#[connection(type_name = "bench-global")]
-struct Global {
-    base: BaseConnection<u64>,
-}
+mod support;
+use support::{Session, Tenant, names, probe};
 
-impl Global {
-    fn _connect(&self, _: &Config) -> Result<u64, BoxError> {
-        Ok(7)
-    }
-}
-
-#[derive(Connection)]
-#[connection(type_name = "bench-session", scope = "session")]
-struct Session {
-    base: BaseConnection<u64>,
-}
-
-impl Session {
-    fn _connect(&self, _: &Config) -> Result<u64, BoxError> {
-        Ok(11)
-    }
-}
-
-/// Every 64th of `keys`, and a counter that cycles through them.
+/// A counter that cycles through `probe(keys)`.
 fn cycle<'k>(keys: &'k [String]) -> impl FnMut() -> &'k str {
-    let probe: Vec<&str> = keys
-        .iter()
-        .step_by(keys.len() / 64)
-        .take(64)
-        .map(String::as_str)
-        .collect();
+    let probe = probe(keys);
     let mut i = 0;
     move || {
         i = (i + 1) % probe.len();
@@ -66,8 +39,8 @@ fn cycle<'k>(keys: &'k [String]) -> impl FnMut() -> &'k str {
 
 fn scopes(c: &mut Criterion) {
     let registry = Registry::builder().secrets_toml("bench.toml", "").build();
-    registry.connection::<Global>("db").unwrap().instance().unwrap();
-    let keys: Vec<String> = (0..1_000).map(|i| format!("session-{i}")).collect();
+    registry.connection::<Tenant>("db").unwrap().instance().unwrap();
+    let keys = names(1_000);
     let live: Vec<_> = keys.iter().map(|key| registry.scope(key)).collect();
     for scope in &live {
         scope.connection::<Session>("session").unwrap().instance().unwrap();
@@ -81,7 +54,7 @@ fn scopes(c: &mut Criterion) {
         let mut name = cycle(&db);
         b.iter(|| -> Arc<u64> {
             registry
-                .connection::<Global>(black_box(name()))
+                .connection::<Tenant>(black_box(name()))
                 .unwrap()
                 .instance()
                 .unwrap()

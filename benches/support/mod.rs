@@ -1,5 +1,6 @@
-//! What the scale and paired benches share: a connection per tenant, the
-//! names of `n` tenants, and the 64 of them the lookups cycle through.
+//! What the benches share: a connection per tenant, a connection per
+//! session scope, the names of `n` tenants, and the 64 of them the lookups
+//! cycle through.
 
 use connections_core::prelude::*;
 
@@ -18,6 +19,24 @@ impl Tenant {
     )]
     fn _connect(&self, _: &Config) -> Result<u64, BoxError> {
         Ok(7)
+    }
+}
+
+/// A session-scoped connection whose connect does nothing.
+#[derive(Connection)]
+#[connection(type_name = "session", scope = "session")]
+pub struct Session {
+    base: BaseConnection<u64>,
+}
+
+impl Session {
+    #[allow(
+        clippy::unused_self,
+        clippy::unnecessary_wraps,
+        reason = "the derive's `_connect` signature"
+    )]
+    fn _connect(&self, _: &Config) -> Result<u64, BoxError> {
+        Ok(11)
     }
 }
 
