@@ -210,6 +210,41 @@ username = "etl"
 }
 
 #[test]
+fn a_misspelt_secret_is_masked_in_the_table_and_the_json() {
+    let dir = tempfile::tempdir().unwrap();
+    project_secrets(
+        dir.path(),
+        &format!(
+            r#"[connections.db]
+type = "sql"
+url = "sqlite:///app.db"
+pasword = "{SENTINEL}-1"
+passwrd = "{SENTINEL}-2"
+secert = "{SENTINEL}-3"
+tokn = "{SENTINEL}-4"
+api_ky = "{SENTINEL}-5"
+dsn = "{SENTINEL}-6"
+
+[connections.cache]
+type = "redis"
+host = "cache.internal"
+usrname = "{SENTINEL}-7"
+pasword = "{SENTINEL}-8"
+"#
+        ),
+    );
+    for args in [&["doctor"][..], &["doctor", "--json"], &["doctor", "--color", "always"]] {
+        let out = connections(dir.path(), args, &[]);
+        let text = stdout(&out);
+        assert!(!text.contains(SENTINEL), "{args:?} shows a secret:\n{text}");
+        assert!(text.contains("cache.internal"), "harmless values stay readable: {text}");
+    }
+    let text = stdout(&connections(dir.path(), &["doctor"], &[]));
+    assert!(text.contains("  pasword  ***"), "{text}");
+    assert!(text.contains("`pasword` (did you mean `password`?)"), "{text}");
+}
+
+#[test]
 fn a_value_out_of_range_says_the_range() {
     let dir = tempfile::tempdir().unwrap();
     project_secrets(

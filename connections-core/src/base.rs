@@ -104,6 +104,17 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
     /// assert_eq!((base.name(), base.type_name(), base.type_path()), ("n", "t", "crate::T"));
     /// ```
     pub fn new(name: &str, type_name: &'static str, type_path: &'static str, config: Config) -> Self {
+        // A `type` key naming this very type is the framework's key, not a setting.
+        let names_this_type = config
+            .as_table()
+            .get("type")
+            .and_then(toml::Value::as_str)
+            .is_some_and(|t| t == type_name || t == type_path || t.replace('.', "::") == type_path);
+        let config = if names_this_type && !config.type_key_is_ours() {
+            config.with_type_key_ours(true)
+        } else {
+            config
+        };
         Self {
             name: name.into(),
             type_name,

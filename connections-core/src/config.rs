@@ -12,6 +12,7 @@ use toml::{Table, Value};
 
 use crate::error::{Error, Result};
 use crate::origin::{SourceInfo, env_var_for};
+use crate::redact::{NO_KEY, all_scalars, collect_secrets, mask};
 
 /// Where one configuration value came from, for error messages.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,8 +62,23 @@ pub struct Config {
     values: Table,
     origins: BTreeMap<String, Origin>,
     info: Arc<SourceInfo>,
-    /// Keys read as a [`Secret`](crate::Secret), whatever their name: redacted too.
-    secret_keys: Arc<Mutex<BTreeSet<String>>>,
+    /// The keys the connection read, and those it read as a [`Secret`](crate::Secret).
+    reads: Arc<Mutex<Reads>>,
+    /// Whether the `type` key names the connection's own type (the
+    /// framework's key, which [`deserialize`](Config::deserialize) leaves out)
+    /// rather than being a client library's data.
+    type_is_ours: bool,
+}
+
+/// What a connection read of its configuration: redaction masks the values
+/// of keys it never read (unless their names are harmless), and of keys it
+/// read as a [`Secret`](crate::Secret) whatever their names.
+#[derive(Default)]
+struct Reads {
+    /// Top-level keys read, looked for, or deserialized into a field.
+    known: BTreeSet<String>,
+    /// Keys (dotted for nested tables) read as a `Secret`.
+    secret: BTreeSet<String>,
 }
 
 impl Config {
@@ -86,7 +102,8 @@ impl Config {
             values,
             origins,
             info: Arc::new(SourceInfo::default()),
-            secret_keys: Arc::default(),
+            reads: Arc::default(),
+            type_is_ours: false,
         }
     }
 
@@ -128,7 +145,8 @@ impl Config {
             values,
             origins,
             info,
-            secret_keys: Arc::default(),
+            reads: Arc::default(),
+            type_is_ours: false,
         }
     }
 
@@ -209,6 +227,7 @@ impl Config {
     /// assert!(!config.contains("query.timeout"));
     /// ```
     pub fn contains(&self, key: &str) -> bool {
+        self.mark_known([key]);
         find(&self.values, key).is_some()
     }
 
@@ -275,16 +294,18 @@ impl Config {
     /// ```
     pub fn get_opt<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         let Some(value) = find(&self.values, key) else {
+            self.mark_known([key]);
             return Ok(None);
         };
         crate::secret::take_read();
         let converted = convert(value, &self.values);
-        if crate::secret::take_read() {
-            self.secret_keys
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(key.to_owned());
+        let secret = crate::secret::take_read();
+        let mut reads = self.reads();
+        reads.known.insert(top_key(key).to_owned());
+        if secret {
+            reads.secret.insert(key.to_owned());
         }
+        drop(reads);
         converted.map(Some).map_err(|problem| Error::InvalidValue {
             key: key.to_owned(),
             table: self.table_label(),
@@ -314,6 +335,7 @@ impl Config {
     /// assert!(err.to_string().starts_with("missing keys `username`, `password` in [connections.db]"), "{err}");
     /// ```
     pub fn require(&self, keys: &[&str]) -> Result<()> {
+        self.mark_known(keys.iter().copied());
         let missing: Vec<&str> = keys
             .iter()
             .copied()
@@ -333,10 +355,19 @@ impl Config {
     /// [`Error::InvalidValue`] naming the first key that does not fit `T`
     /// (a missing required field is named too).
     ///
+    /// A `type` key that names the connection's type (`type = "redis"`) is
+    /// the framework's, not a setting, and is left out: a `T` with
+    /// `#[serde(deny_unknown_fields)]` catches typos without tripping on it.
+    /// A `type` that names no connection type (a service account's
+    /// `type = "service_account"`) is the client library's data and stays.
+    /// Keys `T` ignores stay unknown to redaction: their values are masked in
+    /// errors that quote them.
+    ///
     /// # Examples
     ///
     /// ```
     /// #[derive(Debug, serde::Deserialize)]
+    /// #[serde(deny_unknown_fields)]
     /// struct Db { host: String, port: u16 }
     ///
     /// let config = connections_core::Config::from_toml("db", "host = 'localhost'\nport = 5432").unwrap();
@@ -348,14 +379,35 @@ impl Config {
     /// assert!(err.to_string().contains("missing field `port`"), "{err}");
     /// ```
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T> {
-        let mut working = Value::Table(self.values.clone());
+        let mut table = self.values.clone();
+        if self.type_is_ours {
+            // The framework's key, not a setting: strict structs must not see it.
+            table.remove("type");
+        }
+        let mut working = Value::Table(table);
         // The path of the quoted scalar fixed last, and the error it first gave.
         let mut fixed: Option<(String, String)> = None;
         // Each retry turns one quoted scalar that did not fit (`port = "5432"`)
         // into the number or boolean it spells, as `get` does.
         loop {
-            let (path, problem) = match convert_at::<T>(working.clone(), &self.values) {
-                Ok(value) => return Ok(value),
+            let mut ignored = BTreeSet::new();
+            let mut note_ignored = |path: serde_ignored::Path<'_>| {
+                if let serde_ignored::Path::Map {
+                    parent: serde_ignored::Path::Root,
+                    key,
+                } = path
+                {
+                    ignored.insert(key);
+                }
+            };
+            let (path, problem) = match convert_at::<T>(working.clone(), &self.values, &mut note_ignored) {
+                Ok(value) => {
+                    // Every key `T` took is one the connection reads; those it
+                    // ignored stay unknown, and masked.
+                    let keys = working.as_table().into_iter().flat_map(|t| t.keys());
+                    self.mark_known(keys.map(String::as_str).filter(|k| !ignored.contains(*k)));
+                    return Ok(value);
+                }
                 Err(e) => e,
             };
             let key = path_key(&path);
@@ -481,15 +533,43 @@ impl Config {
     /// Replaces every secret of this configuration quoted in `text` with
     /// `***`: see [`redact`]; keys read as a [`Secret`](crate::Secret) count as secret too.
     pub(crate) fn redact(&self, text: &str) -> String {
+        let reads = self.reads();
         let mut secrets = Vec::new();
-        collect_secrets(&self.values, &mut secrets);
+        let known = |key: &str| reads.known.contains(key) || (key == "type" && self.type_is_ours);
+        collect_secrets(&self.values, &known, &mut secrets);
         // Keys read as a `Secret`, dotted ones (`creds.api`) included.
-        for key in self.secret_keys.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+        for key in &reads.secret {
             if let Some(value) = find(&self.values, key) {
                 all_scalars(value, &mut secrets);
             }
         }
         mask(text, secrets)
+    }
+
+    /// What the connection read so far.
+    fn reads(&self) -> std::sync::MutexGuard<'_, Reads> {
+        self.reads.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records that the connection looked for `keys`: their values are
+    /// no longer unknown to redaction (unless their names are secret).
+    fn mark_known<'k>(&self, keys: impl IntoIterator<Item = &'k str>) {
+        let mut reads = self.reads();
+        for key in keys {
+            reads.known.insert(top_key(key).to_owned());
+        }
+    }
+
+    /// Marks the `type` key as the framework's own (it names the
+    /// connection's type): [`deserialize`](Config::deserialize) leaves it out.
+    pub(crate) fn with_type_key_ours(mut self, ours: bool) -> Self {
+        self.type_is_ours = ours;
+        self
+    }
+
+    /// Whether the `type` key names a connection type (see [`with_type_key_ours`](Config::with_type_key_ours)).
+    pub(crate) fn type_key_is_ours(&self) -> bool {
+        self.type_is_ours
     }
 }
 
@@ -517,6 +597,11 @@ fn same_value(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// The top-level key of a dotted key (`query` of `query.sslmode`).
+fn top_key(key: &str) -> &str {
+    key.split(['.', '[']).next().unwrap_or(key)
+}
+
 /// Finds `key` in `table`: the literal key first, then a dotted path.
 pub(crate) fn find<'a>(table: &'a Table, key: &str) -> Option<&'a Value> {
     if let Some(v) = table.get(key) {
@@ -532,13 +617,13 @@ pub(crate) fn find<'a>(table: &'a Table, key: &str) -> Option<&'a Value> {
 
 /// Converts `value` to `T`; the error text is safe to show (no values).
 pub(crate) fn convert<T: DeserializeOwned>(value: &Value, all: &Table) -> std::result::Result<T, String> {
-    match convert_at::<T>(value.clone(), all) {
+    match convert_at::<T>(value.clone(), all, &mut |_| {}) {
         Ok(v) => Ok(v),
         Err((_, problem)) => {
             // `port = "5432"`: accept a quoted scalar where a number or bool is wanted.
             if let Value::String(s) = value
                 && let Some(scalar) = scalar_from_str(s)
-                && let Ok(v) = convert_at::<T>(scalar, all)
+                && let Ok(v) = convert_at::<T>(scalar, all, &mut |_| {})
             {
                 return Ok(v);
             }
@@ -562,9 +647,13 @@ fn scalar_from_str(s: &str) -> Option<Value> {
 
 /// Deserializes, returning on failure the path of the failing value and a
 /// value-free description of the problem.
-fn convert_at<T: DeserializeOwned>(value: Value, all: &Table) -> std::result::Result<T, (SerdePath, String)> {
+fn convert_at<T: DeserializeOwned>(
+    value: Value,
+    all: &Table,
+    ignored: &mut dyn FnMut(serde_ignored::Path<'_>),
+) -> std::result::Result<T, (SerdePath, String)> {
     let mut root = value.clone();
-    serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
+    serde_path_to_error::deserialize::<_, T>(serde_ignored::Deserializer::new(value, &mut { ignored })).map_err(|err| {
         let path = err.path().clone();
         let found = value_at_mut(&mut root, &path).map_or("nothing", |v| v.type_str());
         let message = err.into_inner().message().to_owned();
@@ -627,7 +716,9 @@ fn describe(message: &str, found: &str, all: &Table) -> String {
         return message.to_owned();
     }
     // A custom message from a `Deserialize` impl: keep it, minus any value it quotes.
-    format!("found {found}: {}", redact(message, all))
+    let mut secrets = Vec::new();
+    collect_secrets(all, &NO_KEY, &mut secrets);
+    format!("found {found}: {}", mask(message, secrets))
 }
 
 /// "out of range ..." for an integer that does not fit the integer type
@@ -650,154 +741,6 @@ fn integer_range(expected: &str) -> Option<String> {
         "the integer is out of range: expected {expected}, a whole number from {} to {}",
         range.0, range.1
     ))
-}
-
-/// Whether a key's name marks its value as secret: it contains `password`,
-/// `passwd`, `pwd`, `secret`, `token`, `key` (so `private_key`, `api_key`,
-/// `sslkey`) or `credential`, in any case.
-pub(crate) fn is_secret_key(key: &str) -> bool {
-    const MARKS: [&str; 7] = ["password", "passwd", "pwd", "secret", "token", "key", "credential"];
-    let lower = key.to_ascii_lowercase();
-    MARKS.iter().any(|mark| lower.contains(mark))
-}
-
-/// `text` with the secrets of `values` replaced by `***`: the values of
-/// secret-named keys ([`is_secret_key`]), at any depth, and the password (and
-/// secret-named query parameters) of any URL. Host names, ports, database and
-/// user names, paths and modes stay readable: an error must still say what it
-/// is about. A secret is masked only as a whole word, never inside one.
-pub(crate) fn redact(text: &str, values: &Table) -> String {
-    let mut secrets = Vec::new();
-    collect_secrets(values, &mut secrets);
-    mask(text, secrets)
-}
-
-/// Every string and number inside `v`, as text.
-fn all_scalars(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::String(s) => out.push(s.clone()),
-        Value::Integer(i) => out.push(i.to_string()),
-        Value::Float(f) => out.push(f.to_string()),
-        Value::Array(a) => a.iter().for_each(|v| all_scalars(v, out)),
-        Value::Table(t) => t.values().for_each(|v| all_scalars(v, out)),
-        Value::Boolean(_) | Value::Datetime(_) => {}
-    }
-}
-
-/// Collects the secrets of `table` (see [`redact`]).
-fn collect_secrets(table: &Table, out: &mut Vec<String>) {
-    fn walk(v: &Value, out: &mut Vec<String>) {
-        match v {
-            Value::String(s) => url_secrets(s, out),
-            Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
-            Value::Table(t) => {
-                for (k, v) in t {
-                    if is_secret_key(k) {
-                        all_scalars(v, out);
-                    } else {
-                        walk(v, out);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    for (k, v) in table {
-        if is_secret_key(k) {
-            all_scalars(v, out);
-        } else {
-            walk(v, out);
-        }
-    }
-}
-
-/// The password of a URL-like string (`scheme://user:password@host`), as
-/// written and percent-decoded, and its secret-named query parameters.
-fn url_secrets(s: &str, out: &mut Vec<String>) {
-    let Some((_, rest)) = s.split_once("://") else {
-        return;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if let Some((userinfo, _)) = authority.rsplit_once('@')
-        && let Some((_, password)) = userinfo.split_once(':')
-        && !password.is_empty()
-    {
-        out.push(password.to_owned());
-        out.extend(percent_decode(password));
-    }
-    if let Some((_, query)) = rest.split_once('?') {
-        for pair in query.split('&') {
-            if let Some((k, v)) = pair.split_once('=')
-                && is_secret_key(k)
-                && !v.is_empty()
-            {
-                out.push(v.to_owned());
-                out.extend(percent_decode(v));
-            }
-        }
-    }
-}
-
-/// Decodes `%XX` escapes (a stray `%` stays as it is); `None` if the result is not UTF-8.
-pub(crate) fn percent_decode(s: &str) -> Option<String> {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8()
-        .ok()
-        .map(std::borrow::Cow::into_owned)
-}
-
-/// Replaces each of `secrets` (and its escaped form) found as a whole word in `text` with `***`.
-fn mask(text: &str, mut secrets: Vec<String>) -> String {
-    // Longest first, so a secret containing another is replaced whole.
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    secrets.dedup();
-    let mut out = text.to_owned();
-    for s in secrets {
-        if s.chars().count() < 3 {
-            continue; // too short to be a secret, and replacing it would mangle the text
-        }
-        let escaped = format!("{s:?}");
-        let escaped = &escaped[1..escaped.len() - 1];
-        out = replace_words(&out, &s);
-        if escaped != s {
-            out = replace_words(&out, escaped);
-        }
-    }
-    out
-}
-
-fn is_word(c: char) -> bool {
-    c.is_alphanumeric() || c == '_'
-}
-
-/// `text` with each occurrence of `needle` that is not part of a longer word replaced by `***`.
-fn replace_words(text: &str, needle: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    let starts_word = needle.chars().next().is_some_and(is_word);
-    let ends_word = needle.chars().next_back().is_some_and(is_word);
-    let mut before: Option<char> = None;
-    while let Some(at) = rest.find(needle) {
-        let prev = rest[..at].chars().next_back().or(before);
-        let next = rest[at + needle.len()..].chars().next();
-        let inside_a_word = (starts_word && prev.is_some_and(is_word)) || (ends_word && next.is_some_and(is_word));
-        let whole = !inside_a_word;
-        let head = &rest[..at];
-        out.push_str(head);
-        if whole {
-            out.push_str("***");
-            before = needle.chars().next_back();
-            rest = &rest[at + needle.len()..];
-        } else {
-            // Keep the first character and search on after it.
-            let first = needle.chars().next().map_or(0, char::len_utf8);
-            out.push_str(&needle[..first]);
-            before = needle[..first].chars().next_back();
-            rest = &rest[at + first..];
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Parses a TOML document; the error names the line and column but quotes none of the text.
@@ -827,48 +770,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn custom_messages_are_redacted() {
-        let t: Table = "password = 'hunter2-secret'".parse().unwrap();
-        assert_eq!(
-            redact("bad password hunter2-secret given", &t),
-            "bad password *** given"
-        );
-    }
-
-    #[test]
-    fn secrets_are_masked_and_everything_else_stays_readable() {
-        let t: Table = r#"
-            type = "sql"
-            dialect = "postgresql"
-            host = "db.example.com"
-            database = "shop"
-            username = "app"
-            password = "Hunter2pw"
-            api_TOKEN = "tok-123"
-            url = "postgresql://app:S3cr%40t@db.example.com:5432/shop?sslpassword=pem-pass&sslmode=require"
-            [create_engine_kwargs.connect_args]
-            sslkey = "/run/keys/client.key"
-            private_key = { pem = "-----BEGIN KEY-----" }
-            pin = 0
-            [credentials]
-            pin = 123456
-        "#
-        .parse()
-        .unwrap();
-        let text = "database \"shop\" does not exist for app at db.example.com:5432 (sql, sqlx_s_1); \
-                    Hunter2pw tok-123 S3cr%40t S3cr@t pem-pass /run/keys/client.key -----BEGIN KEY----- 123456";
-        assert_eq!(
-            redact(text, &t),
-            "database \"shop\" does not exist for app at db.example.com:5432 (sql, sqlx_s_1); \
-             *** *** *** *** *** *** *** ***"
-        );
-    }
-
-    #[test]
     fn keys_read_as_a_secret_are_redacted_at_any_depth() {
         let config = Config::from_toml("c", "dsn = 'plain-dsn-value'\n[creds]\napi = 'dotted-api-value'").unwrap();
         let text = "failed with plain-dsn-value and dotted-api-value";
-        assert_eq!(config.redact(text), text, "neither name marks a secret");
+        let _: String = config.get("dsn").unwrap();
+        let _: String = config.get("creds.api").unwrap();
+        assert_eq!(config.redact(text), text, "read, and neither name marks a secret");
         let _: crate::Secret<String> = config.get("dsn").unwrap();
         let _: crate::Secret<String> = config.get("creds.api").unwrap();
         let _: String = config.get("creds.api").unwrap();
@@ -876,15 +783,57 @@ mod tests {
     }
 
     #[test]
-    fn secrets_are_never_masked_inside_a_word() {
-        let t: Table = "password = 'rejected'\ntoken = 'abc'".parse().unwrap();
+    fn values_of_keys_the_connection_never_read_are_masked() {
+        #[derive(serde::Deserialize)]
+        #[expect(dead_code, reason = "only what it reads counts")]
+        struct Tenant {
+            tenant: String,
+        }
+
+        let config = Config::from_toml(
+            "c",
+            "host = 'db.example.com'\ntenant = 'acme'\npasword = 'hunter2'\nusrname = 'typo'",
+        )
+        .unwrap();
+        let text = "db.example.com acme hunter2 typo";
         assert_eq!(
-            redact("TLS upgrade rejected; unrejected abcd xabc abc.", &t),
-            "TLS upgrade ***; unrejected abcd xabc ***."
+            config.redact(text),
+            "db.example.com *** *** ***",
+            "host is harmless, the rest unknown"
         );
-        // A secret with non-word edges is found wherever it sits.
-        let t: Table = "password = '-p@ss-'".parse().unwrap();
-        assert_eq!(redact("x-p@ss-y", &t), "x***y");
+        let _: Option<String> = config.get_opt("tenant").unwrap();
+        let _: Option<String> = config.get_opt("usrname").unwrap();
+        let _: Option<String> = config.get_opt("pasword").unwrap();
+        assert_eq!(
+            config.redact(text),
+            "db.example.com acme *** typo",
+            "a near miss of `password` stays secret"
+        );
+
+        let config = Config::from_toml("c", "tenant = 'acme'\nusrname = 'typo'").unwrap();
+        let _: Tenant = config.deserialize().unwrap();
+        assert_eq!(
+            config.redact("acme typo"),
+            "acme ***",
+            "the key serde ignored stays unknown"
+        );
+    }
+
+    #[test]
+    fn a_type_key_naming_the_connection_type_is_left_out_of_deserialize() {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Strict {
+            host: String,
+        }
+        let config = Config::from_toml("c", "type = 'redis'\nhost = 'h'").unwrap();
+        assert!(
+            config.deserialize::<Strict>().is_err(),
+            "a client library's `type` is its data"
+        );
+        let ours = config.with_type_key_ours(true);
+        assert_eq!(ours.deserialize::<Strict>().unwrap().host, "h");
+        assert_eq!(ours.get::<String>("type").unwrap(), "redis", "still readable by name");
     }
 
     #[test]

@@ -194,7 +194,10 @@
 //! what to write. The crate's own messages show no configuration value; a
 //! driver's or a `_connect`'s cause is shown on the same line with the
 //! connection's secrets replaced by `***` ([`Error::connect_cause`] gives it
-//! back). A typed lookup of a name with no section gets the same "did you
+//! back): values of secret-named keys (near misses such as `pasword`
+//! included), URL passwords, keys read as [`Secret`], and keys the
+//! connection never read unless their name is harmless (`host`, `port`,
+//! `database`, `username`...), so a message still names the host or database. A typed lookup of a name with no section gets the same "did you
 //! mean" hints as the untyped ones, on its first missing key or failed connect.
 //!
 //! # Scopes
@@ -265,6 +268,7 @@ mod handle;
 mod health;
 mod instance;
 mod origin;
+mod redact;
 mod registry;
 mod secret;
 mod secrets;

@@ -27,6 +27,7 @@ mod reload;
 mod reset;
 mod rotation;
 mod scope;
+mod secret_typos;
 mod secrets;
 mod sql;
 mod sql_connect;

@@ -276,3 +276,58 @@ fn a_secrets_file_readable_by_others_warns_once_with_the_chmod_to_run() {
     assert_eq!(found[0].origin.as_deref(), Some(open_file.as_path()));
     assert!(found[0].message.contains(&expected), "{}", found[0]);
 }
+
+/// Settings read strictly: a typo in the section is an error, not a default.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StrictSettings {
+    host: String,
+    port: u16,
+}
+
+#[derive(Connection)]
+#[connection(type_name = "strict-settings")]
+struct Strict {
+    base: BaseConnection<(String, u16)>,
+}
+
+impl Strict {
+    fn _connect(&self, config: &Config) -> Result<(String, u16), BoxError> {
+        let settings: StrictSettings = config.deserialize()?;
+        Ok((settings.host, settings.port))
+    }
+}
+
+#[test]
+fn a_strict_settings_struct_reads_a_section_with_its_type_key() {
+    let reg = Registry::builder()
+        .secrets_toml(
+            "strict.toml",
+            "[connections.ok]\ntype = 'strict-settings'\nhost = 'h'\nport = 1\n\
+             [connections.typo]\ntype = 'strict-settings'\nhost = 'h'\nport = 1\nhots = 'x'\n\
+             [connections.data]\ntype = 'service_account'\nhost = 'h'\nport = 1\n",
+        )
+        .build();
+    assert_eq!(
+        *reg.connection::<Strict>("ok").unwrap().instance().unwrap(),
+        ("h".to_owned(), 1)
+    );
+    // Dynamic lookups and a type given in code see the same.
+    let any = reg.connection_dyn("ok").unwrap();
+    any.connect().unwrap();
+    let err = reg
+        .connection::<Strict>("typo")
+        .unwrap()
+        .instance()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown field `hots`"), "{err}");
+    // A `type` naming no connection type is the client library's data: kept.
+    let err = reg
+        .connection::<Strict>("data")
+        .unwrap()
+        .instance()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown field `type`"), "{err}");
+}

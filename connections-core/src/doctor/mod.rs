@@ -27,11 +27,11 @@ use std::time::Duration;
 
 use toml::Value;
 
-use crate::config::{is_secret_key, redact};
 #[cfg(feature = "sql")]
 use crate::connection::Connection as _;
 use crate::diagnostic::{Diagnostic, DiagnosticKind, Severity};
 use crate::error::Error;
+use crate::redact::{EVERY_KEY, collect_secrets, is_harmless_key, is_secret_key, mask};
 use crate::registry::Registry;
 use crate::secrets::Secrets;
 
@@ -100,8 +100,12 @@ pub struct Section {
 pub struct Key {
     /// The key, dotted for nested tables.
     pub key: String,
-    /// Its value as TOML, with secrets (passwords, tokens, keys, a URL's
-    /// password) replaced by `***`.
+    /// Its value as TOML, or `***` unless the key is one the section's type
+    /// reads (every key `SqlConnection` does not report as unknown) or a
+    /// harmless name (`host`, `port`, `database`, `username`, `url`...) and
+    /// no secret (`password`, `token`, a near miss such as `pasword`). A
+    /// shown value has the section's secrets it quotes (a URL's password)
+    /// replaced by `***`.
     pub value: String,
     /// The file or environment variable it came from.
     pub origin: String,
@@ -417,28 +421,6 @@ fn config_error(name: &str, error: &Error) -> Diagnostic {
 fn section(registry: &Registry, secrets: &Secrets, name: &str) -> Section {
     let table = secrets.section(name).cloned().unwrap_or_default();
     let section_origin = secrets.origin_of(&format!("connections.{name}")).map(Path::to_path_buf);
-    let mut keys = Vec::new();
-    flatten(&table, "", false, &mut |key, value, secret| {
-        let text = value.to_string();
-        let origin = secrets
-            .key_origin(name, key)
-            .or_else(|| secrets.key_origin(name, key.split('.').next().unwrap_or(key)))
-            .map(Path::to_path_buf)
-            .or_else(|| section_origin.clone())
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
-        keys.push(Key {
-            key: key.to_owned(),
-            value: if secret {
-                "***".to_owned()
-            } else {
-                redact(&text, &table)
-            },
-            origin,
-        });
-    });
-    // `type` first: it says what the rest is read as.
-    keys.sort_by_key(|k| k.key != "type");
     let mut diagnostics = Vec::new();
     let (type_name, type_path) = match registry.section_type(name) {
         Ok(reg) => {
@@ -457,6 +439,34 @@ fn section(registry: &Registry, secrets: &Secrets, name: &str) -> Section {
             (None, None)
         }
     };
+    let declared = declared_keys(type_path.as_deref(), &diagnostics);
+    let mut keys = Vec::new();
+    flatten(&table, "", false, &mut |key, value, secret| {
+        let origin = secrets
+            .key_origin(name, key)
+            .or_else(|| secrets.key_origin(name, key.split('.').next().unwrap_or(key)))
+            .map(Path::to_path_buf)
+            .or_else(|| section_origin.clone())
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let leaf = key.rsplit('.').next().unwrap_or(key);
+        let shown = !secret && (declared(key) || is_harmless_key(leaf));
+        keys.push(Key {
+            key: key.to_owned(),
+            value: if shown {
+                // Its own value, minus any secret of the section it quotes (a URL's password).
+                let mut secrets = Vec::new();
+                collect_secrets(&table, &EVERY_KEY, &mut secrets);
+                mask(&value.to_string(), secrets)
+            } else {
+                "***".to_owned()
+            },
+            origin,
+        });
+    });
+    drop(declared);
+    // `type` first: it says what the rest is read as.
+    keys.sort_by_key(|k| k.key != "type");
     for found in &mut diagnostics {
         if found.origin.is_none() {
             found.origin.clone_from(&section_origin);
@@ -470,6 +480,25 @@ fn section(registry: &Registry, secrets: &Secrets, name: &str) -> Section {
         diagnostics,
         connect: None,
     }
+}
+
+/// The keys the section's type is known to read: a value under any other
+/// key (a typo, another type's key) may be a secret, and is not shown.
+///
+/// `SqlConnection` reads every key it does not report as unknown; other
+/// types declare none yet, so only harmless names ([`is_harmless_key`]) show.
+fn declared_keys<'a>(type_path: Option<&str>, diagnostics: &'a [Diagnostic]) -> Box<dyn Fn(&str) -> bool + 'a> {
+    #[cfg(feature = "sql")]
+    if type_path == Some(<crate::sql::SqlConnection as crate::Connection>::TYPE_PATH) {
+        return Box::new(|key: &str| {
+            !diagnostics.iter().any(|d| {
+                matches!(d.kind, DiagnosticKind::UnknownKey | DiagnosticKind::NearMissKey)
+                    && d.keys.iter().any(|k| k == key || key.starts_with(&format!("{k}.")))
+            })
+        });
+    }
+    let _ = (type_path, diagnostics);
+    Box::new(|_| false)
 }
 
 /// Calls `f(dotted key, value, secret)` for every leaf of `table`; `secret`

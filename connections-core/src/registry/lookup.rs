@@ -487,15 +487,18 @@ impl<'r> Lookup<'r> {
     /// `text` with the values of `name`'s section and of the kwargs replaced by
     /// `***`: for a panic while building, when there is no `Config` yet.
     pub(super) fn redact(&self, name: &str, text: &str) -> String {
-        let kwargs: toml::Table = self.kwargs.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        let text = crate::config::redact(text, &kwargs);
-        match self.registry.secrets() {
-            Ok(secrets) => match secrets.section(name) {
-                Some(section) => crate::config::redact(&text, section),
-                None => text,
-            },
-            Err(_) => text,
+        // Nothing is read yet: every value but those of harmless names is masked.
+        let mut values: toml::Table = self.kwargs.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        if let Ok(secrets) = self.registry.secrets()
+            && let Some(section) = secrets.section(name)
+        {
+            for (k, v) in section {
+                values.entry(k.clone()).or_insert_with(|| v.clone());
+            }
         }
+        let mut secrets = Vec::new();
+        crate::redact::collect_secrets(&values, &crate::redact::NO_KEY, &mut secrets);
+        crate::redact::mask(text, secrets)
     }
 
     /// Builds the (unconnected) connection: reads its section and lays the
@@ -511,13 +514,20 @@ impl<'r> Lookup<'r> {
         if explicit {
             self.warn_if_section_names_another_type(reg, name, &secrets);
         }
+        // A `type` naming a registered connection type is the framework's
+        // key (left out of `deserialize`); any other is a client library's data.
+        let type_is_ours = section
+            .and_then(|s| s.get("type"))
+            .and_then(Value::as_str)
+            .is_some_and(|t| self.registry.with_types(|types| types.resolve(t).is_ok()));
         let config = Config::resolved(
             name,
             section,
             |key| section_origin(&secrets, name, key),
             &self.kwargs,
             Arc::new(secrets.info_for(name)),
-        );
+        )
+        .with_type_key_ours(type_is_ours);
         if let Some(hint) = config.missing_section_hint() {
             // A typed lookup needs no section, so this is no error; its first
             // failing connect or missing key repeats the hint.

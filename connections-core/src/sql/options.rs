@@ -13,9 +13,10 @@ use url::Url;
 
 use self::driver::Param;
 pub(crate) use self::driver::{Tls, tls_unavailable};
-use crate::config::{Config, percent_decode};
+use crate::config::Config;
 use crate::diagnostic::{Diagnostic, DiagnosticKind};
 use crate::error::Error;
+use crate::redact::percent_decode;
 
 mod driver;
 
