@@ -114,7 +114,7 @@ impl DiagnosticKind {
 /// assert_eq!(found[0].connection.as_deref(), Some("db"));
 /// assert!(found[0].to_string().contains("rename it to [connections.db]"));
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Diagnostic {
     /// How bad it is.
@@ -178,5 +178,23 @@ impl fmt::Display for Diagnostic {
     /// `warning: <message>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.severity, self.message)
+    }
+}
+
+impl fmt::Debug for Diagnostic {
+    /// The message first, as `Display` gives it, then the fields, as for
+    /// [`Error`](crate::Error): what to do is the first thing a reader sees.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}\n\n")?;
+        f.debug_struct("Diagnostic")
+            .field("severity", &self.severity)
+            .field("kind", &self.kind)
+            .field("connection", &self.connection)
+            .field("keys", &self.keys)
+            .field("origin", &self.origin)
+            .field("line", &self.line)
+            .field("column", &self.column)
+            .field("message", &self.message)
+            .finish()
     }
 }

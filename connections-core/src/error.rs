@@ -59,7 +59,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// // The message shows the line to add and where to add it.
 /// assert!(err.to_string().contains("add a line `type = "));
 /// ```
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A connection type was asked for by a name no registered type has.
@@ -514,6 +514,134 @@ impl Error {
             *asked_by = Some(by());
         }
         self
+    }
+}
+
+impl fmt::Debug for Error {
+    /// The message first, as `Display` gives it, then the variant and its
+    /// fields: `fn main() -> Result<(), Error>` (or `Box<dyn Error>`) prints
+    /// this, so what to do is the first thing a user reads.
+    ///
+    /// ```text
+    /// Error: missing key `username` in [connections.db]: add `username = ...` under [connections.db] in .streamlit/secrets.toml
+    ///
+    /// MissingKey { key: "username", also_missing: [], table: "[connections.db]", location: "..." }
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}\n\n")?;
+        self.fmt_fields(f)
+    }
+}
+
+/// `Variant { field: value, ... }`, as `#[derive(Debug)]` writes it.
+macro_rules! fields {
+    ($f:expr, $variant:literal $(, $field:ident)* $(,)?) => {{
+        #[allow(unused_mut)]
+        let mut s = $f.debug_struct($variant);
+        $(s.field(stringify!($field), $field);)*
+        s.finish()
+    }};
+}
+
+impl Error {
+    /// The variant and its fields, as a derived `Debug` would show them.
+    fn fmt_fields(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::UnknownType {
+                requested,
+                registered,
+                nearest,
+                asked_by,
+            } => fields!(f, "UnknownType", requested, registered, nearest, asked_by),
+            Error::AmbiguousType {
+                requested,
+                candidates,
+                asked_by,
+            } => fields!(f, "AmbiguousType", requested, candidates, asked_by),
+            Error::NoTypeKey {
+                name,
+                file,
+                suggested,
+                registered,
+            } => fields!(f, "NoTypeKey", name, file, suggested, registered),
+            Error::FeatureDisabled {
+                requested,
+                feature,
+                asked_by,
+            } => fields!(f, "FeatureDisabled", requested, feature, asked_by),
+            Error::NoSection {
+                name,
+                existing,
+                hint,
+                files,
+            } => fields!(f, "NoSection", name, existing, hint, files),
+            Error::NoSecrets { name, searched } => fields!(f, "NoSecrets", name, searched),
+            Error::MalformedSecrets {
+                path,
+                line,
+                column,
+                message,
+            } => fields!(f, "MalformedSecrets", path, line, column, message),
+            Error::InvalidSecretsPath { path, problem } => fields!(f, "InvalidSecretsPath", path, problem),
+            Error::ReadSecrets { path, source } => fields!(f, "ReadSecrets", path, source),
+            Error::MissingKey {
+                key,
+                also_missing,
+                table,
+                location,
+            } => fields!(f, "MissingKey", key, also_missing, table, location),
+            Error::InvalidValue {
+                key,
+                table,
+                origin,
+                problem,
+            } => fields!(f, "InvalidValue", key, table, origin, problem),
+            Error::TypeMismatch { name, requested, found } => fields!(f, "TypeMismatch", name, requested, found),
+            Error::EnvVar { var, problem } => fields!(f, "EnvVar", var, problem),
+            Error::InvalidSetting {
+                var,
+                value,
+                problem,
+                expected,
+            } => fields!(f, "InvalidSetting", var, value, problem, expected),
+            Error::SecretsFileRemoved { path } => fields!(f, "SecretsFileRemoved", path),
+            Error::GlobalInUse => fields!(f, "GlobalInUse"),
+            Error::SessionScoped { name, type_path } => fields!(f, "SessionScoped", name, type_path),
+            Error::InvalidName { name, problem } => fields!(f, "InvalidName", name, problem),
+            Error::InvalidOption { option, problem } => fields!(f, "InvalidOption", option, problem),
+            Error::ConnectFailed {
+                name,
+                type_path,
+                message,
+                hint,
+                source,
+            } => fields!(f, "ConnectFailed", name, type_path, message, hint, source),
+            Error::ConnectTimeout {
+                name,
+                type_path,
+                timeout,
+            } => fields!(f, "ConnectTimeout", name, type_path, timeout),
+            Error::AsyncConnection {
+                name,
+                type_path,
+                call,
+                instead,
+            } => fields!(f, "AsyncConnection", name, type_path, call, instead),
+            Error::Sql {
+                name,
+                operation,
+                attempts,
+                message,
+                source,
+            } => fields!(f, "Sql", name, operation, attempts, message, source),
+            Error::SqlParameters { name, problem } => fields!(f, "SqlParameters", name, problem),
+            Error::SqlDatabase { name, asked, actual } => fields!(f, "SqlDatabase", name, asked, actual),
+            Error::ConnectPanicked {
+                name,
+                type_path,
+                message,
+            } => fields!(f, "ConnectPanicked", name, type_path, message),
+        }
     }
 }
 

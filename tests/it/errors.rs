@@ -287,3 +287,44 @@ fn invalid_names_are_rejected() {
     // Unicode is fine.
     assert_eq!(reg.connection::<Echo>("données").unwrap().name(), "données");
 }
+
+/// `fn main() -> Result<(), Error>` fails this way.
+fn main_returning(err: Error) -> Result<(), Error> {
+    Err(err)
+}
+
+#[test]
+fn debug_leads_with_the_message_so_main_prints_what_to_do() {
+    let err = registry("[connections.db]\ntype = 'counted'\n")
+        .connection::<Echo>("db")
+        .unwrap()
+        .config()
+        .require(&["username", "host"])
+        .unwrap_err();
+    let message = err.to_string();
+    // What `main` prints: `Error: ` and the `Debug` of the error.
+    let printed = format!("Error: {:?}", main_returning(err.clone()).unwrap_err());
+    assert!(printed.starts_with(&format!("Error: {message}\n\n")), "{printed}");
+    assert!(
+        printed.ends_with(r#"MissingKey { key: "username", also_missing: ["host"], table: "[connections.db]", location: "add `username = ...` and `host = ...` under [connections.db] in test-secrets.toml" }"#),
+        "{printed}"
+    );
+    // Through `Box<dyn Error>` too, and pretty with `{:#?}`.
+    let boxed: Box<dyn std::error::Error> = Box::new(err.clone());
+    assert!(format!("{boxed:?}").starts_with(&message), "{boxed:?}");
+    let pretty = format!("{err:#?}");
+    assert!(
+        pretty.starts_with(&format!("{message}\n\nMissingKey {{\n    key: \"username\",")),
+        "{pretty}"
+    );
+    // A diagnostic reads the same way.
+    let found = registry("[connection.db]\ntype = 'echo'\n").diagnostics();
+    let shown = format!("{:?}", found[0]);
+    assert!(
+        shown.starts_with(&format!(
+            "{}\n\nDiagnostic {{ severity: Warning, kind: SingularTable",
+            found[0]
+        )),
+        "{shown}"
+    );
+}
