@@ -408,6 +408,16 @@ impl<R> BaseConnection<R> {
         reset
     }
 
+    /// Resets if generation `generation` is still current and connected:
+    /// the instance a check of that generation found broken, and no newer
+    /// one. Returns whether it reset.
+    pub(crate) fn reset_if_generation(&self, generation: u64, reason: ResetReason) -> bool {
+        let Some(current) = self.cell.get() else { return false };
+        // Read after the instance: if the generation is still the one the
+        // check ran in, `current` belongs to it (a reset would have moved it on).
+        self.cell.generation() == generation && self.reset_if_for(&current, reason)
+    }
+
     /// Whether `instance` is the one this connection holds now (no reset or
     /// reload has replaced it).
     #[cfg(feature = "sql")]
@@ -651,6 +661,10 @@ pub(crate) enum ResetReason {
     /// A transient error, before a retry (`SqlConnection`).
     #[cfg_attr(not(feature = "sql"), expect(dead_code, reason = "only the sql feature retries"))]
     Retry,
+    /// A `_check` failed on the instance.
+    Check,
+    /// A call found the instance broken ([`Connection::reset_if_broken`](crate::Connection::reset_if_broken)).
+    Broken,
 }
 
 impl ResetReason {
@@ -659,6 +673,8 @@ impl ResetReason {
             ResetReason::Manual => "manual",
             ResetReason::Reload => "reload",
             ResetReason::Retry => "retry",
+            ResetReason::Check => "check",
+            ResetReason::Broken => "broken",
         }
     }
 }

@@ -120,6 +120,9 @@ pub struct CheckOutcome {
     pub elapsed: Duration,
     /// Why it is not healthy, redacted.
     pub error: Option<String>,
+    /// Whether the failed check reset the connection (it was connected, and
+    /// its type resets on a failed check): its next use reconnects.
+    pub reset: bool,
 }
 
 /// A duration as milliseconds (with fractions), for JSON readers.

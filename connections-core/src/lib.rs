@@ -182,7 +182,7 @@
 //! builds), connects (a `connect` span with the connection, its type and the
 //! generation, ending in `connected` or `connect failed` with `elapsed_us`),
 //! resets (a `reset` event with the new generation and the reason: `manual`,
-//! `reload` or `retry`), closes (a `close` span with the connection, its type
+//! `reload`, `retry`, `check` or `broken`), closes (a `close` span with the connection, its type
 //! and the instance's generation, ending in `closed`, or an ERROR event when
 //! the hook failed or panicked) and secrets reloads (a `reload` span) go to the
 //! application's `tracing` subscriber. No field holds a configuration value;
@@ -217,7 +217,9 @@
 //! command prints (crate `connections-cli`), and runs it from an application's
 //! own binary. [`Registry::health`] reports each cached connection's state
 //! and counts; [`Registry::check`] runs each type's `_check` hook (sync or
-//! async), `SqlConnection`'s running `SELECT 1`. The `metrics` feature counts
+//! async), `SqlConnection`'s running `SELECT 1`, and resets a connected
+//! instance whose check failed, so it heals once its server is back;
+//! [`Connection::reset_if_broken`] does the same inside a type's methods. The `metrics` feature counts
 //! and times connects, resets, closes and checks through the `metrics` facade.
 //! [`Secrets::env_vars`] gives the top-level secrets Streamlit exports to the
 //! environment, for a child process (`connections exec -- CMD`).
@@ -387,6 +389,8 @@ pub use crate::secrets::{DEFAULT_TTL_ENV, SECRETS_PATH_ENV, Secrets};
 ///   assert_eq!(*raw, "redis://127.0.0.1");
 ///   # Ok::<(), connections_core::Error>(())
 ///   ```
+/// * `scope = "session"`: cached per [`Scope`] (`registry.scope(key)`), not
+///   once per registry; `scope = "global"` is the default.
 /// * `connect = path`: call this function instead of `_connect`; it has the
 ///   same signature, `fn(&Self, &Config) -> Result<Raw, E>` (`async` too with
 ///   the `async` key).
@@ -394,7 +398,17 @@ pub use crate::secrets::{DEFAULT_TTL_ENV, SECRETS_PATH_ENV, Secrets};
 ///   retired instance: `fn(Raw) -> Result<(), E>` or `fn(Raw)`, or an
 ///   `async fn` of either (driven by a [`Closer`]), with or without `async`
 ///   on the struct.
+/// * `check = path`: call this function instead of `_check`, the health
+///   check [`Registry::check`] runs: `fn(&Self) -> Result<(), E>`, or an
+///   `async fn`.
+/// * `check_resets = false`: a failed check leaves a connected instance
+///   alone. By default it is reset, so the next use reconnects (for a client
+///   that heals itself, such as a pool, opt out).
 /// * `crate = path`: where the runtime is, for crates that re-export it.
+///
+/// A mistake in these keys is reported alone: the impl is still generated
+/// from the keys that are right, so uses of the type raise no errors of
+/// their own.
 ///
 /// # The close hook
 ///

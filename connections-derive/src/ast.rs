@@ -8,6 +8,8 @@ pub struct Input<'a> {
     pub original: &'a DeriveInput,
     pub ident: &'a syn::Ident,
     pub attrs: Attrs,
+    /// The attribute mistakes, reported beside the expansion.
+    pub attr_errors: Option<syn::Error>,
     /// Every field, with the base field(s) marked.
     pub fields: Vec<Field<'a>>,
 }
@@ -37,18 +39,19 @@ impl Field<'_> {
 }
 
 impl<'a> Input<'a> {
-    pub fn from_syn(input: &'a DeriveInput) -> syn::Result<Self> {
-        let attrs = attr::parse(&input.attrs)?;
+    pub fn from_syn(input: &'a DeriveInput) -> Self {
+        let (attrs, attr_errors) = attr::parse(&input.attrs);
         let fields = match &input.data {
             Data::Struct(data) => collect_fields(&data.fields),
             Data::Enum(_) | Data::Union(_) => Vec::new(),
         };
-        Ok(Self {
+        Self {
             original: input,
             ident: &input.ident,
             attrs,
+            attr_errors,
             fields,
-        })
+        }
     }
 
     pub fn base_fields(&self) -> impl Iterator<Item = &Field<'a>> {

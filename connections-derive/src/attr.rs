@@ -2,10 +2,10 @@
 
 use proc_macro2::{Span, TokenTree};
 use syn::meta::ParseNestedMeta;
-use syn::{Attribute, LitStr, Meta, Path, Token};
+use syn::{Attribute, LitBool, LitStr, Meta, Path, Token};
 
 /// The keys `#[connection(...)]` accepts, for "expected one of" messages.
-const KEYS: &str = "`type_name`, `async`, `scope`, `connect`, `close`, `check`, `crate`";
+const KEYS: &str = "`type_name`, `async`, `scope`, `connect`, `close`, `check`, `check_resets`, `crate`";
 
 /// A value with the span of the key that set it.
 pub struct Spanned<T> {
@@ -23,13 +23,18 @@ pub struct Attrs {
     pub session: Option<Spanned<bool>>,
     /// `check = path`: the health check hook, instead of `_check`.
     pub check: Option<Spanned<Path>>,
+    /// `check_resets = false`: a failed check leaves the instance alone.
+    pub check_resets: Option<Spanned<bool>>,
     pub krate: Option<Spanned<Path>>,
     /// `async`: the connect function is an `async fn`.
     pub asyncness: Option<Span>,
 }
 
-/// Reads every `#[connection(...)]` on the item; all mistakes are returned together.
-pub fn parse(attrs: &[Attribute]) -> syn::Result<Attrs> {
+/// Reads every `#[connection(...)]` on the item: the keys that are right,
+/// and every mistake, combined into one error. The keys that are right still
+/// count, so the derive can emit its impl beside the errors and no cascade of
+/// "not a connection type" errors follows at the type's uses.
+pub fn parse(attrs: &[Attribute]) -> (Attrs, Option<syn::Error>) {
     let mut out = Attrs::default();
     let mut errors: Option<syn::Error> = None;
     let mut push = |e: syn::Error| match &mut errors {
@@ -57,10 +62,7 @@ pub fn parse(attrs: &[Attribute]) -> syn::Result<Attrs> {
             push(e);
         }
     }
-    match errors {
-        Some(e) => Err(e),
-        None => Ok(out),
-    }
+    (out, errors)
 }
 
 fn parse_key(meta: &ParseNestedMeta<'_>, out: &mut Attrs) -> syn::Result<()> {
@@ -75,11 +77,13 @@ fn parse_key(meta: &ParseNestedMeta<'_>, out: &mut Attrs) -> syn::Result<()> {
         }
         "async" => {
             reject_duplicate(out.asyncness, meta, "async")?;
+            // Meant as async even when written with a value: the expansion
+            // stays async, so the only error is this one.
+            out.asyncness = Some(span);
             if !meta.input.is_empty() && !meta.input.peek(Token![,]) {
                 return Err(meta
                     .error("`async` takes no value: write `#[connection(async)]` and make `_connect` an `async fn`"));
             }
-            out.asyncness = Some(span);
         }
         "connect" => {
             reject_duplicate(out.connect.as_ref().map(|s| s.key), meta, "connect")?;
@@ -115,6 +119,24 @@ fn parse_key(meta: &ParseNestedMeta<'_>, out: &mut Attrs) -> syn::Result<()> {
             reject_duplicate(out.check.as_ref().map(|s| s.key), meta, "check")?;
             let path = path_value(meta, "check", "check = Self::ping")?;
             out.check = Some(Spanned { value: path, key: span });
+        }
+        "check_resets" => {
+            reject_duplicate(out.check_resets.as_ref().map(|s| s.key), meta, "check_resets")?;
+            let example = "check_resets = false";
+            if !meta.input.peek(Token![=]) {
+                return Err(meta.error(format!("`check_resets` needs a value: write `{example}`")));
+            }
+            let value = meta.value()?;
+            let lit: LitBool = value.parse().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    format!("`check_resets` takes `true` or `false`: write `{example}`"),
+                )
+            })?;
+            out.check_resets = Some(Spanned {
+                value: lit.value,
+                key: span,
+            });
         }
         "crate" => {
             reject_duplicate(out.krate.as_ref().map(|s| s.key), meta, "crate")?;

@@ -64,6 +64,7 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
 
     let close_hook = close_hook(input, raw);
     let session = input.attrs.session.as_ref().is_some_and(|s| s.value);
+    let check_resets = input.attrs.check_resets.as_ref().is_none_or(|s| s.value);
     let check_body = check_body(input);
     let reconfigure_body = reconfigure_body(input);
     let connection_items = quote! {
@@ -72,6 +73,7 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
         const TYPE_NAME: &'static str = #type_name;
         const TYPE_PATH: &'static str = #type_path;
         const SESSION_SCOPED: bool = #session;
+        const CHECK_RESETS: bool = #check_resets;
 
         #[inline]
         fn from_base(base: #alias::BaseConnection<#raw>) -> Self {

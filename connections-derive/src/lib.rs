@@ -17,11 +17,13 @@ use syn::{DeriveInput, parse_macro_input};
 #[proc_macro_derive(Connection, attributes(connection))]
 pub fn derive_connection(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    ast::Input::from_syn(&input)
-        .and_then(|input| {
-            valid::validate(&input)?;
-            Ok(expand::expand(&input))
-        })
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    let input = ast::Input::from_syn(&input);
+    // A shape error leaves nothing to expand; an attribute mistake does not:
+    // the impl is emitted with the keys that are right, beside the errors,
+    // so the type's uses compile and only the mistakes are reported.
+    let mut out = valid::validate(&input).map_or_else(syn::Error::into_compile_error, |()| expand::expand(&input));
+    if let Some(errors) = &input.attr_errors {
+        out.extend(errors.to_compile_error());
+    }
+    out.into()
 }

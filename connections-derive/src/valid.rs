@@ -9,7 +9,7 @@ pub fn validate(input: &Input<'_>) -> syn::Result<()> {
     let ident = input.ident;
     match &input.original.data {
         Data::Enum(data) => {
-            let token = data.enum_token;
+            let token = &data.enum_token;
             return Err(syn::Error::new_spanned(
                 quote!(#token #ident),
                 format!(
@@ -18,7 +18,7 @@ pub fn validate(input: &Input<'_>) -> syn::Result<()> {
             ));
         }
         Data::Union(data) => {
-            let token = data.union_token;
+            let token = &data.union_token;
             return Err(syn::Error::new_spanned(
                 quote!(#token #ident),
                 format!(

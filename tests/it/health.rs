@@ -189,8 +189,13 @@ fn async_hooks_are_awaited_and_a_panic_is_a_failed_check() {
             checked[1].error.as_deref(),
             Some("the check panicked: probe of hl_panics panicked on purpose")
         );
-        // The check connected both.
-        assert!(reg.health().iter().all(|h| h.state == ConnectionState::Connected));
+        // The check connected both; the one whose check failed was reset after.
+        assert!(checked[1].reset && !checked[0].reset, "{checked:?}");
+        let health = reg.health();
+        assert_eq!(
+            (health[0].state, health[1].state, health[1].connects, health[1].resets),
+            (ConnectionState::Connected, ConnectionState::NotConnected, 1, 1)
+        );
     });
 }
 

@@ -18,6 +18,7 @@ mod environment;
 mod errors;
 mod factory;
 mod faults;
+mod heal;
 mod health;
 mod hygiene;
 mod lazy_init;

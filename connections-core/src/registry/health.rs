@@ -49,6 +49,14 @@ impl Registry {
     /// healthy unless its last connect failed. A hook that panics is a
     /// failed check, not a panic here; errors are redacted.
     ///
+    /// A connection whose check failed while it was connected is reset
+    /// (the `reset` event says `reason = "check"`, and
+    /// [`CheckOutcome::reset`] is set), so its next use reconnects: a
+    /// connection heals once its server is back, rather than fail until
+    /// someone resets it. A type opts out with
+    /// `#[connection(check_resets = false)]` (`SqlConnection` does: its pool
+    /// replaces broken sessions itself).
+    ///
     /// Sync hooks run on the calling task; async ones are awaited here, so an
     /// async hook needs the runtime its connection uses.
     ///
@@ -80,6 +88,8 @@ impl Registry {
         let mut outcomes = Vec::with_capacity(live.len());
         for conn in live {
             let started = Instant::now();
+            // The generation checked: a failed check resets it, and no newer one.
+            let generation = conn.dyn_generation();
             let redact = |text: &str| conn.dyn_config().redact(text);
             let (checked, error) = match catch_unwind(AssertUnwindSafe(|| conn.dyn_check())) {
                 Ok(Some(checking)) => (
@@ -96,13 +106,18 @@ impl Registry {
                     Some(format!("the check panicked: {}", crate::cell::panic_message(&*panic))),
                 ),
             };
+            let elapsed = started.elapsed();
+            // A connected instance whose check failed is broken: reset it, so
+            // the next use reconnects (unless the type heals on its own).
+            let reset = checked && error.is_some() && conn.dyn_reset_after_failed_check(generation);
             let outcome = CheckOutcome {
                 name: conn.dyn_name().to_owned(),
                 type_path: conn.dyn_type_path(),
                 ok: error.is_none(),
                 checked,
-                elapsed: started.elapsed(),
+                elapsed,
                 error: error.map(|e| redact(&e)),
+                reset,
             };
             let labels = Labels {
                 name: conn.dyn_name(),

@@ -138,7 +138,9 @@ const MAX_MOVES: u32 = 8;
 /// # }).unwrap();
 /// ```
 #[derive(Connection)]
-#[connection(type_name = "sql", async, crate = crate)]
+// `check_resets = false`: sqlx's pool replaces broken sessions itself, and
+// a transient error already resets the pool before its retry.
+#[connection(type_name = "sql", async, check_resets = false, crate = crate)]
 pub struct SqlConnection {
     base: BaseConnection<Pool>,
     state: State,
