@@ -232,8 +232,19 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
     /// The error for a connect that returned `Err`.
     pub(crate) fn connect_failed(&self, error: BoxError) -> Error {
         let redactor = self.redactor();
-        let hint = self.config.load().missing_section_hint();
-        Error::connect_failed(&self.name, self.type_path, error, |text| redactor.redact(text), hint)
+        let config = self.config.load();
+        let section = config
+            .section_file()
+            .map(|file| format!("[connections.{}] in {}", self.name, file.display()));
+        let hint = config.missing_section_hint();
+        Error::connect_failed(
+            &self.name,
+            self.type_path,
+            error,
+            |text| redactor.redact(text),
+            section,
+            hint,
+        )
     }
 
     /// The error for a connect that panicked: the message with config values

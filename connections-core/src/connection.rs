@@ -267,6 +267,7 @@ pub trait Connection: Sized + Send + Sync + 'static {
                 e.into(),
                 str::to_owned,
                 None,
+                None,
             ));
         }
         rx.recv_timeout(timeout).unwrap_or_else(|_| {

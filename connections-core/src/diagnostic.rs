@@ -64,6 +64,8 @@ pub enum DiagnosticKind {
     NoType,
     /// A section's `type` names no registered type, or one whose feature is off.
     UnknownType,
+    /// A section's `type` names another type than the one code looks it up as.
+    TypeConflict,
     /// A key the connection type does not read, with no close known key.
     UnknownKey,
     /// A key the connection type does not read, close to one it does (`user` for `username`).
@@ -88,6 +90,7 @@ impl DiagnosticKind {
             DiagnosticKind::SingularTable => "singular-table",
             DiagnosticKind::NoType => "no-type",
             DiagnosticKind::UnknownType => "unknown-type",
+            DiagnosticKind::TypeConflict => "type-conflict",
             DiagnosticKind::UnknownKey => "unknown-key",
             DiagnosticKind::NearMissKey => "near-miss-key",
             DiagnosticKind::IgnoredOption => "ignored-option",

@@ -316,12 +316,19 @@ pub enum Error {
     /// may quote a password). The [`source`](std::error::Error::source) shows
     /// the same redacted text, so printing the error chain shows no value either;
     /// [`Error::connect_cause`] gives the error `_connect` returned, to downcast.
-    #[error("connecting `{name}` ({type_path}) failed: {message}{}", hint.as_ref().map(|h| format!(" (note: {h})")).unwrap_or_default())]
+    #[error(
+        "connecting `{name}` ({type_path}{}) failed: {message}{}",
+        section.as_ref().map(|s| format!(", configured from {s}")).unwrap_or_default(),
+        hint.as_ref().map(|h| format!(" (note: {h})")).unwrap_or_default()
+    )]
     ConnectFailed {
         /// The connection name.
         name: String,
         /// The connection type's full path.
         type_path: &'static str,
+        /// Where the connection is configured: `[connections.<name>] in <file>`,
+        /// when a secrets section configures it.
+        section: Option<String>,
         /// The cause chain, `: `-separated, redacted.
         message: String,
         /// A likely mistake when the connection has no section: the nearest
@@ -475,8 +482,8 @@ impl Error {
     }
 
     /// Wraps an error returned by a connection's `_connect`: its cause chain
-    /// on one line, passed through `redact`, with `hint` for a connection
-    /// that has no section.
+    /// on one line, passed through `redact`, with the section it is
+    /// configured from, and `hint` for a connection that has no section.
     ///
     /// An error that already is a [`Error`] (a missing config key, say) is
     /// returned unchanged, so its message reaches the user directly.
@@ -485,6 +492,7 @@ impl Error {
         type_path: &'static str,
         err: BoxError,
         redact: impl Fn(&str) -> String,
+        section: Option<String>,
         hint: Option<String>,
     ) -> Self {
         match err.downcast::<Error>() {
@@ -494,6 +502,7 @@ impl Error {
                 Error::ConnectFailed {
                     name: name.to_owned(),
                     type_path,
+                    section,
                     hint,
                     source: Arc::new(Redacted {
                         text: message.clone(),
@@ -612,10 +621,11 @@ impl Error {
             Error::ConnectFailed {
                 name,
                 type_path,
+                section,
                 message,
                 hint,
                 source,
-            } => fields!(f, "ConnectFailed", name, type_path, message, hint, source),
+            } => fields!(f, "ConnectFailed", name, type_path, section, message, hint, source),
             Error::ConnectTimeout {
                 name,
                 type_path,
@@ -646,13 +656,14 @@ impl Error {
 }
 
 /// An error and its sources on one line, `: `-separated. A source whose text
-/// the line already ends with (a wrapper that prints its cause) is not repeated.
+/// the line already holds (a wrapper that prints its cause, at the end or
+/// before a note) is not repeated.
 pub(crate) fn cause_chain(err: &(dyn StdError + 'static)) -> String {
     let mut line = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
         let text = cause.to_string();
-        if !text.is_empty() && !line.ends_with(&text) {
+        if !text.is_empty() && !line.contains(&text) {
             line.push_str(": ");
             line.push_str(&text);
         }

@@ -101,3 +101,31 @@ fn values_are_masked_by_the_redaction_rules_and_origins_named() {
         assert!(!text.contains(secret), "{secret} in {text}");
     }
 }
+
+#[test]
+fn diagnostics_check_a_section_against_the_type_code_chose() {
+    // Copied from a SQL section, used in code as an `Echo`.
+    let reg = registry("[connections.cache]\ntype = 'sql'\nhost = 'cache.internal'\n");
+    let before = reg.diagnostics();
+    assert!(
+        before.iter().any(|d| d.message.contains("dialect")),
+        "before any lookup, the section reads as SQL: {before:?}"
+    );
+    reg.connection::<crate::common::Echo>("cache").unwrap();
+    let after = reg.diagnostics();
+    assert!(!after.iter().any(|d| d.message.contains("dialect")), "{after:?}");
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(
+        (after[0].severity, after[0].kind),
+        (Severity::Warning, DiagnosticKind::TypeConflict)
+    );
+    assert!(
+        after[0]
+            .message
+            .contains("is used as `it::common::Echo` (chosen in code), but `type = \"sql\"`"),
+        "{}",
+        after[0]
+    );
+    let report = Report::new(&reg);
+    assert_eq!(report.sections[0].type_name.as_deref(), Some("echo"));
+}

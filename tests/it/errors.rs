@@ -189,7 +189,8 @@ fn connect_failed_shows_its_cause_chain_redacted_on_one_line() {
     let err = reg.connection::<Leaky>("db").unwrap().instance().unwrap_err();
     assert_eq!(
         err.to_string(),
-        "connecting `db` (it::errors::Leaky) failed: driver gave up: auth as app:*** at db.internal refused"
+        "connecting `db` (it::errors::Leaky, configured from [connections.db] in test-secrets.toml) failed: \
+         driver gave up: auth as app:*** at db.internal refused"
     );
     let mut shown = vec![format!("{err:?}"), format!("{err:#?}")];
     let mut source = err.source();
@@ -326,5 +327,76 @@ fn debug_leads_with_the_message_so_main_prints_what_to_do() {
             found[0]
         )),
         "{shown}"
+    );
+}
+
+#[test]
+fn a_dialect_written_as_the_type_suggests_sql() {
+    for dialect in ["postgresql", "mysql", "postgresql+psycopg2"] {
+        let err = registry(&format!("[connections.db]\ntype = '{dialect}'\nhost = 'h'\n"))
+            .connection_dyn("db")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("unknown connection type `{dialect}` (did you mean `sql`?)")),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_typed_lookup_warns_once_of_a_misspelt_section_type() {
+    let reg = registry(
+        "[connections.typo]\ntype = 'echoo'\ntext = 'hi'\n\
+         [connections.data]\ntype = 'service_account'\n\
+         [connections.other]\ntype = 'counted'\n",
+    );
+    let logs = crate::common::captured_logs(|| {
+        for _ in 0..3 {
+            reg.connection::<Echo>("typo").unwrap();
+            reg.connection::<Echo>("data").unwrap();
+            reg.connection::<Echo>("other").unwrap();
+        }
+    });
+    let warned = |needle: &str| logs.lines().filter(|l| l.contains(needle)).count();
+    assert_eq!(
+        warned(r#"`type = "echoo"` in [connections.typo] names no connection type (did you mean `echo`?)"#),
+        1,
+        "{logs}"
+    );
+    assert_eq!(warned("names the connection type `it::common::Counted`"), 1, "{logs}");
+    // A `type` near no connection type is a client library's data: no warning.
+    assert_eq!(warned("service_account"), 0, "{logs}");
+}
+
+/// Fails to connect; its check connects.
+#[derive(Connection)]
+#[connection(type_name = "errors-unreachable")]
+struct Unreachable {
+    base: BaseConnection<()>,
+}
+
+impl Unreachable {
+    fn _connect(&self, _: &Config) -> Result<(), BoxError> {
+        Err("no route to the probe".into())
+    }
+    fn _check(&self) -> Result<(), BoxError> {
+        self.instance()?;
+        Ok(())
+    }
+}
+
+#[test]
+fn a_check_error_states_its_cause_once() {
+    // No section, and a near one: the failed connect carries a note after its cause.
+    let reg = registry("[connections.checks_typo]\ntype = 'errors-unreachable'\n");
+    let conn = reg.connection::<Unreachable>("checkstypo").unwrap();
+    assert!(conn.instance().is_err());
+    let checks = futures_executor::block_on(reg.check());
+    let error = checks[0].error.as_deref().unwrap();
+    assert_eq!(error.matches("no route to the probe").count(), 1, "{error}");
+    assert!(
+        error.contains("(note: there is no [connections.checkstypo] section"),
+        "{error}"
     );
 }

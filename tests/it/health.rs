@@ -117,7 +117,10 @@ fn a_failing_connection_shows_its_redacted_error_until_it_connects() {
     );
     assert_eq!(
         health.last_error.as_deref(),
-        Some("connecting `hl_fail` (it::common::Counted) failed: scripted failure of hl_fail")
+        Some(
+            "connecting `hl_fail` (it::common::Counted, configured from [connections.hl_fail] in test-secrets.toml) \
+             failed: scripted failure of hl_fail"
+        )
     );
     conn.instance().unwrap();
     let health = &reg.health()[0];

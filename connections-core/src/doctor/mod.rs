@@ -422,7 +422,18 @@ fn section(registry: &Registry, secrets: &Secrets, name: &str) -> Section {
     let table = secrets.section(name).cloned().unwrap_or_default();
     let section_origin = secrets.origin_of(&format!("connections.{name}")).map(Path::to_path_buf);
     let mut diagnostics = Vec::new();
-    let (type_name, type_path) = match registry.section_type(name) {
+    // The type code chose, where a lookup did: the section is what that type reads.
+    let chosen = registry.chosen_type(name);
+    if let Some(reg) = chosen
+        && let Some(conflict) = registry.type_conflict(reg, name, secrets)
+    {
+        diagnostics.push(
+            Diagnostic::warning(DiagnosticKind::TypeConflict, conflict)
+                .connection(name)
+                .keys(vec!["type".to_owned()]),
+        );
+    }
+    let (type_name, type_path) = match chosen.map_or_else(|| registry.section_type(name), Ok) {
         Ok(reg) => {
             #[cfg(feature = "sql")]
             if reg.is::<crate::sql::SqlConnection>() {

@@ -390,6 +390,7 @@ impl RegistryBuilder {
         });
         Registry {
             types: RwLock::new(types),
+            chosen: Mutex::default(),
             shared,
             default_ttl,
             #[cfg(feature = "watch")]

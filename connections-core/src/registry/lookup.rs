@@ -513,6 +513,11 @@ impl<'r> Lookup<'r> {
         let section = secrets.section(name);
         if explicit {
             self.warn_if_section_names_another_type(reg, name, &secrets);
+            self.registry
+                .chosen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(name.into(), reg);
         }
         // A `type` naming a registered connection type is the framework's
         // key (left out of `deserialize`); any other is a client library's data.
@@ -541,26 +546,45 @@ impl<'r> Lookup<'r> {
     /// call site chose this one: the section's key is left alone (it may be a
     /// client library's own data) but a warning names both.
     pub(super) fn warn_if_section_names_another_type(&self, reg: Registration, name: &str, secrets: &Secrets) {
-        let Some(Value::String(section_type)) = secrets.section(name).and_then(|s| s.get("type")) else {
-            return;
-        };
-        let other = self.registry.with_types(|t| t.resolve(section_type).ok());
-        if let Some(other) = other
-            && (other.type_id)() != (reg.type_id)()
-        {
-            tracing::warn!(
-                connection = name,
-                used = reg.type_path,
-                section_type = other.type_path,
-                "connection `{name}` is used as `{}` (chosen in code), but `type = \"{section_type}\"` in [connections.{name}] names the connection type `{}`; the section's `type` is ignored: remove it, or ask for that type",
-                reg.type_path,
-                other.type_path
-            );
+        if let Some(conflict) = self.registry.type_conflict(reg, name, secrets) {
+            tracing::warn!(connection = name, used = reg.type_path, "{conflict}");
         }
     }
 }
 
 impl Registry {
+    /// Why the section `type` of `name` disagrees with `reg`, the type code
+    /// chose: it names another registered type, or names none but comes
+    /// close to one (a typo; a `type` close to no type is a client library's
+    /// data, such as `type = "service_account"`, and no conflict).
+    pub(crate) fn type_conflict(&self, reg: Registration, name: &str, secrets: &Secrets) -> Option<String> {
+        let Some(Value::String(section_type)) = secrets.section(name).and_then(|s| s.get("type")) else {
+            return None;
+        };
+        match self.with_types(|t| t.resolve(section_type)) {
+            Ok(other) if (other.type_id)() != (reg.type_id)() => Some(format!(
+                "connection `{name}` is used as `{}` (chosen in code), but `type = \"{section_type}\"` in [connections.{name}] names the connection type `{}`; the section's `type` is ignored: remove it, or ask for that type",
+                reg.type_path, other.type_path
+            )),
+            Err(Error::UnknownType {
+                nearest: Some(nearest), ..
+            }) => Some(format!(
+                "connection `{name}` is used as `{}` (chosen in code), but `type = \"{section_type}\"` in [connections.{name}] names no connection type (did you mean `{nearest}`?); the section's `type` is ignored: correct it, or remove it",
+                reg.type_path
+            )),
+            _ => None,
+        }
+    }
+
+    /// The type code chose for `name` in a lookup that built it, if any.
+    pub(crate) fn chosen_type(&self, name: &str) -> Option<Registration> {
+        self.chosen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name)
+            .copied()
+    }
+
     /// The type a lookup of `name` with no type in code resolves to: the name
     /// itself if it is a short type name, else the section's `type` key; the
     /// error such a lookup would return.

@@ -63,6 +63,9 @@ use self::types::Types;
 /// ```
 pub struct Registry {
     types: RwLock<Types>,
+    /// The type code chose for each name it looked up with one (typed, or
+    /// `with_type`): the diagnostics check the section against it.
+    chosen: Mutex<HashMap<Box<str>, Registration>>,
     shared: Arc<Shared>,
     /// The default ttl (code, else `CONNECTIONS_DEFAULT_TTL`), or why the variable is unusable.
     default_ttl: Result<Option<Duration>>,

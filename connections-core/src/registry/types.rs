@@ -98,6 +98,23 @@ const FIRST_PARTY: &[(&str, &str, &str, bool)] = &[(
     cfg!(feature = "sql"),
 )];
 
+/// What Streamlit users write as `type` for a first-party type, and that
+/// type's name: a SQL dialect (with or without SQLAlchemy's `+driver`) is
+/// `type = "sql"` with `dialect = "..."`.
+const ALSO_WRITTEN_AS: &[(&str, &[&str])] = &[(
+    "sql",
+    &["postgresql", "postgres", "pg", "mysql", "mariadb", "sqlite", "sqlite3"],
+)];
+
+/// The first-party type `requested` is a common stand-in for, if any.
+fn written_for(requested: &str) -> Option<&'static str> {
+    let base = requested.split('+').next().unwrap_or(requested).to_ascii_lowercase();
+    ALSO_WRITTEN_AS
+        .iter()
+        .find(|(_, aliases)| aliases.contains(&base.as_str()))
+        .map(|&(name, _)| name)
+}
+
 /// The feature to enable for `type_name`, if it is a first-party type this build leaves out.
 fn disabled_feature(type_name: &str) -> Option<&'static str> {
     FIRST_PARTY
@@ -160,7 +177,9 @@ impl Types {
             _ => {
                 let registered = self.names();
                 Err(Error::UnknownType {
-                    nearest: nearest(requested, registered.iter().map(String::as_str)),
+                    nearest: written_for(requested)
+                        .map(str::to_owned)
+                        .or_else(|| nearest(requested, registered.iter().map(String::as_str))),
                     requested: requested.to_owned(),
                     registered,
                     asked_by: None,
@@ -197,5 +216,18 @@ mod tests {
         }
         // Any other unknown name is still unknown.
         assert!(matches!(types.resolve("redis").unwrap_err(), Error::UnknownType { .. }));
+    }
+
+    #[test]
+    fn a_dialect_written_as_the_type_suggests_sql() {
+        let types = Types::default();
+        for asked in ["postgresql", "PostgreSQL", "postgresql+psycopg2", "mysql", "sqlite"] {
+            let err = types.resolve(asked).unwrap_err();
+            assert!(
+                matches!(&err, Error::UnknownType { nearest: Some(n), .. } if n == "sql"),
+                "{asked}: {err}"
+            );
+            assert!(err.to_string().contains("(did you mean `sql`?)"), "{err}");
+        }
     }
 }
