@@ -3,7 +3,8 @@
 //! reads them, its `kv` sections included, before deploy.
 //!
 //! Run it with `cargo run --example doctor -- doctor` (add `--connect` to
-//! connect each SQL connection, `--json` for machines). Without `doctor` it
+//! connect each connection, its own types included, and run their checks;
+//! `--json` for machines). Without `doctor` it
 //! runs the "application". It writes its secrets to a temporary directory, so
 //! it needs no setup.
 

@@ -24,7 +24,10 @@ enum Command {
     /// section, where each key came from, its type, and every problem.
     /// Exits with 1 when anything is an error.
     Doctor {
-        /// Also connect each first-party connection (`type = "sql"`) and report how it went.
+        /// Also connect each connection whose type this command knows (`type = "sql"`)
+        /// and report how it went; the others are listed as skipped, with the reason.
+        /// Your application's own types are connected by its own doctor
+        /// (`connections_core::doctor::run`).
         #[arg(long)]
         connect: bool,
         /// Print JSON for machines instead of the table.
@@ -73,7 +76,12 @@ fn main() -> ExitCode {
             };
             doctor::run_with(
                 &registry,
-                &doctor::Options::default().connect(connect).json(json).color(color),
+                // Outside the application: its own types are not registered here.
+                &doctor::Options::default()
+                    .standalone(true)
+                    .connect(connect)
+                    .json(json)
+                    .color(color),
             )
         }
         Command::Exec { secrets, command } => exec(&builder(secrets).build(), &command),

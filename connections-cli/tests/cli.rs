@@ -175,7 +175,7 @@ username = "etl"
         "warning  found a singular [connection.analytics] table, which no lookup reads; rename it to [connections.analytics]",
         "`user` (did you mean `username`?)",
         "error    missing keys `host`, `username` in [connections.db]: add `host = ...` and `username = ...` under [connections.db] in .streamlit/secrets.toml",
-        "error    unknown connection type `redis`",
+        "warning  [connections.cache]: type `redis` is not one this command knows",
         "warning  cannot tell the type of connection `warehouse`",
         r#"add a line `type = "sql"` under [connections.warehouse]"#,
         "[connections.cache]  type unknown",
@@ -242,6 +242,51 @@ pasword = "{SENTINEL}-8"
     let text = stdout(&connections(dir.path(), &["doctor"], &[]));
     assert!(text.contains("  pasword  ***"), "{text}");
     assert!(text.contains("`pasword` (did you mean `password`?)"), "{text}");
+}
+
+#[test]
+fn an_applications_own_types_are_warnings_that_point_to_its_doctor() {
+    let dir = tempfile::tempdir().unwrap();
+    project_secrets(
+        dir.path(),
+        "[connections.cache]\ntype = \"redis\"\nhost = \"cache.internal\"\n\n\
+         [connections.local]\ntype = \"sql\"\nurl = \"sqlite:///app.db\"\n",
+    );
+    let out = connections(dir.path(), &["doctor"], &[]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "nothing else is wrong: {text}");
+    assert!(
+        text.contains(
+            "warning  [connections.cache]: type `redis` is not one this command knows (it knows `connections_core::sql::SqlConnection`, `sql`); \
+             if it is your application's own type, check this section with your application's doctor (`connections_core::doctor::run(Registry::global())` in its binary)"
+        ),
+        "{text}"
+    );
+    assert!(text.ends_with("2 sections, 0 errors, 1 warning\n"), "{text}");
+    // `--connect` says what it skipped, and why.
+    let out = connections(dir.path(), &["doctor", "--connect"], &[]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("  connect  skipped: its type is not one this program registers; the application's own doctor (`doctor::run`) connects it"),
+        "{text}"
+    );
+    assert!(text.contains("  connect  connected in "), "{text}");
+    assert!(
+        text.ends_with("2 sections, 0 errors, 1 warning, 1 connect skipped\n"),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&connections(dir.path(), &["doctor", "--connect", "--json"], &[]).stdout).unwrap();
+    let cache = &json["sections"][0];
+    assert_eq!(cache["name"], "cache");
+    assert_eq!(cache["connect"]["ok"], false);
+    assert!(
+        cache["connect"]["skipped"]
+            .as_str()
+            .unwrap()
+            .contains("not one this program registers")
+    );
 }
 
 #[test]

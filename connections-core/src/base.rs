@@ -66,6 +66,8 @@ use crate::trace::{Redactor, traced_outcome};
 /// ```
 pub struct BaseConnection<R> {
     name: Box<str>,
+    /// The scope it was built in, for a session-scoped connection.
+    scope: Option<Arc<str>>,
     type_name: &'static str,
     type_path: &'static str,
     /// Swapped whole by a secrets reload; each connect reads one snapshot.
@@ -117,6 +119,7 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
         };
         Self {
             name: name.into(),
+            scope: config.scope_arc().cloned(),
             type_name,
             type_path,
             config: ArcSwap::from_pointee(config),
@@ -225,6 +228,7 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
             "connect",
             connection = &*self.name,
             type_path = self.type_path,
+            scope = self.scope.as_deref(),
             generation = self.cell.generation()
         )
     }
@@ -352,6 +356,17 @@ impl<R> BaseConnection<R> {
     /// ```
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The key of the [`Scope`](crate::Scope) this connection was built in,
+    /// for a session-scoped type (a user, a session id, a tenant); `None` for
+    /// a global one. `_connect` and `_check` read it as `self.scope_key()`.
+    ///
+    /// # Examples
+    ///
+    /// See [`Config::scope_key`].
+    pub fn scope_key(&self) -> Option<&str> {
+        self.scope.as_deref()
     }
 
     /// The connection type's short name (`type_name = "..."`), or its full
@@ -513,12 +528,14 @@ impl<R> BaseConnection<R> {
     ///
     /// See [`Health`].
     pub fn health(&self) -> Health {
-        self.stats.health(
+        let mut health = self.stats.health(
             self.labels(),
             self.type_path,
             self.cell.is_set(),
             self.cell.generation(),
-        )
+        );
+        health.scope = self.scope.as_deref().map(str::to_owned);
+        health
     }
 
     fn traced_reset(&self, reason: ResetReason) {
@@ -526,6 +543,7 @@ impl<R> BaseConnection<R> {
         tracing::debug!(
             connection = &*self.name,
             type_path = self.type_path,
+            scope = self.scope.as_deref(),
             generation = self.cell.generation(),
             reason = reason.as_str(),
             "reset"

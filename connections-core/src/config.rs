@@ -68,6 +68,8 @@ pub struct Config {
     /// framework's key, which [`deserialize`](Config::deserialize) leaves out)
     /// rather than being a client library's data.
     type_is_ours: bool,
+    /// The scope a session-scoped connection was built in.
+    scope: Option<Arc<str>>,
 }
 
 /// What a connection read of its configuration: redaction masks the values
@@ -104,6 +106,7 @@ impl Config {
             info: Arc::new(SourceInfo::default()),
             reads: Arc::default(),
             type_is_ours: false,
+            scope: None,
         }
     }
 
@@ -147,6 +150,7 @@ impl Config {
             info,
             reads: Arc::default(),
             type_is_ours: false,
+            scope: None,
         }
     }
 
@@ -165,7 +169,7 @@ impl Config {
             .filter(|(_, origin)| **origin == Origin::Kwargs)
             .filter_map(|(key, _)| Some((key.clone(), self.values.get(key)?.clone())))
             .collect();
-        Self::resolved(&self.name, section, section_origins, &kwargs, info)
+        Self::resolved(&self.name, section, section_origins, &kwargs, info).with_scope(self.scope.clone())
     }
 
     /// Whether both hold the same keys and values (a float compared by its
@@ -558,6 +562,45 @@ impl Config {
         for key in keys {
             reads.known.insert(top_key(key).to_owned());
         }
+    }
+
+    /// The scope a session-scoped connection is built in.
+    pub(crate) fn with_scope(mut self, scope: Option<Arc<str>>) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// The key of the [`Scope`](crate::Scope) a session-scoped connection was
+    /// built in (a user, a session id, a tenant), for a `_connect` that
+    /// connects as that user; `None` for a global connection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::{BoxError, BaseConnection, Config, Connection, Registry};
+    ///
+    /// #[derive(Connection)]
+    /// #[connection(type_name = "scope-key-doc", scope = "session")]
+    /// struct AsUser { base: BaseConnection<String> }
+    /// impl AsUser {
+    ///     fn _connect(&self, config: &Config) -> Result<String, BoxError> {
+    ///         Ok(format!("token for {}", config.scope_key().unwrap_or("nobody")))
+    ///     }
+    /// }
+    ///
+    /// let registry = Registry::builder().secrets_toml("s", "").build();
+    /// let conn = registry.scope("ada").connection::<AsUser>("api")?;
+    /// assert_eq!(*conn.instance()?, "token for ada");
+    /// assert_eq!(conn.scope_key(), Some("ada"));
+    /// # Ok::<(), connections_core::Error>(())
+    /// ```
+    pub fn scope_key(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
+    /// The shared scope key, for the connection built from this configuration.
+    pub(crate) fn scope_arc(&self) -> Option<&Arc<str>> {
+        self.scope.as_ref()
     }
 
     /// Marks the `type` key as the framework's own (it names the

@@ -387,6 +387,17 @@ pub trait Connection: Sized + Send + Sync + 'static {
         self.base().name()
     }
 
+    /// The key of the [`Scope`](crate::Scope) a session-scoped connection was
+    /// built in (a user, a session id); `None` for a global one. `_connect`
+    /// and `_check` read it to act as that user.
+    ///
+    /// # Examples
+    ///
+    /// See [`Config::scope_key`].
+    fn scope_key(&self) -> Option<&str> {
+        self.base().scope_key()
+    }
+
     /// The configuration the next connect receives, as a snapshot; see
     /// [`BaseConnection::config`] for why it is an `Arc` (a secrets reload may
     /// swap it).
@@ -707,6 +718,8 @@ pub trait DynConnection: Any + Send + Sync + sealed::Sealed {
     fn dyn_health(&self) -> crate::health::Health;
     #[doc(hidden)]
     fn dyn_reset_after_failed_check(&self, generation: u64) -> bool;
+    #[doc(hidden)]
+    fn dyn_scope_key(&self) -> Option<&str>;
 }
 
 impl<T: Connection> DynConnection for T {
@@ -746,6 +759,9 @@ impl<T: Connection> DynConnection for T {
     }
     fn dyn_health(&self) -> crate::health::Health {
         self.base().health()
+    }
+    fn dyn_scope_key(&self) -> Option<&str> {
+        self.base().scope_key()
     }
     fn dyn_reset_after_failed_check(&self, generation: u64) -> bool {
         T::CHECK_RESETS

@@ -70,6 +70,9 @@ impl std::fmt::Display for ConnectionState {
 pub struct Health {
     /// The connection name.
     pub name: String,
+    /// The key of the scope a session-scoped connection belongs to; `None`
+    /// for a global one.
+    pub scope: Option<String>,
     /// The type's short name.
     pub type_name: &'static str,
     /// The type's full path.
@@ -108,6 +111,13 @@ pub struct Health {
 pub struct CheckOutcome {
     /// The connection name.
     pub name: String,
+    /// The key of the scope a session-scoped connection belongs to; `None`
+    /// for a global one, and for a row that sums a name's scopes
+    /// ([`ScopedChecks::Summary`]).
+    pub scope: Option<String>,
+    /// For a row that sums a name's session-scoped connections
+    /// ([`ScopedChecks::Summary`]): how many were checked, and how many failed.
+    pub scopes: Option<ScopeTally>,
     /// The type's full path.
     pub type_path: &'static str,
     /// Whether it is healthy: its `_check` passed, or, for a type with no
@@ -123,6 +133,41 @@ pub struct CheckOutcome {
     /// Whether the failed check reset the connection (it was connected, and
     /// its type resets on a failed check): its next use reconnects.
     pub reset: bool,
+}
+
+/// How [`Registry::check_with`](crate::Registry::check_with) reports
+/// session-scoped connections, of which a service may hold thousands.
+///
+/// # Examples
+///
+/// See [`Registry::check_with`](crate::Registry::check_with).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ScopedChecks {
+    /// Check each one and report it on a row of its own, with its scope key
+    /// (what [`Registry::check`](crate::Registry::check) does).
+    #[default]
+    Each,
+    /// Check each one, and report one row per connection name and type that
+    /// sums them ([`CheckOutcome::scopes`]), with the first failure's error.
+    Summary,
+    /// Leave them out: check the global connections only.
+    Skip,
+}
+
+/// How many session-scoped connections a summary row of
+/// [`Registry::check_with`](crate::Registry::check_with) sums.
+///
+/// # Examples
+///
+/// See [`Registry::check_with`](crate::Registry::check_with).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct ScopeTally {
+    /// Connections checked (one per live scope that has one).
+    pub checked: usize,
+    /// Of those, the ones whose check failed.
+    pub failed: usize,
 }
 
 /// A duration as milliseconds (with fractions), for JSON readers.
@@ -268,6 +313,7 @@ impl Stats {
         let last_error = last.and_then(|l| l.error.clone());
         Health {
             name: labels.name.to_owned(),
+            scope: None,
             type_name: labels.type_name,
             type_path,
             state: if connected {

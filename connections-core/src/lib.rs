@@ -204,10 +204,18 @@
 //!
 //! A type declared `#[connection(scope = "session")]` (Streamlit's
 //! `scope="session"`) is cached per [`Scope`], from [`Registry::scope`] with
-//! any key (a session id, a tenant), and closed when the scope's last handle
-//! is dropped or at [`Scope::close`]; `ttl` and `max_entries` apply per scope.
-//! Looked up without a scope, it is [`Error::SessionScoped`]. A global type
-//! looked up through a scope is the registry's.
+//! any key (a user, a session id, a tenant), and closed when the scope ends:
+//! after its idle time without a handle ([`RegistryBuilder::scope_idle`], so
+//! a user's session lives from one request to the next), with its last
+//! handle when it has none, or at [`Scope::close`]; `ttl` and `max_entries`
+//! apply per scope. [`Registry::owned_scope`] (for an `Arc<Registry>`) and
+//! the global registry give a `Scope<'static>` to keep anywhere.
+//! `_connect` and `_check` read the key with
+//! [`scope_key`](Connection::scope_key); health rows, check rows and tracing
+//! events carry it, and [`Registry::check_with`] sums or skips scoped
+//! connections so `/healthz` stays small. Looked up without a scope, a
+//! session type is [`Error::SessionScoped`]. A global type looked up through
+//! a scope is the registry's.
 //!
 //! # Diagnose
 //!
@@ -301,7 +309,7 @@ pub use crate::connection::{
 pub use crate::diagnostic::{Diagnostic, DiagnosticKind, Severity};
 pub use crate::error::{BoxError, Error, Result};
 pub use crate::handle::ConnectionRef;
-pub use crate::health::{CheckOutcome, ConnectionState, Health};
+pub use crate::health::{CheckOutcome, ConnectionState, Health, ScopeTally, ScopedChecks};
 pub use crate::instance::InstanceRef;
 pub use crate::origin::ENV_PREFIX;
 pub use crate::registry::{Lookup, Registration, Registry, RegistryBuilder, Reloaded, Scope, ScopeClosed, WATCH_ENV};

@@ -2,6 +2,7 @@
 //! secrets as data, with the same hints the lookups give.
 
 use connections_core::doctor::Report;
+use connections_core::prelude::*;
 use connections_core::{DiagnosticKind, Registry, Severity};
 
 use crate::common::registry;
@@ -128,4 +129,100 @@ fn diagnostics_check_a_section_against_the_type_code_chose() {
     );
     let report = Report::new(&reg);
     assert_eq!(report.sections[0].type_name.as_deref(), Some("echo"));
+}
+
+/// An application's own type: logs in with `username` and `password`.
+#[derive(Connection)]
+#[connection(type_name = "dg-login")]
+struct Login {
+    base: BaseConnection<String>,
+}
+
+impl Login {
+    fn _connect(&self, config: &Config) -> Result<String, BoxError> {
+        config.require(&["username", "password"])?;
+        Ok(config.get("username")?)
+    }
+
+    fn _check(&self) -> Result<(), BoxError> {
+        if self.instance()?.as_str() == "locked" {
+            return Err("the account is locked".into());
+        }
+        Ok(())
+    }
+}
+
+/// A session-scoped type: each scope connects its own.
+#[derive(Connection)]
+#[connection(type_name = "dg-session", scope = "session")]
+struct PerUser {
+    base: BaseConnection<()>,
+}
+
+impl PerUser {
+    fn _connect(&self, _: &Config) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_applications_doctor_connects_its_own_types_and_runs_their_checks() {
+    let reg = registry(
+        "[connections.good]\ntype = 'dg-login'\nusername = 'app'\npassword = 'pw'\n\
+         [connections.typos]\ntype = 'dg-login'\nusrname = 'app'\npasswrd = 'pw'\n\
+         [connections.locked]\ntype = 'dg-login'\nusername = 'locked'\npassword = 'pw'\n\
+         [connections.sessions]\ntype = 'dg-session'\n\
+         [connections.unknown]\ntype = 'dg-nothing'\n",
+    );
+    let mut report = Report::new(&reg);
+    report.connect(&reg);
+    let outcome = |name: &str| {
+        report
+            .sections
+            .iter()
+            .find(|s| s.name == name)
+            .and_then(|s| s.connect.clone())
+            .unwrap()
+    };
+    let good = outcome("good");
+    assert!(good.ok && good.checked && good.error.is_none(), "{good:?}");
+    let typos = outcome("typos");
+    assert!(!typos.ok && !typos.checked, "{typos:?}");
+    assert!(
+        typos
+            .error
+            .as_deref()
+            .unwrap()
+            .starts_with("missing keys `username`, `password` in [connections.typos]"),
+        "{typos:?}"
+    );
+    let locked = outcome("locked");
+    assert!(!locked.ok && locked.checked, "{locked:?}");
+    assert_eq!(
+        locked.error.as_deref(),
+        Some("connected `locked` (it::diagnose::Login), but its check failed: the account is locked")
+    );
+    let sessions = outcome("sessions");
+    assert!(
+        sessions.skipped.as_deref().unwrap().contains("is session-scoped"),
+        "{sessions:?}"
+    );
+    let unknown = outcome("unknown");
+    assert!(
+        unknown
+            .skipped
+            .as_deref()
+            .unwrap()
+            .contains("fix the section's `type` first"),
+        "{unknown:?}"
+    );
+    assert!(report.has_errors());
+    let text = report.to_string();
+    assert!(
+        text.contains("connected in ") && text.contains(", check passed"),
+        "{text}"
+    );
+    assert!(text.ends_with("2 failed connects, 2 connects skipped"), "{text}");
+    // Nothing was cached in the application's registry.
+    assert_eq!(reg.cached_len(), 0);
 }

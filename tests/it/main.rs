@@ -28,6 +28,7 @@ mod reload;
 mod reset;
 mod rotation;
 mod scope;
+mod scope_life;
 mod secret_typos;
 mod secrets;
 mod sql;

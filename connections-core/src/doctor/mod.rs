@@ -1,6 +1,6 @@
 //! The doctor: a report on the secrets as the library reads them (each
 //! `[connections.*]` section, where each key came from, its type, every
-//! diagnostic), optionally connecting each first-party connection, for a
+//! diagnostic), optionally connecting each connection and running its check, for a
 //! person (a table, colour on a terminal) or a machine (JSON).
 //!
 //! The `connections doctor` command (crate `connections-cli`) prints this
@@ -22,24 +22,17 @@
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-#[cfg(feature = "sql")]
-use std::time::Duration;
 
 use toml::Value;
 
-#[cfg(feature = "sql")]
-use crate::connection::Connection as _;
 use crate::diagnostic::{Diagnostic, DiagnosticKind, Severity};
 use crate::error::Error;
 use crate::redact::{EVERY_KEY, collect_secrets, is_harmless_key, is_secret_key, mask};
 use crate::registry::Registry;
 use crate::secrets::Secrets;
 
+mod connect;
 mod render;
-
-/// How long `--connect` waits for one connection.
-#[cfg(feature = "sql")]
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The doctor's report: the files read, each connection section, and what
 /// is wrong. Build it with [`Report::new`]; print it with `Display` (plain
@@ -115,12 +108,35 @@ pub struct Key {
 #[derive(Clone, Debug, serde::Serialize)]
 #[non_exhaustive]
 pub struct ConnectOutcome {
-    /// Whether it connected.
+    /// Whether it connected, and its type's `_check` (if it has one) passed.
     pub ok: bool,
-    /// How long it took, in milliseconds.
+    /// Why it was not tried (an unknown type, errors in the section, a
+    /// session-scoped type); such a connection neither passed nor failed.
+    pub skipped: Option<String>,
+    /// Whether the type's `_check` ran after the connect.
+    pub checked: bool,
+    /// How long it took, its check included, in milliseconds.
     pub elapsed_ms: f64,
-    /// The error, redacted, when it did not connect.
+    /// The error, redacted, when it did not connect or its check failed.
     pub error: Option<String>,
+}
+
+impl ConnectOutcome {
+    /// A connection not tried, and why.
+    fn skipped(reason: String) -> Self {
+        Self {
+            ok: false,
+            skipped: Some(reason),
+            checked: false,
+            elapsed_ms: 0.0,
+            error: None,
+        }
+    }
+
+    /// Whether it was tried and failed (a skipped one did not).
+    fn failed(&self) -> bool {
+        !self.ok && self.skipped.is_none()
+    }
 }
 
 /// How [`run_with`] reports.
@@ -135,8 +151,14 @@ pub struct ConnectOutcome {
 #[non_exhaustive]
 #[must_use]
 pub struct Options {
-    /// Try to connect each first-party connection (`type = "sql"`).
+    /// Try to connect each connection whose type is registered (and run
+    /// its `_check`); the others are reported as skipped, with the reason.
     pub connect: bool,
+    /// The doctor runs outside the application (the `connections` command),
+    /// where only first-party types are registered: a section whose type it
+    /// does not know is a warning that points to the application's own
+    /// doctor, not an error.
+    pub standalone: bool,
     /// Print JSON instead of the table.
     pub json: bool,
     /// Colour the table: `None` colours when standard output is a terminal
@@ -148,6 +170,12 @@ impl Options {
     /// Sets [`Options::connect`].
     pub fn connect(mut self, connect: bool) -> Self {
         self.connect = connect;
+        self
+    }
+
+    /// Sets [`Options::standalone`].
+    pub fn standalone(mut self, standalone: bool) -> Self {
+        self.standalone = standalone;
         self
     }
 
@@ -194,7 +222,7 @@ pub fn run(registry: &Registry) -> ExitCode {
 /// # }
 /// ```
 pub fn run_with(registry: &Registry, options: &Options) -> ExitCode {
-    let mut report = Report::new(registry);
+    let mut report = Report::with_options(registry, options);
     if options.connect {
         report.connect(registry);
     }
@@ -255,8 +283,27 @@ impl Registry {
 }
 
 impl Report {
-    /// The report on `registry`'s secrets, without connecting.
+    /// The report on `registry`'s secrets, without connecting, as the
+    /// application's own doctor makes it: a type it does not know is an error.
     pub fn new(registry: &Registry) -> Self {
+        Self::with_options(registry, &Options::default())
+    }
+
+    /// The report on `registry`'s secrets, without connecting; with
+    /// [`Options::standalone`], a type it does not know is a warning.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::{Registry, Severity, doctor::{Options, Report}};
+    ///
+    /// let registry = Registry::builder().secrets_toml("s.toml", "[connections.cache]\ntype = 'redis'\n").build();
+    /// assert!(Report::new(&registry).has_errors(), "in the application: an unknown type");
+    /// let outside = Report::with_options(&registry, &Options::default().standalone(true));
+    /// assert!(!outside.has_errors(), "outside it: perhaps the application's own type");
+    /// assert!(outside.sections[0].diagnostics[0].message.contains("doctor::run"));
+    /// ```
+    pub fn with_options(registry: &Registry, options: &Options) -> Self {
         let secrets = match registry.secrets() {
             Ok(secrets) => secrets,
             Err(error) => {
@@ -296,7 +343,7 @@ impl Report {
         let sections = secrets
             .connection_names()
             .into_iter()
-            .map(|name| section(registry, &secrets, name))
+            .map(|name| section(registry, &secrets, name, options.standalone))
             .collect();
         Report {
             files: secrets.files().to_vec(),
@@ -306,28 +353,76 @@ impl Report {
         }
     }
 
-    /// Tries to connect each first-party connection (`type = "sql"`) whose
-    /// section has no error, each on its own, never cached in `registry`, and
-    /// records how it went: an error when it did not connect within its
-    /// `connect_timeout` (30 s at most). It connects as the application would:
-    /// a SQLite file that does not exist yet is created.
+    /// Tries to connect each section's connection, each on its own, never
+    /// cached in `registry`, and runs its type's `_check`; records how it
+    /// went: an error when it did not connect (or its check failed) within
+    /// 30 s. It connects as the application would: a SQLite file that does
+    /// not exist yet is created. A section it cannot connect is skipped, with
+    /// the reason: a type not registered here, errors in the section, a
+    /// session-scoped type (each scope connects its own).
     ///
-    /// It runs on a thread of its own with its own runtime, so it may be
-    /// called from anywhere, inside an async runtime too. Without the `sql`
-    /// feature there is nothing to try.
+    /// It runs on a thread of its own, so it may be called from anywhere,
+    /// inside an async runtime too; async connects are driven by a tokio
+    /// runtime of that thread's when the `sql` feature is on (clients built
+    /// on tokio need one), else by a plain executor. To drive them on your
+    /// own runtime, call [`connect_async`](Report::connect_async) instead.
     pub fn connect(&mut self, registry: &Registry) {
-        #[cfg(feature = "sql")]
         std::thread::scope(|scope| {
-            scope.spawn(|| sql_connects(registry, &mut self.sections));
+            scope.spawn(|| {
+                let sections = &mut self.sections;
+                #[cfg(feature = "sql")]
+                match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(runtime) => runtime.block_on(connect::connect_sections(registry, sections)),
+                    Err(error) => {
+                        for section in sections.iter_mut() {
+                            section.connect = Some(ConnectOutcome::skipped(format!(
+                                "could not start a runtime to connect on: {error}"
+                            )));
+                        }
+                    }
+                }
+                #[cfg(not(feature = "sql"))]
+                connect::block_on(connect::connect_sections(registry, sections));
+            });
         });
-        #[cfg(not(feature = "sql"))]
-        let _ = registry;
+    }
+
+    /// As [`connect`](Report::connect), on the caller's executor: for an
+    /// application whose connections need its own runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::{BoxError, BaseConnection, Config, Connection, Registry, doctor::Report};
+    ///
+    /// #[derive(Connection)]
+    /// #[connection(type_name = "doctor-async-doc", async)]
+    /// struct Remote { base: BaseConnection<u8> }
+    /// impl Remote {
+    ///     async fn _connect(&self, _: &Config) -> Result<u8, BoxError> { Ok(1) }
+    ///     async fn _check(&self) -> Result<(), BoxError> { Err("the server is read-only".into()) }
+    /// }
+    ///
+    /// let registry = Registry::builder().secrets_toml("s.toml", "[connections.r]\ntype = 'doctor-async-doc'\n").build();
+    /// let mut report = Report::new(&registry);
+    /// futures_executor::block_on(report.connect_async(&registry));
+    /// let outcome = report.sections[0].connect.as_ref().unwrap();
+    /// assert!(!outcome.ok && outcome.checked, "{outcome:?}");
+    /// assert!(outcome.error.as_deref().unwrap().ends_with("but its check failed: the server is read-only"));
+    /// assert!(report.has_errors());
+    /// ```
+    pub async fn connect_async(&mut self, registry: &Registry) {
+        connect::connect_sections(registry, &mut self.sections).await;
     }
 
     /// Whether anything is an error (a failed connect included): the doctor
     /// then exits with a failure.
     pub fn has_errors(&self) -> bool {
-        self.count(Severity::Error) > 0 || self.sections.iter().any(|s| s.connect.as_ref().is_some_and(|c| !c.ok))
+        self.count(Severity::Error) > 0
+            || self
+                .sections
+                .iter()
+                .any(|s| s.connect.as_ref().is_some_and(ConnectOutcome::failed))
     }
 
     /// How many diagnostics of `severity` there are, in all.
@@ -418,7 +513,7 @@ fn config_error(name: &str, error: &Error) -> Diagnostic {
 }
 
 /// The report on one `[connections.<name>]` section.
-fn section(registry: &Registry, secrets: &Secrets, name: &str) -> Section {
+fn section(registry: &Registry, secrets: &Secrets, name: &str, standalone: bool) -> Section {
     let table = secrets.section(name).cloned().unwrap_or_default();
     let section_origin = secrets.origin_of(&format!("connections.{name}")).map(Path::to_path_buf);
     let mut diagnostics = Vec::new();
@@ -444,6 +539,27 @@ fn section(registry: &Registry, secrets: &Secrets, name: &str) -> Section {
                 }
             }
             (Some(reg.type_name().to_owned()), Some(reg.type_path().to_owned()))
+        }
+        Err(Error::UnknownType {
+            requested,
+            registered,
+            nearest,
+            ..
+        }) if standalone => {
+            // Perhaps the application's own type: only its binary registers it.
+            diagnostics.push(
+                Diagnostic::warning(
+                    DiagnosticKind::UnknownType,
+                    format!(
+                        "[connections.{name}]: type `{requested}` is not one this command knows (it knows {}){}; if it is your application's own type, check this section with your application's doctor (`connections_core::doctor::run(Registry::global())` in its binary), where its types are registered",
+                        crate::error::list_or_none(&registered),
+                        crate::error::nearest_hint(nearest.as_deref())
+                    ),
+                )
+                .connection(name)
+                .keys(vec!["type".to_owned()]),
+            );
+            (None, None)
         }
         Err(error) => {
             diagnostics.push(config_error(name, &error));
@@ -526,56 +642,5 @@ fn flatten(table: &toml::Table, prefix: &str, secret: bool, f: &mut impl FnMut(&
             Value::Table(inner) if !inner.is_empty() => flatten(inner, &dotted, secret, f),
             _ => f(&dotted, value, secret),
         }
-    }
-}
-
-/// Connects each `sql` section on a runtime of this thread's own.
-#[cfg(feature = "sql")]
-fn sql_connects(registry: &Registry, sections: &mut [Section]) {
-    use crate::sql::SqlConnection;
-
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            for section in sections.iter_mut().filter(|s| s.type_name.as_deref() == Some("sql")) {
-                section.connect = Some(ConnectOutcome {
-                    ok: false,
-                    elapsed_ms: 0.0,
-                    error: Some(format!("could not start a runtime to connect: {error}")),
-                });
-            }
-            return;
-        }
-    };
-    for section in sections {
-        if section.type_path.as_deref() != Some(SqlConnection::TYPE_PATH)
-            || section.diagnostics.iter().any(|d| d.severity == Severity::Error)
-        {
-            continue;
-        }
-        let started = std::time::Instant::now();
-        // A zero ttl caches nothing: the application's own connection, if it
-        // has one, is left alone, and this one is dropped right after.
-        let outcome = runtime.block_on(async {
-            let conn = registry
-                .lookup(&section.name)
-                .with_type(SqlConnection::TYPE_PATH)
-                .ttl(Duration::ZERO)
-                .get::<SqlConnection>()?;
-            let connected = tokio::time::timeout(CONNECT_TIMEOUT, conn.pool()).await;
-            match connected {
-                Ok(pool) => pool.map(drop),
-                Err(_) => Err(Error::ConnectTimeout {
-                    name: section.name.clone(),
-                    type_path: SqlConnection::TYPE_PATH,
-                    timeout: CONNECT_TIMEOUT,
-                }),
-            }
-        });
-        section.connect = Some(ConnectOutcome {
-            ok: outcome.is_ok(),
-            elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
-            error: outcome.err().map(|e| e.to_string()),
-        });
     }
 }

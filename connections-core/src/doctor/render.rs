@@ -88,7 +88,12 @@ pub(super) fn render(report: &Report, color: bool) -> String {
     let failed = report
         .sections
         .iter()
-        .filter(|s| s.connect.as_ref().is_some_and(|c| !c.ok))
+        .filter(|s| s.connect.as_ref().is_some_and(super::ConnectOutcome::failed))
+        .count();
+    let skipped = report
+        .sections
+        .iter()
+        .filter(|s| s.connect.as_ref().is_some_and(|c| c.skipped.is_some()))
         .count();
     let warnings = report.count(Severity::Warning);
     let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
@@ -99,6 +104,9 @@ pub(super) fn render(report: &Report, color: bool) -> String {
     ];
     if failed > 0 {
         summary.push(plural(failed, "failed connect", "failed connects"));
+    }
+    if skipped > 0 {
+        summary.push(plural(skipped, "connect skipped", "connects skipped"));
     }
     let summary = summary.join(", ");
     let summary = if errors + failed > 0 {
@@ -153,9 +161,11 @@ fn render_section(style: &Style, section: &Section, out: &mut String) {
         out.push_str(&diagnostic_line(style, found));
     }
     if let Some(connect) = &section.connect {
-        let line = match &connect.error {
-            None => style.green(&format!("connected in {:.1} ms", connect.elapsed_ms)),
-            Some(error) => format!(
+        let checked = if connect.checked { ", check passed" } else { "" };
+        let line = match (&connect.skipped, &connect.error) {
+            (Some(reason), _) => format!("{} {reason}", style.yellow("skipped:")),
+            (None, None) => style.green(&format!("connected in {:.1} ms{checked}", connect.elapsed_ms)),
+            (None, Some(error)) => format!(
                 "{} {error}",
                 style.red(&format!("failed after {:.1} ms:", connect.elapsed_ms))
             ),

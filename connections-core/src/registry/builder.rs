@@ -53,6 +53,8 @@ pub struct RegistryBuilder {
     pub(super) watch: Option<bool>,
     pub(super) watch_poll_interval: Option<Duration>,
     pub(super) watch_debounce: Option<Duration>,
+    /// How long a scope outlives its last handle.
+    pub(super) scope_idle: Duration,
     /// The global registry shares its close queue with connections built
     /// without a registry; every other registry has its own.
     pub(super) closes: Option<Arc<CloseQueue>>,
@@ -189,6 +191,45 @@ impl RegistryBuilder {
     /// ```
     pub fn default_ttl(mut self, ttl: Duration) -> Self {
         self.default_ttl = Some(ttl);
+        self
+    }
+
+    /// How long a [`Scope`](crate::Scope) outlives its last handle: a user's
+    /// session, looked up per request with `registry.scope(user)`, keeps its
+    /// connections from one request to the next, and ends once it has had no
+    /// request for `idle` (then its connections close, as at
+    /// [`Scope::close`](crate::Scope::close)). Zero, the default, ends a
+    /// scope with its last handle. [`Scope::set_idle`](crate::Scope::set_idle)
+    /// sets it per scope.
+    ///
+    /// A scope ends between `idle` and `idle` plus a quarter of it (at most a
+    /// second more) after its last handle: a thread of the registry's looks
+    /// at the scopes that have an idle time, and stops with the registry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # use connections_core::{BoxError, BaseConnection, Config, Connection, Registry};
+    /// # #[derive(Connection)]
+    /// # #[connection(type_name = "idle-doc", scope = "session")]
+    /// # struct Token { base: BaseConnection<String> }
+    /// # impl Token { fn _connect(&self, _: &Config) -> Result<String, BoxError> { Ok("t".into()) } }
+    ///
+    /// let registry = Registry::builder()
+    ///     .secrets_toml("s", "")
+    ///     .scope_idle(Duration::from_millis(50))
+    ///     .build();
+    /// let first = registry.scope("user-1").connection::<Token>("token")?;   // request 1
+    /// let again = registry.scope("user-1").connection::<Token>("token")?;   // request 2
+    /// assert!(std::sync::Arc::ptr_eq(&first, &again), "the same session");
+    /// while registry.scope_count() > 0 {
+    ///     std::thread::sleep(Duration::from_millis(10)); // idle for 50 ms: it ends
+    /// }
+    /// # Ok::<(), connections_core::Error>(())
+    /// ```
+    pub fn scope_idle(mut self, idle: Duration) -> Self {
+        self.scope_idle = idle;
         self
     }
 
@@ -376,6 +417,10 @@ impl RegistryBuilder {
                 .hasher(crate::cache::KeyHasher::default())
                 .build(),
             scope_writes: Mutex::new(()),
+            scope_keepers: Mutex::new(Vec::new()),
+            scope_idle: self.scope_idle,
+            scope_tick: std::sync::atomic::AtomicU64::new(u64::MAX),
+            scope_sweeper: std::sync::OnceLock::new(),
             closes: self.closes.unwrap_or_else(CloseQueue::new),
         });
         #[cfg(feature = "watch")]

@@ -451,7 +451,14 @@ impl<'r> Lookup<'r> {
         let conn = cache.get_or_build(
             key,
             || {
-                let span = tracing::debug_span!("lookup", connection = name, type_path = reg.type_path, cache = "miss");
+                let scope = self.scope.as_ref().filter(|_| reg.session).map(|s| &**s.key());
+                let span = tracing::debug_span!(
+                    "lookup",
+                    connection = name,
+                    type_path = reg.type_path,
+                    scope,
+                    cache = "miss"
+                );
                 let _entered = span.enter();
                 let (conn, secrets) = self.build(reg, name, explicit)?;
                 tracing::debug!("cache miss: built");
@@ -532,7 +539,14 @@ impl<'r> Lookup<'r> {
             &self.kwargs,
             Arc::new(secrets.info_for(name)),
         )
-        .with_type_key_ours(type_is_ours);
+        .with_type_key_ours(type_is_ours)
+        // A session-scoped connection knows whose it is.
+        .with_scope(
+            self.scope
+                .as_ref()
+                .filter(|_| reg.session)
+                .map(|scope| Arc::clone(scope.key())),
+        );
         if let Some(hint) = config.missing_section_hint() {
             // A typed lookup needs no section, so this is no error; its first
             // failing connect or missing key repeats the hint.
@@ -574,6 +588,11 @@ impl Registry {
             )),
             _ => None,
         }
+    }
+
+    /// The registered type of this short name or full path, if one is.
+    pub(crate) fn registration(&self, name: &str) -> Option<Registration> {
+        self.with_types(|t| t.resolve(name).ok())
     }
 
     /// The type code chose for `name` in a lookup that built it, if any.

@@ -86,11 +86,20 @@ pub(crate) struct Shared {
     caches: Mutex<HashMap<Policy, Arc<Cache>>>,
     /// Where this registry's retired instances wait for their close hooks.
     closes: Arc<CloseQueue>,
-    /// The live scopes, by key; a scope leaves when its last handle drops.
-    /// Hashed like the caches' keys: `registry.scope(key)` runs per request.
+    /// The live scopes, by key, held weakly: a scope leaves when nothing
+    /// holds it (no handle, and no keeper: its idle time is past). Hashed
+    /// like the caches' keys: `registry.scope(key)` runs per request.
     scopes: papaya::HashMap<Box<str>, std::sync::Weak<scope::ScopeState>, crate::cache::KeyHasher>,
+    /// The scopes kept past their last handle for their idle time.
+    scope_keepers: Mutex<Vec<Arc<scope::ScopeState>>>,
     /// Serialises the creation of scopes, so one key never gets two.
     scope_writes: Mutex<()>,
+    /// How long a new scope outlives its last handle ([`RegistryBuilder::scope_idle`]).
+    scope_idle: Duration,
+    /// How often the idle sweep looks, in nanoseconds (the shortest idle time's quarter).
+    scope_tick: std::sync::atomic::AtomicU64,
+    /// The idle sweep's thread, started by the first scope with an idle time.
+    scope_sweeper: std::sync::OnceLock<Option<std::thread::Thread>>,
 }
 
 /// The process-wide registry: set by [`Registry::init_global`], or built
@@ -181,6 +190,7 @@ impl Registry {
             watch: None,
             watch_poll_interval: None,
             watch_debounce: None,
+            scope_idle: Duration::ZERO,
             closes: None,
         }
     }
@@ -478,6 +488,8 @@ impl Registry {
     pub async fn shutdown(&self) {
         // A driver before the sweep, so async closes are kept for it.
         let closer = Closer::new(&self.shared.closes, true);
+        // Every session ends too, idle or not: the service is stopping.
+        self.shared.end_scopes();
         self.clear_cache();
         closer.await;
         let in_use = self.shared.closes.in_use();
@@ -612,9 +624,14 @@ impl Drop for Registry {
     /// Clears the cache and closes what nothing uses any more; a running
     /// [`Closer`](crate::Closer) finishes the async closes, then ends.
     fn drop(&mut self) {
+        self.shared.end_scopes();
         self.shared.clear();
         self.shared.closes.sweep();
         self.shared.closes.end();
+        // The idle sweep ends at its next look, which this brings forward.
+        if let Some(Some(sweeper)) = self.shared.scope_sweeper.get() {
+            sweeper.unpark();
+        }
     }
 }
 

@@ -165,15 +165,21 @@ impl Shared {
         Ok(())
     }
 
-    /// Every built, unexpired connection in every cache.
+    /// Every built, unexpired connection in every cache, scopes' included.
     pub(super) fn live(&self) -> Vec<Arc<dyn DynConnection>> {
+        let mut live = self.live_global();
+        // Session-scoped connections reload as global ones do.
+        for scope in self.scope_states() {
+            live.extend(scope.live());
+        }
+        live
+    }
+
+    /// Every built, unexpired connection in the registry's own caches.
+    pub(super) fn live_global(&self) -> Vec<Arc<dyn DynConnection>> {
         let mut live = self.default_cache.live();
         for cache in self.caches.lock().unwrap_or_else(PoisonError::into_inner).values() {
             live.extend(cache.live());
-        }
-        // Session-scoped connections reload as global ones do.
-        for scope in self.scopes.pin().values().filter_map(std::sync::Weak::upgrade) {
-            live.extend(scope.live());
         }
         live
     }
