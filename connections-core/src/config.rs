@@ -535,12 +535,13 @@ impl Config {
     }
 
     /// Replaces every secret of this configuration quoted in `text` with
-    /// `***`: see [`redact`]; keys read as a [`Secret`](crate::Secret) count as secret too.
+    /// `***` (see `crate::redact`): values of secret-named keys and of keys
+    /// read as a [`Secret`](crate::Secret), embedded passwords, and values of
+    /// keys the connection never read unless their names are harmless.
     pub(crate) fn redact(&self, text: &str) -> String {
         let reads = self.reads();
         let mut secrets = Vec::new();
-        let known = |key: &str| reads.known.contains(key) || (key == "type" && self.type_is_ours);
-        collect_secrets(&self.values, &known, &mut secrets);
+        collect_secrets(&self.values, &|key: &str| reads.known.contains(key), &mut secrets);
         // Keys read as a `Secret`, dotted ones (`creds.api`) included.
         for key in &reads.secret {
             if let Some(value) = find(&self.values, key) {
