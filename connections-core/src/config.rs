@@ -12,7 +12,7 @@ use toml::{Table, Value};
 
 use crate::error::{Error, Result};
 use crate::origin::{SourceInfo, env_var_for};
-use crate::redact::{NO_KEY, all_scalars, collect_secrets, mask};
+use crate::redact::{NO_KEY, all_scalars, collect_secrets, mask, redact};
 
 /// Where one configuration value came from, for error messages.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -760,9 +760,7 @@ fn describe(message: &str, found: &str, all: &Table) -> String {
         return message.to_owned();
     }
     // A custom message from a `Deserialize` impl: keep it, minus any value it quotes.
-    let mut secrets = Vec::new();
-    collect_secrets(all, &NO_KEY, &mut secrets);
-    format!("found {found}: {}", mask(message, secrets))
+    format!("found {found}: {}", redact(message, all, &NO_KEY))
 }
 
 /// "out of range ..." for an integer that does not fit the integer type

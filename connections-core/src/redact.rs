@@ -170,6 +170,13 @@ fn walk(v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// `text` with the values [`collect_secrets`] finds in `table` replaced by `***`.
+pub(crate) fn redact(text: &str, table: &Table, known: &dyn Known) -> String {
+    let mut secrets = Vec::new();
+    collect_secrets(table, known, &mut secrets);
+    mask(text, secrets)
+}
+
 /// Every string and number inside `v`, as text, and the secrets embedded
 /// in its strings (a text may quote only the password of a masked URL).
 pub(crate) fn all_scalars(v: &Value, out: &mut Vec<String>) {
@@ -357,15 +364,15 @@ mod tests {
         .parse()
         .unwrap();
         let text = "db.example.com typo-user shop dsn-pass acme url-pass";
-        let mut all = Vec::new();
-        collect_secrets(&t, &EVERY_KEY, &mut all);
-        assert_eq!(mask(text, all), "db.example.com typo-user shop *** acme ***");
-        let mut none = Vec::new();
-        collect_secrets(&t, &NO_KEY, &mut none);
-        assert_eq!(mask(text, none), "db.example.com *** shop *** *** ***");
-        let mut tenant = Vec::new();
-        collect_secrets(&t, &|k: &str| k == "tenant", &mut tenant);
-        assert_eq!(mask(text, tenant), "db.example.com *** shop *** acme ***");
+        assert_eq!(
+            redact(text, &t, &EVERY_KEY),
+            "db.example.com typo-user shop *** acme ***"
+        );
+        assert_eq!(redact(text, &t, &NO_KEY), "db.example.com *** shop *** *** ***");
+        assert_eq!(
+            redact(text, &t, &|k: &str| k == "tenant"),
+            "db.example.com *** shop *** acme ***"
+        );
     }
 
     #[test]
@@ -380,11 +387,10 @@ mod tests {
         assert_eq!(d("host", "password"), 7);
     }
 
-    /// Masks as the old rules did: secret-named values and embedded passwords only.
-    fn redact(text: &str, table: &Table) -> String {
-        let mut secrets = Vec::new();
-        collect_secrets(table, &EVERY_KEY, &mut secrets);
-        mask(text, secrets)
+    /// Masks what is secret whatever the connection read: secret-named
+    /// values and embedded passwords only.
+    fn secrets_only(text: &str, table: &Table) -> String {
+        redact(text, table, &EVERY_KEY)
     }
 
     #[test]
@@ -410,22 +416,25 @@ mod tests {
         let text = "database \"shop\" does not exist for app at db.example.com:5432 (sql, sqlx_s_1); \
                     Hunter2pw tok-123 S3cr%40t S3cr@t pem-pass /run/keys/client.key -----BEGIN KEY----- 123456";
         assert_eq!(
-            redact(text, &t),
+            secrets_only(text, &t),
             "database \"shop\" does not exist for app at db.example.com:5432 (sql, sqlx_s_1); \
              *** *** *** *** *** *** *** ***"
         );
-        assert_eq!(redact("bad password Hunter2pw given", &t), "bad password *** given");
+        assert_eq!(
+            secrets_only("bad password Hunter2pw given", &t),
+            "bad password *** given"
+        );
     }
 
     #[test]
     fn secrets_are_never_masked_inside_a_word() {
         let t: Table = "password = 'rejected'\ntoken = 'abc'".parse().unwrap();
         assert_eq!(
-            redact("TLS upgrade rejected; unrejected abcd xabc abc.", &t),
+            secrets_only("TLS upgrade rejected; unrejected abcd xabc abc.", &t),
             "TLS upgrade ***; unrejected abcd xabc ***."
         );
         // A secret with non-word edges is found wherever it sits.
         let t: Table = "password = '-p@ss-'".parse().unwrap();
-        assert_eq!(redact("x-p@ss-y", &t), "x***y");
+        assert_eq!(secrets_only("x-p@ss-y", &t), "x***y");
     }
 }

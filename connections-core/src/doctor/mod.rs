@@ -27,7 +27,7 @@ use toml::Value;
 
 use crate::diagnostic::{Diagnostic, DiagnosticKind, Severity};
 use crate::error::Error;
-use crate::redact::{EVERY_KEY, collect_secrets, is_harmless_key, is_secret_key, mask};
+use crate::redact::{EVERY_KEY, is_harmless_key, is_secret_key, redact};
 use crate::registry::Registry;
 use crate::secrets::Secrets;
 
@@ -582,9 +582,7 @@ fn section(registry: &Registry, secrets: &Secrets, name: &str, standalone: bool)
             key: key.to_owned(),
             value: if shown {
                 // Its own value, minus any secret of the section it quotes (a URL's password).
-                let mut secrets = Vec::new();
-                collect_secrets(&table, &EVERY_KEY, &mut secrets);
-                mask(&value.to_string(), secrets)
+                redact(&value.to_string(), &table, &EVERY_KEY)
             } else {
                 "***".to_owned()
             },

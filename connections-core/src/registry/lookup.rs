@@ -503,9 +503,7 @@ impl<'r> Lookup<'r> {
                 values.entry(k.clone()).or_insert_with(|| v.clone());
             }
         }
-        let mut secrets = Vec::new();
-        crate::redact::collect_secrets(&values, &crate::redact::NO_KEY, &mut secrets);
-        crate::redact::mask(text, secrets)
+        crate::redact::redact(text, &values, &crate::redact::NO_KEY)
     }
 
     /// Builds the (unconnected) connection: reads its section and lays the
