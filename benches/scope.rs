@@ -82,7 +82,7 @@ fn scopes(c: &mut Criterion) {
     });
     let idle_registry = Registry::builder()
         .secrets_toml("bench.toml", "")
-        .scope_idle(std::time::Duration::from_secs(3600))
+        .scope_idle(std::time::Duration::from_hours(1))
         .build();
     for key in &keys {
         // Dropped at once: the idle time keeps each scope and its connection.

@@ -129,7 +129,7 @@ macro_rules! native_pair {
                 })
             });
         });
-        let ttl = Duration::from_secs(3600);
+        let ttl = Duration::from_hours(1);
         // What every iteration pays around the call: the runtime's `block_on`
         // and the statement's text, to read the cache hits against.
         group.bench_function("harness", |b| {

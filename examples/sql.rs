@@ -77,7 +77,7 @@ async fn main() -> Result<(), BoxError> {
     }
 
     println!("5. a ttl caches results per (sql, params, row type)");
-    let ttl = Duration::from_secs(60);
+    let ttl = Duration::from_mins(1);
     let first = db
         .query("SELECT COUNT(*) AS n FROM pets")
         .ttl(ttl)

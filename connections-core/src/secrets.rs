@@ -656,7 +656,7 @@ mod tests {
 
     #[test]
     fn ttl_seconds_parse_or_say_what_is_wrong() {
-        assert_eq!(parse_ttl_seconds("300").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_ttl_seconds("300").unwrap(), Duration::from_mins(5));
         assert_eq!(parse_ttl_seconds(" 0.5 ").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_ttl_seconds("0").unwrap(), Duration::ZERO);
         for (value, problem) in [

@@ -457,7 +457,7 @@ fn stress_tasks_mixing_instance_and_resets() {
                 })
             })
             .collect();
-        let watchdog = tokio::time::timeout(Duration::from_secs(60), async {
+        let watchdog = tokio::time::timeout(Duration::from_mins(1), async {
             for task in tasks {
                 task.await.unwrap();
             }

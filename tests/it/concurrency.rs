@@ -174,7 +174,7 @@ fn stress_every_instance_is_created_once_per_generation_and_dropped_once() {
         done_tx.send(()).unwrap();
     });
     done_rx
-        .recv_timeout(Duration::from_secs(60))
+        .recv_timeout(Duration::from_mins(1))
         .expect("deadlock: stress threads did not finish");
     joiner.join().unwrap();
 

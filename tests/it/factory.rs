@@ -116,11 +116,7 @@ fn one_policy_never_evicts_another() {
         &reg.lookup("f_pol_x").max_entries(1).get::<Echo>().unwrap()
     ));
     // Two ttls are two caches too.
-    let t1 = reg
-        .lookup("f_pol_t")
-        .ttl(Duration::from_secs(60))
-        .get::<Echo>()
-        .unwrap();
+    let t1 = reg.lookup("f_pol_t").ttl(Duration::from_mins(1)).get::<Echo>().unwrap();
     let t2 = reg
         .lookup("f_pol_t")
         .ttl(Duration::from_secs(61))
@@ -178,20 +174,13 @@ fn a_default_ttl_applies_to_lookups_without_one_and_an_explicit_ttl_wins() {
         &reg.lookup("f_dttl_zero").ttl(Duration::ZERO).get::<Echo>().unwrap()
     ));
     // An explicit longer ttl wins too: it outlives the default.
-    let long = reg
-        .lookup("f_dttl")
-        .ttl(Duration::from_secs(600))
-        .get::<Echo>()
-        .unwrap();
+    let long = reg.lookup("f_dttl").ttl(Duration::from_mins(10)).get::<Echo>().unwrap();
     crate::common::wait_until("the default ttl expires the entry", || {
         !Arc::ptr_eq(&first, &reg.connection::<Echo>("f_dttl").unwrap())
     });
     assert!(Arc::ptr_eq(
         &long,
-        &reg.lookup("f_dttl")
-            .ttl(Duration::from_secs(600))
-            .get::<Echo>()
-            .unwrap()
+        &reg.lookup("f_dttl").ttl(Duration::from_mins(10)).get::<Echo>().unwrap()
     ));
 }
 
@@ -204,17 +193,10 @@ fn a_zero_default_ttl_caches_nothing_unless_a_lookup_asks() {
     let a = reg.connection::<Echo>("f_dttl0").unwrap();
     assert!(!Arc::ptr_eq(&a, &reg.connection::<Echo>("f_dttl0").unwrap()));
     assert_eq!(reg.cached_len(), 0);
-    let kept = reg
-        .lookup("f_dttl0")
-        .ttl(Duration::from_secs(60))
-        .get::<Echo>()
-        .unwrap();
+    let kept = reg.lookup("f_dttl0").ttl(Duration::from_mins(1)).get::<Echo>().unwrap();
     assert!(Arc::ptr_eq(
         &kept,
-        &reg.lookup("f_dttl0")
-            .ttl(Duration::from_secs(60))
-            .get::<Echo>()
-            .unwrap()
+        &reg.lookup("f_dttl0").ttl(Duration::from_mins(1)).get::<Echo>().unwrap()
     ));
 }
 
@@ -256,7 +238,7 @@ fn child_with_default_ttl_variable() {
         // A default ttl given in code wins over the variable.
         let coded = Registry::builder()
             .secrets_toml("s.toml", "")
-            .default_ttl(Duration::from_secs(60))
+            .default_ttl(Duration::from_mins(1))
             .try_build()
             .unwrap();
         assert!(coded.connection::<Echo>("f_env_ttl").is_ok());

@@ -195,7 +195,7 @@ fn a_connection_in_a_ttl_cache_is_reloaded_too() {
     let reg = Registry::builder().secrets_paths([&file]).build();
     let conn = reg
         .lookup("rl_ttl")
-        .ttl(Duration::from_secs(600))
+        .ttl(Duration::from_mins(10))
         .max_entries(4)
         .get::<Counted>()
         .unwrap();

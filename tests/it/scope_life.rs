@@ -132,7 +132,7 @@ fn a_scope_can_set_its_own_idle_time_and_close_still_ends_it_now() {
     assert_eq!(closes("sl-short"), 1, "no idle time: ended with its last handle");
 
     let kept = registry.scope("sl-kept");
-    kept.set_idle(Duration::from_secs(3600));
+    kept.set_idle(Duration::from_hours(1));
     kept.connection::<UserApi>("sl_api").unwrap().instance().unwrap();
     drop(kept);
     assert_eq!((registry.scope_count(), closes("sl-kept")), (1, 0), "kept for its hour");
@@ -177,7 +177,7 @@ fn an_owned_scope_needs_no_borrow_of_the_registry() {
 
 #[test]
 fn health_checks_and_tracing_name_the_scope() {
-    let registry = registry_with_idle(Duration::from_secs(3600));
+    let registry = registry_with_idle(Duration::from_hours(1));
     let capture = LogCapture::default();
     let guard = capture.set_default();
     tracing::callsite::rebuild_interest_cache();
@@ -230,7 +230,7 @@ fn healthz_stays_small_with_ten_thousand_live_scopes() {
             "life.toml",
             "[connections.sl_api]\ntype = 'sl-user-api'\n[connections.sl_db]\ntype = 'counted'\n",
         )
-        .scope_idle(Duration::from_secs(3600))
+        .scope_idle(Duration::from_hours(1))
         .build();
     registry
         .connection::<crate::common::Counted>("sl_db")

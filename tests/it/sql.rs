@@ -155,7 +155,7 @@ async fn cache_and_transaction(db: &SqlConnection, dialect: &Dialect, table: &st
     let p = dialect.placeholder;
     // The ttl cache: a hit does not see a later insert; other params miss.
     let count = format!("SELECT name, age FROM {table} WHERE age >= {}", p(1));
-    let ttl = Duration::from_secs(600);
+    let ttl = Duration::from_mins(10);
     let pets = async |min_age: i64, ttl: Option<Duration>| -> Vec<Pet> {
         let query = db.query(AssertSqlSafe(count.clone())).bind(min_age);
         match ttl {
@@ -501,7 +501,7 @@ fn a_reload_to_another_database_never_serves_the_old_databases_cached_rows() {
         )
         .unwrap();
     };
-    let ttl = Duration::from_secs(600);
+    let ttl = Duration::from_mins(10);
     let reg = Registry::builder().secrets_paths([&secrets]).build();
     let db = reg.connection::<SqlConnection>("sqlite_moved").unwrap();
     runtime().block_on(async {

@@ -230,7 +230,7 @@ fn describe_gives_the_resolved_settings_without_the_password() {
     );
     assert_eq!((d.tls_mode, d.tls_required), ("verify-full", true));
     assert_eq!(d.connect_timeout, Some(Duration::from_secs(2)));
-    assert_eq!((d.max_connections, d.max_lifetime), (4, Some(Duration::from_secs(600))));
+    assert_eq!((d.max_connections, d.max_lifetime), (4, Some(Duration::from_mins(10))));
     // sqlx's defaults, filled in.
     assert_eq!(
         (d.min_connections, d.acquire_timeout, d.test_before_acquire),

@@ -471,8 +471,8 @@ fn pool_settings_use_sqlx_or_sqlalchemy_names_at_top_level_or_in_create_engine_k
         max_connections: Some(8),
         min_connections: Some(2),
         acquire_timeout: Some(Duration::from_millis(2500)),
-        idle_timeout: Some(Duration::from_secs(60)),
-        max_lifetime: Some(Duration::from_secs(120)),
+        idle_timeout: Some(Duration::from_mins(1)),
+        max_lifetime: Some(Duration::from_mins(2)),
         test_before_acquire: Some(false),
     };
     assert_eq!(top.pool, expected);
