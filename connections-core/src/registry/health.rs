@@ -136,7 +136,7 @@ impl Registry {
         } else {
             self.shared.live()
         };
-        live.sort_by(|a, b| order(a.dyn_name(), a.dyn_type_path(), a.dyn_scope_key(), b));
+        live.sort_by(|a, b| row_order(a).cmp(&row_order(b)));
         let mut outcomes: Vec<CheckOutcome> = Vec::with_capacity(live.len());
         for conn in live {
             let outcome = check_one(&*conn).await;
@@ -149,9 +149,9 @@ impl Registry {
     }
 }
 
-/// The order of rows: by name, type and scope (a summary, with none, first).
-fn order(name: &str, type_path: &str, scope: Option<&str>, b: &Arc<dyn DynConnection>) -> std::cmp::Ordering {
-    (name, type_path, scope).cmp(&(b.dyn_name(), b.dyn_type_path(), b.dyn_scope_key()))
+/// What rows are sorted by: name, type and scope (a global one, with none, first).
+fn row_order(conn: &Arc<dyn DynConnection>) -> (&str, &str, Option<&str>) {
+    (conn.dyn_name(), conn.dyn_type_path(), conn.dyn_scope_key())
 }
 
 /// Runs one connection's check, counts and traces it, and resets the
