@@ -337,7 +337,6 @@ pub trait Connection: Sized + Send + Sync + 'static {
     ///
     /// ```
     /// use std::io;
-    /// use std::sync::Arc;
     /// use connections_core::{BoxError, BaseConnection, Config, Connection};
     ///
     /// #[derive(Connection)]
