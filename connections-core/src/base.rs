@@ -107,16 +107,7 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
     /// ```
     pub fn new(name: &str, type_name: &'static str, type_path: &'static str, config: Config) -> Self {
         // A `type` key naming this very type is the framework's key, not a setting.
-        let names_this_type = config
-            .as_table()
-            .get("type")
-            .and_then(toml::Value::as_str)
-            .is_some_and(|t| t == type_name || t == type_path || t.replace('.', "::") == type_path);
-        let config = if names_this_type && !config.type_key_is_ours() {
-            config.with_type_key_ours(true)
-        } else {
-            config
-        };
+        let config = config.with_own_type(type_name, type_path);
         Self {
             name: name.into(),
             scope: config.scope_arc().cloned(),
@@ -557,6 +548,7 @@ impl<R> BaseConnection<R> {
     /// The swap comes before the reset, so a connect that starts after the
     /// reset reads `next`, and one that started before it is not kept.
     pub(crate) fn reconfigure(&self, next: Config, handled: impl FnOnce(&Config, &Config) -> bool) -> Reconfigured {
+        let next = next.with_own_type(self.type_name, self.type_path);
         let current = self.config.load();
         if current.same_values(&next) {
             if !current.same_origins(&next) {

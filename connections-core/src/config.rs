@@ -169,7 +169,11 @@ impl Config {
             .filter(|(_, origin)| **origin == Origin::Kwargs)
             .filter_map(|(key, _)| Some((key.clone(), self.values.get(key)?.clone())))
             .collect();
-        Self::resolved(&self.name, section, section_origins, &kwargs, info).with_scope(self.scope.clone())
+        let mut next =
+            Self::resolved(&self.name, section, section_origins, &kwargs, info).with_scope(self.scope.clone());
+        // The `type` key stays the framework's while it names the same type.
+        next.type_is_ours = self.type_is_ours && next.values.get("type") == self.values.get("type");
+        next
     }
 
     /// Whether both hold the same keys and values (a float compared by its
@@ -611,9 +615,15 @@ impl Config {
         self
     }
 
-    /// Whether the `type` key names a connection type (see [`with_type_key_ours`](Config::with_type_key_ours)).
-    pub(crate) fn type_key_is_ours(&self) -> bool {
-        self.type_is_ours
+    /// This configuration, its `type` key marked as the framework's if it
+    /// names the connection type `type_name` (by short name, full path, or
+    /// Streamlit's dotted path).
+    pub(crate) fn with_own_type(mut self, type_name: &str, type_path: &str) -> Self {
+        let names_it = |t: &str| t == type_name || t == type_path || t.replace('.', "::") == type_path;
+        if self.values.get("type").and_then(Value::as_str).is_some_and(names_it) {
+            self.type_is_ours = true;
+        }
+        self
     }
 }
 

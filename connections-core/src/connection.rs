@@ -771,6 +771,27 @@ impl<T: Connection> DynConnection for T {
 }
 
 impl dyn DynConnection {
+    /// Runs the type's `_check`: `None` if it has none, else its outcome, a
+    /// panic in it turned into an error, and the error's cause chain on one
+    /// line with the connection's secrets redacted. What the registry's
+    /// checks and the doctor's `--connect` run.
+    pub(crate) async fn run_check(&self) -> Option<std::result::Result<(), String>> {
+        let redact = |cause: String| self.dyn_config().redact(&cause);
+        let checking = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.dyn_check())) {
+            Ok(checking) => checking?,
+            Err(panic) => {
+                let message = crate::cell::panic_message(&*panic);
+                return Some(Err(redact(format!("the check panicked: {message}"))));
+            }
+        };
+        Some(
+            checking
+                .outcome()
+                .await
+                .map_err(|error| redact(crate::error::cause_chain(&*error))),
+        )
+    }
+
     /// The resolved connection name.
     ///
     /// # Examples

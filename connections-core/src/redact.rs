@@ -120,17 +120,8 @@ fn fuzzy_contains(text: &[char], word: &[char]) -> usize {
     rows.last().and_then(|last| last.iter().min().copied()).unwrap_or(0)
 }
 
-/// What a connection knows of its keys, for [`collect_secrets`].
-pub(crate) trait Known {
-    /// Whether the top-level key `key` is read or declared by the connection type.
-    fn knows(&self, key: &str) -> bool;
-}
-
-impl<F: Fn(&str) -> bool> Known for F {
-    fn knows(&self, key: &str) -> bool {
-        self(key)
-    }
-}
+/// Whether a connection knows a top-level key: it reads it, or declares it.
+pub(crate) type Known<'a> = &'a dyn Fn(&str) -> bool;
 
 /// Knows every key: only secret-named values and URL passwords are masked.
 pub(crate) const EVERY_KEY: fn(&str) -> bool = |_| true;
@@ -142,9 +133,9 @@ pub(crate) const NO_KEY: fn(&str) -> bool = |_| false;
 /// any depth), every value under a top-level key that is neither `known` nor
 /// harmless, and the password of any URL (and its secret-named query
 /// parameters) and of any `password=...` pair in a connection string.
-pub(crate) fn collect_secrets(table: &Table, known: &dyn Known, out: &mut Vec<String>) {
+pub(crate) fn collect_secrets(table: &Table, known: Known<'_>, out: &mut Vec<String>) {
     for (k, v) in table {
-        if is_secret_key(k) || !(known.knows(k) || is_harmless_key(k)) {
+        if is_secret_key(k) || !(known(k) || is_harmless_key(k)) {
             all_scalars(v, out);
         } else {
             walk(v, out);
@@ -171,7 +162,7 @@ fn walk(v: &Value, out: &mut Vec<String>) {
 }
 
 /// `text` with the values [`collect_secrets`] finds in `table` replaced by `***`.
-pub(crate) fn redact(text: &str, table: &Table, known: &dyn Known) -> String {
+pub(crate) fn redact(text: &str, table: &Table, known: Known<'_>) -> String {
     let mut secrets = Vec::new();
     collect_secrets(table, known, &mut secrets);
     mask(text, secrets)

@@ -331,3 +331,28 @@ fn a_strict_settings_struct_reads_a_section_with_its_type_key() {
         .to_string();
     assert!(err.contains("unknown field `type`"), "{err}");
 }
+
+#[test]
+fn a_strict_settings_struct_still_reads_its_section_after_a_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secrets.toml");
+    fs::write(
+        &file,
+        "[connections.s]\ntype = 'strict-settings'\nhost = 'h'\nport = 1\n",
+    )
+    .unwrap();
+    let reg = Registry::builder().secrets_paths([&file]).build();
+    let strict = reg.connection::<Strict>("s").unwrap();
+    assert_eq!(strict.instance().unwrap().1, 1);
+    fs::write(
+        &file,
+        "[connections.s]\ntype = 'strict-settings'\nhost = 'h'\nport = 2\n",
+    )
+    .unwrap();
+    assert_eq!(reg.reload_secrets().unwrap().reset(), ["s"]);
+    assert_eq!(
+        strict.instance().unwrap().1,
+        2,
+        "the reloaded `type` is still the framework's"
+    );
+}

@@ -3,7 +3,6 @@
 //! cannot connect is skipped with the reason.
 
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
@@ -69,33 +68,25 @@ async fn connect_one(registry: &Registry, section: &Section) -> ConnectOutcome {
         Ok(conn) => with_deadline(connect_and_check(conn), CONNECT_TIMEOUT).await,
         Err(error) => Some(Err((error.to_string(), false))),
     };
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    match outcome {
-        Some(Ok(checked)) => ConnectOutcome {
-            ok: true,
-            skipped: None,
-            checked,
-            elapsed_ms,
-            error: None,
-        },
-        Some(Err((error, checked))) => ConnectOutcome {
-            ok: false,
-            skipped: None,
-            checked,
-            elapsed_ms,
-            error: Some(error),
-        },
-        None => ConnectOutcome {
-            ok: false,
-            skipped: None,
-            checked: false,
-            elapsed_ms,
-            error: Some(format!(
+    let (ok, checked, error) = match outcome {
+        Some(Ok(checked)) => (true, checked, None),
+        Some(Err((error, checked))) => (false, checked, Some(error)),
+        None => (
+            false,
+            false,
+            Some(format!(
                 "connecting `{}` ({type_path}) did not finish within {} s",
                 section.name,
                 CONNECT_TIMEOUT.as_secs()
             )),
-        },
+        ),
+    };
+    ConnectOutcome {
+        ok,
+        skipped: None,
+        checked,
+        elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+        error,
     }
 }
 
@@ -110,25 +101,18 @@ async fn connect_and_check(conn: Arc<dyn DynConnection>) -> Result<bool, (String
         off_thread(move || blocking.connect().map_err(|error| error.to_string())).await
     };
     connected.map_err(|error| (error, false))?;
-    let checking = match catch_unwind(AssertUnwindSafe(|| conn.dyn_check())) {
-        Ok(Some(checking)) => checking,
-        Ok(None) => return Ok(false),
-        Err(panic) => return Err((failed_check(&*conn, &crate::cell::panic_message(&*panic)), true)),
-    };
-    match checking.outcome().await {
-        Ok(()) => Ok(true),
-        Err(error) => Err((failed_check(&*conn, &crate::error::cause_chain(&*error)), true)),
+    match conn.run_check().await {
+        None => Ok(false),
+        Some(Ok(())) => Ok(true),
+        Some(Err(cause)) => Err((
+            format!(
+                "connected `{}` ({}), but its check failed: {cause}",
+                conn.name(),
+                conn.type_path()
+            ),
+            true,
+        )),
     }
-}
-
-/// A failed check, as a failed connect's message: redacted, with its cause.
-fn failed_check(conn: &dyn DynConnection, cause: &str) -> String {
-    let cause = conn.dyn_config().redact(cause);
-    format!(
-        "connected `{}` ({}), but its check failed: {cause}",
-        conn.name(),
-        conn.type_path()
-    )
 }
 
 /// Runs a blocking connect on a thread of its own; the future resolves with

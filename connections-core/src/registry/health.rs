@@ -1,7 +1,6 @@
 //! Health: each cached connection's state and counts, and the `_check` hooks
 //! run for a readiness probe.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -160,20 +159,13 @@ async fn check_one(conn: &dyn DynConnection) -> CheckOutcome {
     let started = Instant::now();
     // The generation checked: a failed check resets it, and no newer one.
     let generation = conn.dyn_generation();
-    let (checked, error) = match catch_unwind(AssertUnwindSafe(|| conn.dyn_check())) {
-        Ok(Some(checking)) => (
-            true,
-            checking.outcome().await.err().map(|e| crate::error::cause_chain(&*e)),
-        ),
-        Ok(None) => {
-            let health = conn.dyn_health();
-            let failing = health.state == ConnectionState::Failing;
-            (false, health.last_error.filter(|_| failing))
-        }
-        Err(panic) => (
-            true,
-            Some(format!("the check panicked: {}", crate::cell::panic_message(&*panic))),
-        ),
+    let (checked, error) = if let Some(outcome) = conn.run_check().await {
+        (true, outcome.err())
+    } else {
+        // No hook: its last connect says it (that error was redacted when it was made).
+        let health = conn.dyn_health();
+        let failing = health.state == ConnectionState::Failing;
+        (false, health.last_error.filter(|_| failing))
     };
     let elapsed = started.elapsed();
     // A connected instance whose check failed is broken: reset it, so the
@@ -187,7 +179,7 @@ async fn check_one(conn: &dyn DynConnection) -> CheckOutcome {
         ok: error.is_none(),
         checked,
         elapsed,
-        error: error.map(|e| conn.dyn_config().redact(&e)),
+        error,
         reset,
     };
     let labels = Labels {

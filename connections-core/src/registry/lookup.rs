@@ -451,7 +451,7 @@ impl<'r> Lookup<'r> {
         let conn = cache.get_or_build(
             key,
             || {
-                let scope = self.scope.as_ref().filter(|_| reg.session).map(|s| &**s.key());
+                let scope = self.scope_key_for(reg).map(|key| &**key);
                 let span = tracing::debug_span!(
                     "lookup",
                     connection = name,
@@ -539,12 +539,7 @@ impl<'r> Lookup<'r> {
         )
         .with_type_key_ours(type_is_ours)
         // A session-scoped connection knows whose it is.
-        .with_scope(
-            self.scope
-                .as_ref()
-                .filter(|_| reg.session)
-                .map(|scope| Arc::clone(scope.key())),
-        );
+        .with_scope(self.scope_key_for(reg).cloned());
         if let Some(hint) = config.missing_section_hint() {
             // A typed lookup needs no section, so this is no error; its first
             // failing connect or missing key repeats the hint.
@@ -552,6 +547,12 @@ impl<'r> Lookup<'r> {
         }
         // User code (`Default` of extra fields) may panic; the cache slot catches it.
         Ok(((reg.build)(name, config, &self.registry.shared.closes), secrets))
+    }
+
+    /// The key of the scope a connection of `reg` is built in: this lookup's
+    /// scope, for a session-scoped type.
+    fn scope_key_for(&self, reg: Registration) -> Option<&Arc<str>> {
+        self.scope.as_ref().filter(|_| reg.session).map(|scope| scope.key())
     }
 
     /// A section `type` naming another registered connection type, while the

@@ -202,26 +202,11 @@ impl Shared {
 /// `conn`'s configuration with its section taken from `secrets` and its kwargs kept.
 pub(super) fn config_for_reload(conn: &dyn DynConnection, secrets: &Secrets) -> Config {
     let name = conn.name();
-    let old = conn.config();
-    let section = secrets.section(name);
-    let type_of = |table: Option<&toml::Table>| {
-        table
-            .and_then(|t| t.get("type"))
-            .and_then(toml::Value::as_str)
-            .map(str::to_owned)
-    };
-    let next_type = type_of(section);
-    // The `type` key stays the framework's if it did not change, or if it names this type.
-    let ours = (old.type_key_is_ours() && next_type == type_of(Some(old.as_table())))
-        || next_type.is_some_and(|t| {
-            t == conn.type_name() || t == conn.type_path() || t.replace('.', "::") == conn.type_path()
-        });
-    old.relaid(
-        section,
+    conn.config().relaid(
+        secrets.section(name),
         |key| section_origin(secrets, name, key),
         Arc::new(secrets.info_for(name)),
     )
-    .with_type_key_ours(ours)
 }
 
 pub(super) fn section_origin(secrets: &Secrets, name: &str, key: &str) -> Origin {
