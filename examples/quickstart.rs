@@ -9,7 +9,7 @@ use std::error::Error as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use connections_core::prelude::*;
+use connections::prelude::*;
 
 /// A SQLite connection: the raw instance is a `rusqlite::Connection` behind a
 /// `Mutex` (it is `Send` but not `Sync`).
@@ -64,7 +64,7 @@ fn main() -> Result<(), BoxError> {
     println!("wrote .streamlit/secrets.toml in {}:\n{SECRETS}", dir.path().display());
 
     println!("1. look the connection up by name (typed); nothing connects yet");
-    let db = connections_core::connection::<Sqlite>("local_db")?;
+    let db = connections::connection::<Sqlite>("local_db")?;
     println!("    {}", db.base());
     println!("    connected: {}", db.is_connected());
 
@@ -75,7 +75,7 @@ fn main() -> Result<(), BoxError> {
     println!("    SUM(n) = {total}; connected: {}", db.is_connected());
 
     println!("3. the same name gives the same cached connection");
-    let again = connections_core::connection::<Sqlite>("local_db")?;
+    let again = connections::connection::<Sqlite>("local_db")?;
     println!("    same object: {}", std::sync::Arc::ptr_eq(&db, &again));
 
     println!("4. reset() forgets the raw connection; the next use reconnects");
@@ -97,7 +97,7 @@ fn main() -> Result<(), BoxError> {
     );
 
     println!("6. look it up by name alone: the type comes from `type = \"sqlite\"`");
-    let any = connections_core::connection_dyn("local_db")?;
+    let any = connections::connection_dyn("local_db")?;
     println!("    {any} (type name `{}`)", any.type_name());
     let typed = any.downcast::<Sqlite>().map_err(|_| "not a Sqlite")?;
     println!("    downcast back to Sqlite: {}", std::sync::Arc::ptr_eq(&typed, &db));
@@ -107,7 +107,7 @@ fn main() -> Result<(), BoxError> {
         ".streamlit/secrets.toml",
         format!("{SECRETS}\n[connections.analytics]\ndatabase = \"a.db\"\n"),
     )?;
-    let fresh = connections_core::Registry::builder().build(); // re-reads the file
+    let fresh = connections::Registry::builder().build(); // re-reads the file
     match fresh.connection_dyn("analytics") {
         Ok(_) => return Err("expected a missing `type` error".into()),
         Err(e) => println!("    {e}"),

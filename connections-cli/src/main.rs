@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Command as Child, ExitCode};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use connections_core::{Registry, RegistryBuilder, doctor};
+use connections::{Registry, RegistryBuilder, doctor};
 
 /// Named, configured connections from Streamlit-style secrets files.
 #[derive(Parser)]
@@ -27,7 +27,7 @@ enum Command {
         /// Also connect each connection whose type this command knows (`type = "sql"`)
         /// and report how it went; the others are listed as skipped, with the reason.
         /// Your application's own types are connected by its own doctor
-        /// (`connections_core::doctor::run`).
+        /// (`connections::doctor::run`).
         #[arg(long)]
         connect: bool,
         /// Print JSON for machines instead of the table.

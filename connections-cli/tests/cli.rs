@@ -87,7 +87,7 @@ fn a_good_file_reads_as_a_table_and_exits_zero() {
     assert!(text.starts_with("secrets read: .streamlit/secrets.toml\n"), "{text}");
     // The section named `sql` has no `type` key: its name is the type, as in Streamlit.
     assert!(
-        text.contains("[connections.sql]  type sql (connections_core::sql::SqlConnection)"),
+        text.contains("[connections.sql]  type sql (connections_sql::SqlConnection)"),
         "{text}"
     );
     assert!(text.contains("  key       value          from\n"), "{text}");
@@ -257,8 +257,8 @@ fn an_applications_own_types_are_warnings_that_point_to_its_doctor() {
     assert!(out.status.success(), "nothing else is wrong: {text}");
     assert!(
         text.contains(
-            "warning  [connections.cache]: type `redis` is not one this command knows (it knows `connections_core::sql::SqlConnection`, `sql`); \
-             if it is your application's own type, check this section with your application's doctor (`connections_core::doctor::run(Registry::global())` in its binary)"
+            "warning  [connections.cache]: type `redis` is not one this command knows (it knows `connections_sql::SqlConnection`, `sql`); \
+             if it is your application's own type, check this section with your application's doctor (`connections::doctor::run(Registry::global())` in its binary)"
         ),
         "{text}"
     );

@@ -331,7 +331,7 @@ impl<R: Send + Sync + 'static> BaseConnection<R> {
     /// assert_eq!(*fresh, 2);
     /// ```
     pub fn reset_if(&self, stale: &Arc<R>) -> bool {
-        self.reset_if_for(stale, ResetReason::Manual)
+        self.reset_if_because(stale, ResetReason::Manual)
     }
 }
 
@@ -415,8 +415,24 @@ impl<R> BaseConnection<R> {
         self.retire();
     }
 
-    /// As [`reset_if`](BaseConnection::reset_if), saying why when it resets.
-    pub(crate) fn reset_if_for(&self, stale: &Arc<R>, reason: ResetReason) -> bool {
+    /// As [`reset_if`](BaseConnection::reset_if), saying why when it resets:
+    /// for a connection type that resets on its own (a retry after a
+    /// transient error), so that the `reset` event and the resets counter
+    /// name the reason, not `manual`. See [`author`](crate::author).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::{BaseConnection, Config, author::ResetReason};
+    ///
+    /// let base = BaseConnection::<u32>::new("n", "t", "crate::T", Config::new("n", Default::default()));
+    /// let broken = base.instance_with(|_| Ok(1))?;
+    /// assert!(base.reset_if_because(&broken, ResetReason::Retry));
+    /// // Already replaced: a second retry of the same failure resets nothing.
+    /// assert!(!base.reset_if_because(&broken, ResetReason::Retry));
+    /// # Ok::<(), connections_core::Error>(())
+    /// ```
+    pub fn reset_if_because(&self, stale: &Arc<R>, reason: ResetReason) -> bool {
         let reset = self.cell.reset_if(stale);
         if reset {
             self.traced_reset(reason);
@@ -432,13 +448,26 @@ impl<R> BaseConnection<R> {
         let Some(current) = self.cell.get() else { return false };
         // Read after the instance: if the generation is still the one the
         // check ran in, `current` belongs to it (a reset would have moved it on).
-        self.cell.generation() == generation && self.reset_if_for(&current, reason)
+        self.cell.generation() == generation && self.reset_if_because(&current, reason)
     }
 
     /// Whether `instance` is the one this connection holds now (no reset or
-    /// reload has replaced it).
-    #[cfg(feature = "sql")]
-    pub(crate) fn is_current(&self, instance: &Arc<R>) -> bool {
+    /// reload has replaced it): for a connection type that retries on the
+    /// newest instance after a failure on an older one. See [`author`](crate::author).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::{BaseConnection, Config};
+    ///
+    /// let base = BaseConnection::<u32>::new("n", "t", "crate::T", Config::new("n", Default::default()));
+    /// let first = base.instance_with(|_| Ok(1))?;
+    /// assert!(base.is_current(&first));
+    /// base.reset();
+    /// assert!(!base.is_current(&first));
+    /// # Ok::<(), connections_core::Error>(())
+    /// ```
+    pub fn is_current(&self, instance: &Arc<R>) -> bool {
         self.cell
             .peek()
             .as_ref()
@@ -501,8 +530,21 @@ impl<R> BaseConnection<R> {
 
     /// Redacts the values of this connection's configuration, and of the one
     /// a reload last replaced (an instance connected with it may still fail
-    /// or close), from text about it.
-    pub(crate) fn redactor(&self) -> Redactor {
+    /// or close), from text about it: for a connection type that puts a
+    /// driver's message in an error of its own. See [`author`](crate::author).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::{BaseConnection, Config};
+    ///
+    /// let config = Config::from_toml("cache", "host = 'cache.internal'\npassword = 'hunter2'")?;
+    /// let base = BaseConnection::<u32>::new("cache", "t", "crate::T", config);
+    /// let message = "auth failed for password hunter2 at cache.internal";
+    /// assert_eq!(base.redactor().redact(message), "auth failed for password *** at cache.internal");
+    /// # Ok::<(), connections_core::Error>(())
+    /// ```
+    pub fn redactor(&self) -> Redactor {
         Redactor::new(self.config.load_full(), self.previous_config.load_full())
     }
 
@@ -672,15 +714,28 @@ pub enum Reconfigured {
     Reset,
 }
 
-/// Why a connection was reset, as the `reset` tracing event says.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum ResetReason {
+/// Why a connection was reset: the `reason` field of the `reset` tracing
+/// event, and the `reason` label of the `connections_resets_total` counter.
+///
+/// A connection type passes one to
+/// [`BaseConnection::reset_if_because`] when it resets on its own, so that
+/// operators can tell a retry from a reload. See [`author`](crate::author).
+///
+/// # Examples
+///
+/// ```
+/// use connections_core::author::ResetReason;
+///
+/// assert_eq!(ResetReason::Retry.as_str(), "retry");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResetReason {
     /// `reset()` or `reset_if()` called by the application.
     Manual,
     /// A secrets reload changed the connection's section.
     Reload,
-    /// A transient error, before a retry (`SqlConnection`).
-    #[cfg_attr(not(feature = "sql"), expect(dead_code, reason = "only the sql feature retries"))]
+    /// A transient error, before a retry (`SqlConnection` retries them).
     Retry,
     /// A `_check` failed on the instance.
     Check,
@@ -689,7 +744,9 @@ pub(crate) enum ResetReason {
 }
 
 impl ResetReason {
-    fn as_str(self) -> &'static str {
+    /// The reason as the tracing event and the metrics label write it:
+    /// `manual`, `reload`, `retry`, `check` or `broken`.
+    pub fn as_str(self) -> &'static str {
         match self {
             ResetReason::Manual => "manual",
             ResetReason::Reload => "reload",

@@ -14,11 +14,30 @@ use crate::error::{Error, Result};
 use crate::origin::{SourceInfo, env_var_for};
 use crate::redact::{NO_KEY, all_scalars, collect_secrets, mask, redact};
 
-/// Where one configuration value came from, for error messages.
+/// Where one configuration value came from, as error messages name it: a
+/// secrets file (or the environment variable standing in for it), the call
+/// site's kwargs, or a `Config` built in code.
+///
+/// From [`Config::origin`]; see [`author`](crate::author).
+///
+/// # Examples
+///
+/// ```
+/// use connections_core::{Config, author::Origin};
+///
+/// let config = Config::from_toml("db", "port = 5432")?;
+/// assert_eq!(config.origin("port"), Origin::Code);
+/// assert_eq!(config.origin("port").to_string(), "a Config built in code");
+/// # Ok::<(), connections_core::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Origin {
+#[non_exhaustive]
+pub enum Origin {
+    /// A secrets file, by path (an environment variable's value shows the variable's pseudo-path).
     File(PathBuf),
+    /// The call site's kwargs (`Lookup::kwarg`).
     Kwargs,
+    /// A [`Config`] built in code, or a key no source set.
     Code,
 }
 
@@ -436,7 +455,24 @@ impl Config {
         }
     }
 
-    pub(crate) fn invalid(&self, path: String, problem: String) -> Error {
+    /// An [`Error::InvalidValue`] about `key` (dotted for a nested one:
+    /// `query.sslmode`), naming the table and where the value came from:
+    /// for a connection type that checks a value beyond its Rust type
+    /// (a URL's scheme, a range). `problem` says what is wrong and what to
+    /// write, and never quotes the value. See [`author`](crate::author).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::Config;
+    ///
+    /// let config = Config::from_toml("cache", "url = 'http://cache.internal'")?;
+    /// let err = config.invalid("url", "has scheme `http`; write `redis://` or `rediss://`");
+    /// assert!(err.to_string().contains("`url` in [connections.cache]"), "{err}");
+    /// # Ok::<(), connections_core::Error>(())
+    /// ```
+    pub fn invalid(&self, key: impl Into<String>, problem: impl Into<String>) -> Error {
+        let (path, problem) = (key.into(), problem.into());
         let key = if path.is_empty() {
             "(whole table)".to_owned()
         } else {
@@ -455,7 +491,9 @@ impl Config {
         format!("[connections.{}]", self.name)
     }
 
-    fn origin(&self, key: &str) -> Origin {
+    /// Where `key`'s value came from (a dotted key's, from where its table
+    /// did); see [`Origin`].
+    pub fn origin(&self, key: &str) -> Origin {
         // `query.sslmode` and `hosts[1]` came from where `query` and `hosts` did.
         let top = key.split(['.', '[']).next().unwrap_or(key);
         self.origins
@@ -468,7 +506,21 @@ impl Config {
             })
     }
 
-    pub(crate) fn missing(&self, key: &str) -> Error {
+    /// An [`Error::MissingKey`] for `key`, saying where to add it (the
+    /// section's file, or the environment variable that sets it): for a
+    /// connection type that needs one of several keys, once it knows which.
+    /// See [`author`](crate::author).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::{Config, Error};
+    ///
+    /// let config = Config::from_toml("cache", "port = 6379")?;
+    /// assert!(matches!(config.missing("host"), Error::MissingKey { key, .. } if key == "host"));
+    /// # Ok::<(), connections_core::Error>(())
+    /// ```
+    pub fn missing(&self, key: &str) -> Error {
         self.missing_all(&[key])
     }
 
@@ -539,10 +591,23 @@ impl Config {
     }
 
     /// Replaces every secret of this configuration quoted in `text` with
-    /// `***` (see `crate::redact`): values of secret-named keys and of keys
-    /// read as a [`Secret`](crate::Secret), embedded passwords, and values of
-    /// keys the connection never read unless their names are harmless.
-    pub(crate) fn redact(&self, text: &str) -> String {
+    /// `***`: values of secret-named keys (`password`, `token`, `api_key`
+    /// and near misses such as `pasword`) and of keys read as a
+    /// [`Secret`](crate::Secret), passwords inside URLs, and values of keys
+    /// the connection never read unless their names are harmless (`host`,
+    /// `port`, `database`...). Hosts and database names stay, so a message
+    /// still says what it is about.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::Config;
+    ///
+    /// let config = Config::from_toml("db", "host = 'db.internal'\npassword = 'hunter2'")?;
+    /// assert_eq!(config.redact("hunter2 refused at db.internal"), "*** refused at db.internal");
+    /// # Ok::<(), connections_core::Error>(())
+    /// ```
+    pub fn redact(&self, text: &str) -> String {
         let reads = self.reads();
         let mut secrets = Vec::new();
         collect_secrets(&self.values, &|key: &str| reads.known.contains(key), &mut secrets);

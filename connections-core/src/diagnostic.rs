@@ -4,6 +4,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::error::Error;
+
 /// How bad a [`Diagnostic`] is.
 ///
 /// # Examples
@@ -139,8 +141,23 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// A diagnostic with no connection, keys, origin or position yet.
-    pub(crate) fn new(severity: Severity, kind: DiagnosticKind, message: impl Into<String>) -> Self {
+    /// A diagnostic with no connection, keys, origin or position yet: for a
+    /// connection type's `diagnose` hook (see [`author`](crate::author)).
+    /// The message says what is wrong and what to write, and never quotes
+    /// a configuration value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::{Diagnostic, DiagnosticKind, Severity};
+    ///
+    /// let found = Diagnostic::new(Severity::Warning, DiagnosticKind::IgnoredOption, "`pool_size` has no effect on SQLite")
+    ///     .connection("db")
+    ///     .keys(vec!["pool_size".to_owned()]);
+    /// assert_eq!(found.to_string(), "warning: `pool_size` has no effect on SQLite");
+    /// assert_eq!(found.keys, ["pool_size"]);
+    /// ```
+    pub fn new(severity: Severity, kind: DiagnosticKind, message: impl Into<String>) -> Self {
         Self {
             severity,
             kind,
@@ -154,24 +171,75 @@ impl Diagnostic {
     }
 
     /// A warning; see [`Diagnostic::new`].
-    pub(crate) fn warning(kind: DiagnosticKind, message: impl Into<String>) -> Self {
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::{Diagnostic, DiagnosticKind, Severity};
+    ///
+    /// let found = Diagnostic::warning(DiagnosticKind::UnknownKey, "`colour` is not a key of `paint`");
+    /// assert_eq!(found.severity, Severity::Warning);
+    /// ```
+    pub fn warning(kind: DiagnosticKind, message: impl Into<String>) -> Self {
         Self::new(Severity::Warning, kind, message)
     }
 
-    /// About the connection `name`.
-    pub(crate) fn connection(mut self, name: &str) -> Self {
+    /// The diagnostic for an [`Error`] a connection's configuration would
+    /// fail with: a missing key, an invalid value, an unknown type. Its
+    /// message is the error's, its keys the ones the error names.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::{Config, Diagnostic, DiagnosticKind, Severity};
+    ///
+    /// let config = Config::from_toml("cache", "port = 6379")?;
+    /// let found = Diagnostic::from_error(&config.missing("host")).connection("cache");
+    /// assert_eq!((found.severity, found.kind), (Severity::Error, DiagnosticKind::MissingKeys));
+    /// assert_eq!(found.keys, ["host"]);
+    /// # Ok::<(), connections_core::Error>(())
+    /// ```
+    pub fn from_error(error: &Error) -> Self {
+        let (kind, keys) = match error {
+            Error::MissingKey { key, also_missing, .. } => (
+                DiagnosticKind::MissingKeys,
+                std::iter::once(key.clone())
+                    .chain(also_missing.iter().cloned())
+                    .collect(),
+            ),
+            Error::InvalidValue { key, .. } => (DiagnosticKind::InvalidValue, vec![key.clone()]),
+            Error::UnknownType { .. } | Error::AmbiguousType { .. } | Error::FeatureDisabled { .. } => {
+                (DiagnosticKind::UnknownType, vec!["type".to_owned()])
+            }
+            Error::NoTypeKey { .. } => (DiagnosticKind::NoType, Vec::new()),
+            _ => (DiagnosticKind::InvalidValue, Vec::new()),
+        };
+        // Without a `type` key, the type may still be given in code: `connection::<T>(name)`.
+        let severity = if kind == DiagnosticKind::NoType {
+            Severity::Warning
+        } else {
+            Severity::Error
+        };
+        Self::new(severity, kind, error.to_string()).keys(keys)
+    }
+
+    /// About the connection `name`; see [`Diagnostic::new`].
+    #[must_use]
+    pub fn connection(mut self, name: &str) -> Self {
         self.connection = Some(name.to_owned());
         self
     }
 
-    /// About these keys.
-    pub(crate) fn keys(mut self, keys: Vec<String>) -> Self {
+    /// About these keys, dotted for nested ones; see [`Diagnostic::new`].
+    #[must_use]
+    pub fn keys(mut self, keys: Vec<String>) -> Self {
         self.keys = keys;
         self
     }
 
-    /// About this file or variable.
-    pub(crate) fn origin(mut self, origin: impl Into<PathBuf>) -> Self {
+    /// About this file or variable; see [`Diagnostic::new`].
+    #[must_use]
+    pub fn origin(mut self, origin: impl Into<PathBuf>) -> Self {
         self.origin = Some(origin.into());
         self
     }

@@ -41,7 +41,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// file paths and type names, never a configuration *value* (the one value
 /// quoted is a `type` key's, in [`Error::UnknownType`]: it names a connection
 /// type, and the message must show what was asked for). A cause from outside,
-/// a driver's message in [`Error::ConnectFailed`] or [`Error::Sql`], is shown
+/// a driver's message in [`Error::ConnectFailed`] or [`Error::Operation`], is shown
 /// with the connection's secrets (passwords, tokens, keys, URL passwords)
 /// replaced by `***`, so it still names the host or database it is about.
 ///
@@ -118,14 +118,14 @@ pub enum Error {
     /// A first-party connection type was asked for, but the feature that
     /// builds it is not enabled in this build.
     #[error(
-        "connection type `{requested}` needs the `{feature}` feature of connections-core, which this build does not enable{}; add it in Cargo.toml: connections-core = {{ version = \"{}\", features = [\"{feature}\"] }}",
+        "connection type `{requested}` needs the `{feature}` feature of the `connections` crate, which this build does not enable{}; add it in Cargo.toml: connections = {{ version = \"{}\", features = [\"{feature}\"] }}",
         asked_by_clause(asked_by.as_deref()),
         env!("CARGO_PKG_VERSION")
     )]
     FeatureDisabled {
         /// The type as written (`sql`).
         requested: String,
-        /// The connections-core feature that builds it.
+        /// The feature of the `connections` crate that builds it.
         feature: &'static str,
         /// What asked for it, as in [`Error::UnknownType`].
         asked_by: Option<String>,
@@ -372,51 +372,43 @@ pub enum Error {
         instead: &'static str,
     },
 
-    /// A SQL statement (or the connect) of a [`SqlConnection`](crate::sql::SqlConnection) failed.
+    /// A call on a connection (a query, a command, a request) failed, after
+    /// any retries the connection type makes.
     ///
-    /// Transient errors were retried first, after a reset; `attempts` says
-    /// how many were made. The database's message is included, with any
-    /// configuration value it quoted replaced by `***`. The
+    /// `attempts` says how many were made. The cause's message is included
+    /// with the connection's secrets replaced by `***`, so it still names
+    /// the host or database it is about. The
     /// [`source`](std::error::Error::source) shows the same redacted text
     /// (so printing the error chain or `Debug` shows no value either);
-    /// [`Error::sql`] gives the sqlx error itself.
+    /// [`Error::operation_cause`] gives the cause itself, to downcast (a
+    /// connection type may offer a typed accessor for its driver's error).
     #[error("{operation} on connection `{name}` failed after {attempts} attempt(s): {message}")]
-    Sql {
+    Operation {
         /// The connection name.
         name: String,
-        /// `query`, `execute`, `begin`, `commit`, `rollback` or `connect`.
+        /// What was called: `query`, `execute`, `get`, `request`...
         operation: &'static str,
         /// Attempts made, the failed one included.
         attempts: u32,
-        /// The database's (or driver's) message, redacted.
+        /// The cause's message, redacted.
         message: String,
-        /// The sqlx error, behind its redacted text ([`Error::sql`] reaches it).
+        /// The cause, behind its redacted text ([`Error::operation_cause`] reaches it).
         #[source]
         source: Arc<dyn StdError + Send + Sync + 'static>,
     },
 
-    /// A statement's named parameters (`:name`, [`Query::param`](crate::sql::Query::param))
-    /// do not match what was given; nothing was sent.
-    #[error("query on connection `{name}` was not sent: {problem}")]
-    SqlParameters {
+    /// A call on a connection was refused before anything was sent: its
+    /// arguments do not fit the call or the connection (a statement's
+    /// parameters that do not match its placeholders, rows asked for from
+    /// another database).
+    #[error("{operation} on connection `{name}` was not sent: {problem}")]
+    InvalidCall {
         /// The connection name.
         name: String,
-        /// Which names were used but not given, or given but not used.
+        /// What was called: `query`, `execute`...
+        operation: &'static str,
+        /// What does not fit, and what to write instead.
         problem: String,
-    },
-
-    /// [`Query::fetch_all_on`](crate::sql::Query::fetch_all_on) asked for one
-    /// database's rows on a connection configured for another.
-    #[error(
-        "query on connection `{name}` asked for {asked} rows, but the connection is configured for {actual}; ask for the configured database (`fetch_all_on::<sqlx::Postgres, _>`, `sqlx::MySql` or `sqlx::Sqlite`), or use `fetch_all` with a row type every database decodes"
-    )]
-    SqlDatabase {
-        /// The connection name.
-        name: String,
-        /// The database asked for: `postgresql`, `mysql` or `sqlite`.
-        asked: &'static str,
-        /// The database configured.
-        actual: &'static str,
     },
 
     /// The connection's `_connect` panicked; the panic was caught and poisons nothing.
@@ -432,25 +424,32 @@ pub enum Error {
 }
 
 impl Error {
-    /// The sqlx error behind an [`Error::Sql`], e.g. to test
-    /// `as_database_error().is_some_and(|e| e.is_unique_violation())`.
+    /// A failed call's cause, behind an [`Error::Operation`]: to downcast
+    /// to the driver's error type.
+    ///
+    /// Its text may quote configuration values, which this error's own
+    /// `Display`, `Debug` and `source()` redact.
     ///
     /// # Examples
     ///
     /// ```
-    /// # use connections_core::{Config, Connection, sql::SqlConnection};
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let db = SqlConnection::from_config("e", Config::from_toml("e", "url = 'sqlite::memory:'").unwrap());
-    /// let err = db.query("SELEC 1").execute().await.unwrap_err();
-    /// assert!(err.sql().and_then(|e| e.as_database_error()).is_some());
-    /// # });
+    /// use std::sync::Arc;
+    /// use connections_core::{Error, author::Redacted};
+    ///
+    /// let io = std::io::Error::from(std::io::ErrorKind::TimedOut);
+    /// let err = Error::Operation {
+    ///     name: "cache".to_owned(),
+    ///     operation: "get",
+    ///     attempts: 1,
+    ///     message: io.to_string(),
+    ///     source: Arc::new(Redacted::new(io.to_string(), io)),
+    /// };
+    /// let cause = err.operation_cause().and_then(|e| e.downcast_ref::<std::io::Error>());
+    /// assert_eq!(cause.map(std::io::Error::kind), Some(std::io::ErrorKind::TimedOut));
     /// ```
-    #[cfg(feature = "sql")]
-    pub fn sql(&self) -> Option<&sqlx::Error> {
+    pub fn operation_cause(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
         match self {
-            Error::Sql { source, .. } => source
-                .downcast_ref::<Redacted>()
-                .and_then(|r| r.inner.downcast_ref::<sqlx::Error>()),
+            Error::Operation { source, .. } => source.downcast_ref::<Redacted>().map(|r| &*r.inner),
             _ => None,
         }
     }
@@ -637,15 +636,18 @@ impl Error {
                 call,
                 instead,
             } => fields!(f, "AsyncConnection", name, type_path, call, instead),
-            Error::Sql {
+            Error::Operation {
                 name,
                 operation,
                 attempts,
                 message,
                 source,
-            } => fields!(f, "Sql", name, operation, attempts, message, source),
-            Error::SqlParameters { name, problem } => fields!(f, "SqlParameters", name, problem),
-            Error::SqlDatabase { name, asked, actual } => fields!(f, "SqlDatabase", name, asked, actual),
+            } => fields!(f, "Operation", name, operation, attempts, message, source),
+            Error::InvalidCall {
+                name,
+                operation,
+                problem,
+            } => fields!(f, "InvalidCall", name, operation, problem),
             Error::ConnectPanicked {
                 name,
                 type_path,
@@ -710,9 +712,9 @@ fn add_type_line(
         ),
     };
     match suggested {
-        Some((_, key)) => format!("{line} (its `{key}` key is a SQL connection's)"),
+        Some((type_name, key)) => format!("{line} (its `{key}` key is a `{type_name}` connection's)"),
         None if registered.is_empty() => format!(
-            "{line}, but no connection type is registered: derive `Connection` on one, or enable the `sql` feature of connections-core for `type = \"sql\"`"
+            "{line}, but no connection type is registered: derive `Connection` on one, or enable a first-party type's feature of the `connections` crate (`sql` for `type = \"sql\"`)"
         ),
         None => format!(
             "{line}, naming one of the registered types: {}",
@@ -721,11 +723,34 @@ fn add_type_line(
     }
 }
 
-pub(crate) fn nearest_hint(nearest: Option<&str>) -> String {
+/// ` (did you mean `x`?)` for a near miss, else nothing: the tail of a
+/// message about a name that matched nothing. See [`author`](crate::author).
+///
+/// # Examples
+///
+/// ```
+/// use connections_core::author::{nearest, nearest_hint};
+///
+/// let hint = nearest_hint(nearest("sslmdoe", ["sslmode", "sslrootcert"]).as_deref());
+/// assert_eq!(hint, " (did you mean `sslmode`?)");
+/// assert_eq!(nearest_hint(None), "");
+/// ```
+pub fn nearest_hint(nearest: Option<&str>) -> String {
     nearest.map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default()
 }
 
-pub(crate) fn list_or_none<S: fmt::Display>(items: &[S]) -> String {
+/// `` `a`, `b` `` (each item quoted), or `none`: a list of names in a message.
+/// See [`author`](crate::author).
+///
+/// # Examples
+///
+/// ```
+/// use connections_core::author::list_or_none;
+///
+/// assert_eq!(list_or_none(&["disable", "require"]), "`disable`, `require`");
+/// assert_eq!(list_or_none::<&str>(&[]), "none");
+/// ```
+pub fn list_or_none<S: fmt::Display>(items: &[S]) -> String {
     if items.is_empty() {
         return "none".to_owned();
     }
@@ -743,8 +768,19 @@ fn list_paths(paths: &[PathBuf]) -> String {
         .join(", ")
 }
 
-/// The registered name closest to `asked`, if any is close enough to be a typo.
-pub(crate) fn nearest<'a>(asked: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+/// The candidate closest to `asked`, if any is close enough to be a typo
+/// (Jaro-Winkler similarity at least 0.8, case ignored): for "did you mean"
+/// hints on names a connection type knows. See [`author`](crate::author).
+///
+/// # Examples
+///
+/// ```
+/// use connections_core::author::nearest;
+///
+/// assert_eq!(nearest("hots", ["host", "port"]).as_deref(), Some("host"));
+/// assert_eq!(nearest("zzz", ["host", "port"]), None);
+/// ```
+pub fn nearest<'a>(asked: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(&asked.to_lowercase(), &c.to_lowercase()), c))
@@ -756,18 +792,32 @@ pub(crate) fn nearest<'a>(asked: &str, candidates: impl IntoIterator<Item = &'a 
 /// An error kept as a source behind its redacted text: `Display` and `Debug`
 /// show only that text, and it has no source of its own, so a printed error
 /// chain never shows the configuration values the original quoted. The
-/// original stays reachable through the accessor of the error that holds it.
-pub(crate) struct Redacted {
+/// original stays reachable through the accessor of the error that holds it
+/// ([`Error::operation_cause`], [`Error::connect_cause`]).
+///
+/// A connection type puts a driver's error in an [`Error::Operation`]
+/// behind one; see [`author`](crate::author).
+///
+/// # Examples
+///
+/// ```
+/// use std::error::Error as _;
+/// use connections_core::author::Redacted;
+///
+/// let io = std::io::Error::other("password hunter2 refused");
+/// let redacted = Redacted::new("password *** refused".to_owned(), io);
+/// assert_eq!(redacted.to_string(), "password *** refused");
+/// assert!(!format!("{redacted:?}").contains("hunter2"));
+/// assert!(redacted.source().is_none());
+/// ```
+pub struct Redacted {
     text: String,
     inner: Box<dyn StdError + Send + Sync + 'static>,
 }
 
-#[cfg_attr(
-    not(feature = "sql"),
-    expect(dead_code, reason = "only the sql feature redacts a typed source")
-)]
 impl Redacted {
-    pub(crate) fn new(text: String, inner: impl StdError + Send + Sync + 'static) -> Self {
+    /// `inner` behind `text`, its redacted message; see [`Redacted`].
+    pub fn new(text: String, inner: impl StdError + Send + Sync + 'static) -> Self {
         Self {
             text,
             inner: Box::new(inner),
@@ -789,15 +839,15 @@ impl fmt::Debug for Redacted {
 
 impl StdError for Redacted {}
 
-#[cfg(all(test, feature = "sql"))]
+#[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_redacted_source_shows_no_value_in_display_debug_or_the_chain() {
-        let inner = sqlx::Error::Protocol("password hunter2-sentinel refused".into());
+        let inner = std::io::Error::other("password hunter2-sentinel refused");
         let message = "password *** refused".to_owned();
-        let err = Error::Sql {
+        let err = Error::Operation {
             name: "db".into(),
             operation: "query",
             attempts: 1,
@@ -815,8 +865,9 @@ mod tests {
             assert!(!text.contains("hunter2"), "{text}");
         }
         assert!(
-            matches!(err.sql(), Some(sqlx::Error::Protocol(m)) if m.contains("hunter2-sentinel")),
-            "Error::sql still reaches the sqlx error"
+            err.operation_cause()
+                .is_some_and(|cause| cause.to_string().contains("hunter2-sentinel")),
+            "Error::operation_cause still reaches the original"
         );
     }
 }

@@ -117,16 +117,14 @@
 //! is logged (ERROR, config values redacted), never raised, and never stops
 //! the other closes.
 //!
-//! # The SQL connection
+//! # First-party connection types
 //!
-//! With the `sql` feature, [`sql::SqlConnection`] is Streamlit's `type = "sql"`
-//! on sqlx's native drivers (SQLite, PostgreSQL, MySQL/MariaDB): the same
-//! secrets keys, SQLAlchemy URL forms and `connect_args` (a TLS setting is
-//! honoured or the connect fails), `:name` parameters on every database,
-//! typed or [`sql::Table`] rows of every common column type, a result cache
-//! only when asked (`ttl`, `cache_forever`), transactions, a connect that
-//! fails within `connect_timeout` naming its cause, and reset-and-retry on
-//! transient errors only (Streamlit retries syntax errors too).
+//! This crate knows no connection type of its own. Streamlit's
+//! `type = "sql"` is `SqlConnection`, in a crate of its own that the
+//! `connections` crate builds with its `sql` feature; it is written on the
+//! same public API as your types, with the [`author`] module. A section
+//! whose `type` names a first-party type that the build leaves out is an
+//! error naming the feature to enable.
 //!
 //! # Lookup
 //!
@@ -265,6 +263,9 @@
 
 #![doc(html_root_url = "https://docs.rs/connections-core/0.1.0")]
 
+extern crate self as connections_core;
+
+pub mod author;
 mod base;
 mod cache;
 mod cell;
@@ -272,6 +273,7 @@ mod close;
 mod config;
 mod connection;
 mod diagnostic;
+#[cfg(feature = "doctor")]
 pub mod doctor;
 mod error;
 mod handle;
@@ -282,17 +284,9 @@ mod redact;
 mod registry;
 mod secret;
 mod secrets;
-#[cfg(feature = "sql")]
-pub mod sql;
 mod trace;
 #[cfg(feature = "watch")]
 mod watch;
-
-// The README's Rust blocks compile as doctests, so it cannot drift from the API.
-// Its SQL blocks need the `sql` feature, which `cargo test --workspace` enables.
-#[cfg(all(doctest, feature = "sql"))]
-#[doc = include_str!("../../README.md")]
-mod readme {}
 
 #[doc(hidden)]
 #[path = "private.rs"]

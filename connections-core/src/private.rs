@@ -9,11 +9,26 @@ use std::sync::Arc;
 
 pub use inventory;
 
+pub use crate::author::{BlockOn, Diagnose};
 pub use crate::base::BaseConnection;
 pub use crate::config::Config;
 pub use crate::connection::{AsyncConnection, BlockingConnection, ConnectFuture, Connecting, Connection, DynConnect};
 pub use crate::error::BoxError;
 pub use crate::registry::Registration;
+
+/// A `diagnose = path` hook of the expected shape; another shape fails here,
+/// and rustc quotes this line, which ends with the signature to write.
+#[inline]
+pub const fn diagnose_hook(hook: Diagnose) -> Diagnose {
+    hook // write `fn diagnose(config: &Config) -> Vec<Diagnostic>`
+}
+
+/// A `block_on = path` hook of the expected shape; another shape fails here,
+/// and rustc quotes this line, which ends with the signature to write.
+#[inline]
+pub const fn block_on_hook(hook: BlockOn) -> BlockOn {
+    hook // write `fn block_on(future: Pin<&mut dyn Future<Output = ()>>) -> Result<(), BoxError>`
+}
 
 /// What a blocking connection's `instance()` returns.
 pub type BlockingInstance<Raw> = crate::Result<Arc<Raw>>;

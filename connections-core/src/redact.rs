@@ -213,8 +213,18 @@ fn embedded_secrets(s: &str, out: &mut Vec<String>) {
     }
 }
 
-/// Decodes `%XX` escapes (a stray `%` stays as it is); `None` if the result is not UTF-8.
-pub(crate) fn percent_decode(s: &str) -> Option<String> {
+/// Decodes `%XX` escapes (a stray `%` stays as it is); `None` if the result
+/// is not UTF-8: a user or password read out of a URL. See [`author`](crate::author).
+///
+/// # Examples
+///
+/// ```
+/// use connections_core::author::percent_decode;
+///
+/// assert_eq!(percent_decode("p%40ss%zz").as_deref(), Some("p@ss%zz"));
+/// assert_eq!(percent_decode("%FF"), None);
+/// ```
+pub fn percent_decode(s: &str) -> Option<String> {
     percent_encoding::percent_decode_str(s)
         .decode_utf8()
         .ok()

@@ -68,8 +68,18 @@ fn parse_ttl_seconds(value: &str) -> Result<Duration> {
 }
 
 /// A number of seconds as a `Duration`, or what is wrong with it: NaN,
-/// negative, or too large (infinity included).
-pub(crate) fn seconds_to_duration(seconds: f64) -> std::result::Result<Duration, &'static str> {
+/// negative, or too large (infinity included). See [`author`](crate::author).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use connections_core::author::seconds_to_duration;
+///
+/// assert_eq!(seconds_to_duration(1.5), Ok(Duration::from_millis(1500)));
+/// assert_eq!(seconds_to_duration(-1.0), Err("negative"));
+/// ```
+pub fn seconds_to_duration(seconds: f64) -> std::result::Result<Duration, &'static str> {
     if seconds.is_nan() {
         return Err("not a number");
     }

@@ -8,10 +8,30 @@ use std::time::Instant;
 use crate::config::Config;
 use crate::error::Result;
 
-/// Redacts a connection's configuration values from a message: those of its
-/// current configuration and of the one a reload last replaced.
+/// Redacts a connection's secrets from a message: the values of its current
+/// configuration and of the one a reload last replaced, as
+/// [`Config::redact`] does.
+///
+/// Made by [`BaseConnection::redactor`](crate::BaseConnection::redactor);
+/// a connection type runs a driver's error message through it before putting
+/// it in an error of its own. See [`author`](crate::author).
+///
+/// # Examples
+///
+/// ```
+/// use connections_core::{BaseConnection, Config};
+///
+/// let config = Config::from_toml("db", "url = 'postgres://app:hunter2@db.internal/shop'")?;
+/// let base = BaseConnection::<u8>::new("db", "t", "crate::T", config);
+/// let redactor = base.redactor();
+/// assert_eq!(
+///     redactor.redact("login as app with hunter2 refused by db.internal"),
+///     "login as app with *** refused by db.internal"
+/// );
+/// # Ok::<(), connections_core::Error>(())
+/// ```
 #[derive(Clone)]
-pub(crate) struct Redactor {
+pub struct Redactor {
     current: Arc<Config>,
     previous: Option<Arc<Config>>,
 }
@@ -22,7 +42,9 @@ impl Redactor {
         Self { current, previous }
     }
 
-    pub(crate) fn redact(&self, text: &str) -> String {
+    /// `text` with every secret of the connection's configurations replaced
+    /// by `***`; see [`Redactor`].
+    pub fn redact(&self, text: &str) -> String {
         let text = self.current.redact(text);
         match &self.previous {
             Some(previous) => previous.redact(&text),

@@ -3,7 +3,7 @@
 //! in its first line, and none is longer than 1000 lines.
 //!
 //! Read from the sources: `crate::<module>` references outside comments, with
-//! a folder module (`registry/`, `sql/`) counted as one. `lib.rs` and the
+//! a folder module (`registry/`, `doctor/`) counted as one. `lib.rs` and the
 //! derive's `__private` sit on top of everything and are left out.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -154,4 +154,62 @@ fn every_file_says_what_it_is_and_none_is_over_1000_lines() {
         let lines = text.lines().count();
         assert!(lines <= 1000, "{}: {lines} lines, over 1000", file.display());
     }
+}
+
+/// The first-party connection crates: `connections-sql`, and every
+/// `connections-*` crate of the workspace but the core, the derive, the
+/// command and the test crates.
+fn first_party_crates() -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut names: Vec<String> = fs::read_dir(root)
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.starts_with("connections-") && root.join(name).join("Cargo.toml").is_file())
+        .filter(|name| {
+            ![
+                "connections-core",
+                "connections-derive",
+                "connections-cli",
+                "connections-tests",
+                "connections-ui",
+            ]
+            .contains(&name.as_str())
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn the_core_names_no_first_party_crate() {
+    let crates = first_party_crates();
+    assert!(crates.contains(&"connections-sql".to_owned()), "found {crates:?}");
+    let manifest = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    let (_, texts) = graph();
+    for krate in &crates {
+        let ident = krate.replace('-', "_");
+        assert!(
+            !manifest.contains(krate.as_str()),
+            "connections-core's Cargo.toml names `{krate}`"
+        );
+        for (file, text) in &texts {
+            assert!(
+                !text.contains(krate.as_str()) && !text.contains(&ident),
+                "{} names the first-party crate `{krate}`: the core must not know it",
+                file.display()
+            );
+        }
+    }
+    // Nor their drivers, nor a feature that builds one.
+    for (file, text) in &texts {
+        let code = code(text);
+        for banned in ["sqlx", "feature = \"sql\"", "feature=\"sql\""] {
+            assert!(
+                !code.contains(banned),
+                "{} names `{banned}` in its code",
+                file.display()
+            );
+        }
+    }
+    assert!(!manifest.contains("sqlx"), "connections-core's Cargo.toml names sqlx");
 }

@@ -5,7 +5,8 @@ use syn::meta::ParseNestedMeta;
 use syn::{Attribute, LitBool, LitStr, Meta, Path, Token};
 
 /// The keys `#[connection(...)]` accepts, for "expected one of" messages.
-const KEYS: &str = "`type_name`, `async`, `scope`, `connect`, `close`, `check`, `check_resets`, `crate`";
+const KEYS: &str =
+    "`type_name`, `async`, `scope`, `connect`, `close`, `check`, `check_resets`, `diagnose`, `block_on`, `crate`";
 
 /// A value with the span of the key that set it.
 pub struct Spanned<T> {
@@ -25,6 +26,10 @@ pub struct Attrs {
     pub check: Option<Spanned<Path>>,
     /// `check_resets = false`: a failed check leaves the instance alone.
     pub check_resets: Option<Spanned<bool>>,
+    /// `diagnose = path`: the settings diagnostics hook, `fn(&Config) -> Vec<Diagnostic>`.
+    pub diagnose: Option<Spanned<Path>>,
+    /// `block_on = path`: drives the type's futures where no runtime runs.
+    pub block_on: Option<Spanned<Path>>,
     pub krate: Option<Spanned<Path>>,
     /// `async`: the connect function is an `async fn`.
     pub asyncness: Option<Span>,
@@ -137,6 +142,16 @@ fn parse_key(meta: &ParseNestedMeta<'_>, out: &mut Attrs) -> syn::Result<()> {
                 value: lit.value,
                 key: span,
             });
+        }
+        "diagnose" => {
+            reject_duplicate(out.diagnose.as_ref().map(|s| s.key), meta, "diagnose")?;
+            let path = path_value(meta, "diagnose", "diagnose = Self::diagnose")?;
+            out.diagnose = Some(Spanned { value: path, key: span });
+        }
+        "block_on" => {
+            reject_duplicate(out.block_on.as_ref().map(|s| s.key), meta, "block_on")?;
+            let path = path_value(meta, "block_on", "block_on = my_runtime::block_on")?;
+            out.block_on = Some(Spanned { value: path, key: span });
         }
         "crate" => {
             reject_duplicate(out.krate.as_ref().map(|s| s.key), meta, "crate")?;

@@ -19,16 +19,45 @@ fn private_alias(span: Span) -> Ident {
     Ident::new("__connections_private", span)
 }
 
-pub fn expand(input: &Input<'_>) -> TokenStream {
-    let ident = input.ident;
-    // A `crate = path` that does not lead to the runtime is an error at the path.
-    let private = input.attrs.krate.as_ref().map_or_else(
-        || quote!(::connections_core::__private),
+/// The runtime as the calling crate's Cargo.toml names it: the `connections`
+/// facade (renamed or not), else `connections-core` itself; `connections`
+/// when neither is found (the error then names the crate to add).
+fn runtime_crate() -> Ident {
+    use proc_macro_crate::{FoundCrate, crate_name};
+    let name = match crate_name("connections") {
+        Ok(FoundCrate::Name(name)) => name,
+        // The facade's own tests and examples see it as `connections`.
+        Ok(FoundCrate::Itself) => "connections".to_owned(),
+        Err(_) => match crate_name("connections-core") {
+            Ok(FoundCrate::Name(name)) => name,
+            // The core's doctests and tests: `connections_core` is there by name
+            // (and inside the core, `extern crate self as connections_core`).
+            Ok(FoundCrate::Itself) => "connections_core".to_owned(),
+            Err(_) => "connections".to_owned(),
+        },
+    };
+    Ident::new(&name, Span::call_site())
+}
+
+/// `__private` of the runtime: under the `crate = path` the user gave (a
+/// path that does not lead to it is an error at the path), else under the
+/// crate their Cargo.toml names.
+fn private_path(input: &Input<'_>) -> TokenStream {
+    input.attrs.krate.as_ref().map_or_else(
+        || {
+            let krate = runtime_crate();
+            quote!(::#krate::__private)
+        },
         |k| {
             let path = &k.value;
             quote_spanned!(path.span()=> #path::__private)
         },
-    );
+    )
+}
+
+pub fn expand(input: &Input<'_>) -> TokenStream {
+    let ident = input.ident;
+    let private = private_path(input);
     let alias = private_alias(Span::call_site());
 
     let Some(base) = input.base_fields().next() else {
@@ -66,6 +95,8 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
     let session = input.attrs.session.as_ref().is_some_and(|s| s.value);
     let check_resets = input.attrs.check_resets.as_ref().is_none_or(|s| s.value);
     let check_body = check_body(input);
+    let diagnose = path_hook(input.attrs.diagnose.as_ref(), "diagnose_hook");
+    let block_on = path_hook(input.attrs.block_on.as_ref(), "block_on_hook");
     let reconfigure_body = reconfigure_body(input);
     let connection_items = quote! {
         type Raw = #raw;
@@ -74,6 +105,8 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
         const TYPE_PATH: &'static str = #type_path;
         const SESSION_SCOPED: bool = #session;
         const CHECK_RESETS: bool = #check_resets;
+        const DIAGNOSE: ::core::option::Option<#alias::Diagnose> = #diagnose;
+        const BLOCK_ON: ::core::option::Option<#alias::BlockOn> = #block_on;
 
         #[inline]
         fn from_base(base: #alias::BaseConnection<#raw>) -> Self {
@@ -284,6 +317,21 @@ fn connect_body(input: &Input<'_>, raw: &Type, config: &Ident, is_async: bool) -
         let #result = #into_result;
         #boxed
     }
+}
+
+/// A hook named by `key = path` (`diagnose`, `block_on`): `Some(path)`
+/// through `__private::<check>`, whose parameter type is the signature, so
+/// a wrong one is rustc's mismatch at the user's path; `None` without the key.
+fn path_hook(hook: Option<&Keyed<syn::Path>>, check: &str) -> TokenStream {
+    hook.map_or_else(
+        || quote!(::core::option::Option::None),
+        |hook| {
+            let path = &hook.value;
+            let p = private_alias(path.span());
+            let check = Ident::new(check, path.span());
+            quote_spanned!(path.span()=> ::core::option::Option::Some(#p::#check(#path)))
+        },
+    )
 }
 
 /// `check_hook`'s body: `None` when `Self::_check` resolves to the fallback

@@ -27,6 +27,42 @@ pub(super) async fn connect_sections(registry: &Registry, sections: &mut [Sectio
     }
 }
 
+/// As [`connect_sections`], on this thread: each section's connect and
+/// check are driven by its type's runtime hook (`#[connection(block_on =
+/// path)]`, for a client that needs, say, tokio), else by a plain executor.
+pub(super) fn connect_sections_blocking(registry: &Registry, sections: &mut [Section]) {
+    for section in sections {
+        let outcome = if let Some(reason) = skip_reason(registry, section) {
+            ConnectOutcome::skipped(reason)
+        } else {
+            let hook = section
+                .type_path
+                .as_deref()
+                .and_then(|path| registry.registration(path))
+                .and_then(|reg| reg.block_on);
+            match hook {
+                None => block_on(connect_one(registry, section)),
+                Some(hook) => {
+                    let mut outcome = None;
+                    let driven = hook(std::pin::pin!(async {
+                        outcome = Some(connect_one(registry, section).await);
+                    }));
+                    match (driven, outcome) {
+                        (_, Some(outcome)) => outcome,
+                        (Err(error), None) => ConnectOutcome::skipped(format!(
+                            "could not start the runtime its type connects on: {error}"
+                        )),
+                        (Ok(()), None) => ConnectOutcome::skipped(
+                            "its type's `block_on` hook returned before the connect finished".to_owned(),
+                        ),
+                    }
+                }
+            }
+        };
+        section.connect = Some(outcome);
+    }
+}
+
 /// Why `section` cannot be connected here, if it cannot.
 fn skip_reason(registry: &Registry, section: &Section) -> Option<String> {
     let Some(type_path) = section.type_path.as_deref() else {
@@ -193,9 +229,8 @@ async fn with_deadline<F: Future>(future: F, deadline: Duration) -> Option<F::Ou
 }
 
 /// Drives `future` to its end on this thread, parking between wakes: the
-/// executor of the doctor's own thread when no runtime is linked in.
-#[cfg(not(feature = "sql"))]
-pub(super) fn block_on<F: Future>(future: F) -> F::Output {
+/// doctor's executor for types that need no particular runtime.
+fn block_on<F: Future>(future: F) -> F::Output {
     struct Unpark(std::thread::Thread);
     impl std::task::Wake for Unpark {
         fn wake(self: Arc<Self>) {

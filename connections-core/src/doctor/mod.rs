@@ -26,9 +26,9 @@ use std::process::ExitCode;
 use toml::Value;
 
 use crate::diagnostic::{Diagnostic, DiagnosticKind, Severity};
-use crate::error::Error;
 use crate::redact::{EVERY_KEY, is_harmless_key, is_secret_key, redact};
 use crate::registry::Registry;
+use crate::registry::diagnose;
 use crate::secrets::Secrets;
 
 mod connect;
@@ -41,19 +41,33 @@ mod render;
 /// # Examples
 ///
 /// ```
-/// # #[cfg(feature = "sql")] { // these examples use `type = "sql"`
+/// # use connections_core::prelude::*;
+/// # use connections_core::{Diagnostic, DiagnosticKind};
+/// # #[derive(Connection)]
+/// # #[connection(type_name = "report-store", diagnose = Store::diagnose)]
+/// # struct Store { base: BaseConnection<String> }
+/// # impl Store {
+/// #     fn _connect(&self, config: &Config) -> Result<String, BoxError> { Ok(config.get("url")?) }
+/// #     fn diagnose(config: &Config) -> Vec<Diagnostic> {
+/// #         let mut found: Vec<Diagnostic> = config.keys().filter(|k| !["type", "url"].contains(k)).map(|k| {
+/// #             Diagnostic::warning(DiagnosticKind::UnknownKey, format!("`{k}` is not a key of `store`")).keys(vec![k.to_owned()])
+/// #         }).collect();
+/// #         if !config.contains("url") { found.push(Diagnostic::from_error(&config.missing("url"))); }
+/// #         found
+/// #     }
+/// # }
 /// use connections_core::{Registry, doctor::Report};
 ///
+/// // `report-store`: a type whose `diagnose` hook reports keys it does not read.
 /// let registry = Registry::builder()
-///     .secrets_toml("secrets.toml", "[connections.db]\ntype = 'sql'\nurl = 'postgresql://app:hunter2@db.internal/shop'\n")
+///     .secrets_toml("secrets.toml", "[connections.db]\ntype = 'report-store'\nurl = 'postgresql://app:hunter2@db.internal/shop'\n")
 ///     .build();
 /// let report = Report::new(&registry);
 /// assert!(!report.has_errors());
 /// let db = &report.sections[0];
-/// assert_eq!(db.type_path.as_deref(), Some("connections_core::sql::SqlConnection"));
+/// assert_eq!(db.type_name.as_deref(), Some("report-store"));
 /// assert_eq!(db.keys[1].value, r#""postgresql://app:***@db.internal/shop""#);
 /// assert!(!report.to_string().contains("hunter2"));
-/// # }
 /// ```
 #[derive(Clone, Debug, serde::Serialize)]
 #[non_exhaustive]
@@ -94,7 +108,7 @@ pub struct Key {
     /// The key, dotted for nested tables.
     pub key: String,
     /// Its value as TOML, or `***` unless the key is one the section's type
-    /// reads (every key `SqlConnection` does not report as unknown) or a
+    /// reads (with a `diagnose` hook, every key it does not report as unknown) or a
     /// harmless name (`host`, `port`, `database`, `username`, `url`...) and
     /// no secret (`password`, `token`, a near miss such as `pasword`). A
     /// shown value has the section's secrets it quotes (a URL's password)
@@ -200,8 +214,8 @@ impl Options {
 /// ```
 /// use connections_core::{Registry, doctor};
 ///
-/// let registry = Registry::builder().secrets_toml("secrets.toml", "[connections.db]\ntype = 'sql'\n").build();
-/// // No `url` and no `dialect`: an error, so a failing exit code.
+/// let registry = Registry::builder().secrets_toml("secrets.toml", "[connections.db]\ntype = 'mongo'\n").build();
+/// // No type `mongo` in this program: an error, so a failing exit code.
 /// assert_eq!(doctor::run(&registry), std::process::ExitCode::FAILURE);
 /// ```
 pub fn run(registry: &Registry) -> ExitCode {
@@ -213,13 +227,26 @@ pub fn run(registry: &Registry) -> ExitCode {
 /// # Examples
 ///
 /// ```
-/// # #[cfg(feature = "sql")] { // these examples use `type = "sql"`
+/// # use connections_core::prelude::*;
+/// # use connections_core::{Diagnostic, DiagnosticKind};
+/// # #[derive(Connection)]
+/// # #[connection(type_name = "run-store", diagnose = Store::diagnose)]
+/// # struct Store { base: BaseConnection<String> }
+/// # impl Store {
+/// #     fn _connect(&self, config: &Config) -> Result<String, BoxError> { Ok(config.get("url")?) }
+/// #     fn diagnose(config: &Config) -> Vec<Diagnostic> {
+/// #         let mut found: Vec<Diagnostic> = config.keys().filter(|k| !["type", "url"].contains(k)).map(|k| {
+/// #             Diagnostic::warning(DiagnosticKind::UnknownKey, format!("`{k}` is not a key of `store`")).keys(vec![k.to_owned()])
+/// #         }).collect();
+/// #         if !config.contains("url") { found.push(Diagnostic::from_error(&config.missing("url"))); }
+/// #         found
+/// #     }
+/// # }
 /// use connections_core::{Registry, doctor};
 ///
-/// let registry = Registry::builder().secrets_toml("secrets.toml", "[connections.db]\ntype = 'sql'\nurl = 'sqlite::memory:'\n").build();
+/// let registry = Registry::builder().secrets_toml("secrets.toml", "[connections.db]\ntype = 'run-store'\nurl = 'memory://'\n").build();
 /// let options = doctor::Options::default().connect(true).json(true);
 /// assert_eq!(doctor::run_with(&registry, &options), std::process::ExitCode::SUCCESS);
-/// # }
 /// ```
 pub fn run_with(registry: &Registry, options: &Options) -> ExitCode {
     let mut report = Report::with_options(registry, options);
@@ -240,45 +267,6 @@ pub fn run_with(registry: &Registry, options: &Options) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
-    }
-}
-
-impl Registry {
-    /// Every warning and error about this registry's secrets, as data: syntax
-    /// errors, loose file permissions, ignored environment variables, singular
-    /// `[connection.<name>]` tables, sections with no or an unknown type, and
-    /// for first-party types (`sql`) unknown and near-miss keys, ignored
-    /// options, missing required keys and invalid values.
-    ///
-    /// The same warnings go to `tracing` as they happen; this is for whoever
-    /// has no subscriber, and for tools (`connections doctor`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(feature = "sql")] { // these examples use `type = "sql"`
-    /// use connections_core::{DiagnosticKind, Registry, Severity};
-    ///
-    /// let registry = Registry::builder()
-    ///     .secrets_toml("secrets.toml", "[connections.db]\ntype = 'sql'\ndialect = 'postgresql'\nuser = 'app'\n")
-    ///     .build();
-    /// let found = registry.diagnostics();
-    /// let kinds: Vec<_> = found.iter().map(|d| (d.severity, d.kind)).collect();
-    /// assert_eq!(kinds, [
-    ///     (Severity::Warning, DiagnosticKind::NearMissKey),
-    ///     (Severity::Error, DiagnosticKind::MissingKeys),
-    /// ]);
-    /// assert!(found[0].message.contains("`user` (did you mean `username`?)"));
-    /// assert_eq!(found[1].keys, ["host", "username"]);
-    /// # }
-    /// ```
-    pub fn diagnostics(&self) -> Vec<Diagnostic> {
-        let report = Report::new(self);
-        report
-            .diagnostics
-            .into_iter()
-            .chain(report.sections.into_iter().flat_map(|s| s.diagnostics))
-            .collect()
     }
 }
 
@@ -311,35 +299,11 @@ impl Report {
                     files: Vec::new(),
                     searched: Vec::new(),
                     sections: Vec::new(),
-                    diagnostics: vec![load_error(&error)],
+                    diagnostics: vec![diagnose::load_error(&error)],
                 };
             }
         };
-        let mut diagnostics = secrets.load_diagnostics().to_vec();
-        if secrets.files().is_empty() {
-            diagnostics.push(Diagnostic::new(
-                Severity::Error,
-                DiagnosticKind::NoSecrets,
-                format!(
-                    "no secrets file was found; searched {}; create one with a [connections.<name>] table, or set CONNECTIONS_SECRETS_PATH",
-                    secrets
-                        .searched()
-                        .iter()
-                        .map(|p| p.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
-        }
-        for name in secrets.singular_sections() {
-            let mut found = Diagnostic::warning(
-                DiagnosticKind::SingularTable,
-                format!("found a singular [connection.{name}] table, which no lookup reads; rename it to [connections.{name}]"),
-            )
-            .connection(name);
-            found.origin = secrets.origin_of(&format!("connection.{name}")).map(Path::to_path_buf);
-            diagnostics.push(found);
-        }
+        let diagnostics = diagnose::file_diagnostics(&secrets);
         let sections = secrets
             .connection_names()
             .into_iter()
@@ -362,27 +326,15 @@ impl Report {
     /// session-scoped type (each scope connects its own).
     ///
     /// It runs on a thread of its own, so it may be called from anywhere,
-    /// inside an async runtime too; async connects are driven by a tokio
-    /// runtime of that thread's when the `sql` feature is on (clients built
-    /// on tokio need one), else by a plain executor. To drive them on your
-    /// own runtime, call [`connect_async`](Report::connect_async) instead.
+    /// inside an async runtime too. Each connect and check is driven by its
+    /// type's runtime hook (`#[connection(block_on = path)]`: a client built
+    /// on tokio needs a tokio runtime), else by a plain executor. To drive
+    /// them on your own runtime, call [`connect_async`](Report::connect_async)
+    /// instead.
     pub fn connect(&mut self, registry: &Registry) {
         std::thread::scope(|scope| {
             scope.spawn(|| {
-                let sections = &mut self.sections;
-                #[cfg(feature = "sql")]
-                match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                    Ok(runtime) => runtime.block_on(connect::connect_sections(registry, sections)),
-                    Err(error) => {
-                        for section in sections.iter_mut() {
-                            section.connect = Some(ConnectOutcome::skipped(format!(
-                                "could not start a runtime to connect on: {error}"
-                            )));
-                        }
-                    }
-                }
-                #[cfg(not(feature = "sql"))]
-                connect::block_on(connect::connect_sections(registry, sections));
+                connect::connect_sections_blocking(registry, &mut self.sections);
             });
         });
     }
@@ -439,15 +391,28 @@ impl Report {
     /// # Examples
     ///
     /// ```
-    /// # #[cfg(feature = "sql")] { // these examples use `type = "sql"`
+    /// # use connections_core::prelude::*;
+    /// # use connections_core::{Diagnostic, DiagnosticKind};
+    /// # #[derive(Connection)]
+    /// # #[connection(type_name = "json-store", diagnose = Store::diagnose)]
+    /// # struct Store { base: BaseConnection<String> }
+    /// # impl Store {
+    /// #     fn _connect(&self, config: &Config) -> Result<String, BoxError> { Ok(config.get("url")?) }
+    /// #     fn diagnose(config: &Config) -> Vec<Diagnostic> {
+    /// #         let mut found: Vec<Diagnostic> = config.keys().filter(|k| !["type", "url"].contains(k)).map(|k| {
+    /// #             Diagnostic::warning(DiagnosticKind::UnknownKey, format!("`{k}` is not a key of `store`")).keys(vec![k.to_owned()])
+    /// #         }).collect();
+    /// #         if !config.contains("url") { found.push(Diagnostic::from_error(&config.missing("url"))); }
+    /// #         found
+    /// #     }
+    /// # }
     /// use connections_core::{Registry, doctor::Report};
     ///
-    /// let registry = Registry::builder().secrets_toml("secrets.toml", "[connections.db]\ntype = 'sql'\n").build();
+    /// let registry = Registry::builder().secrets_toml("secrets.toml", "[connections.db]\ntype = 'json-store'\n").build();
     /// let json: serde_json::Value = serde_json::from_str(&Report::new(&registry).to_json()).unwrap();
     /// assert_eq!(json["sections"][0]["name"], "db");
     /// assert_eq!(json["sections"][0]["diagnostics"][0]["kind"], "missing-keys");
     /// assert_eq!(json["sections"][0]["diagnostics"][0]["severity"], "error");
-    /// # }
     /// ```
     pub fn to_json(&self) -> String {
         // Strings, numbers and options only: serialising cannot fail.
@@ -467,106 +432,19 @@ impl std::fmt::Display for Report {
     }
 }
 
-/// An error loading the secrets, as a diagnostic: a syntax error keeps its position.
-fn load_error(error: &Error) -> Diagnostic {
-    let mut found = Diagnostic::new(Severity::Error, DiagnosticKind::Unreadable, error.to_string());
-    match error {
-        Error::MalformedSecrets { path, line, column, .. } => {
-            found.kind = DiagnosticKind::Syntax;
-            found.origin = Some(path.clone());
-            found.line = *line;
-            found.column = *column;
-        }
-        Error::ReadSecrets { path, .. } | Error::InvalidSecretsPath { path, .. } => {
-            found.origin = Some(path.clone());
-        }
-        _ => {}
-    }
-    found
-}
-
-/// An error a connection's configuration would fail with, as a diagnostic about `name`.
-fn config_error(name: &str, error: &Error) -> Diagnostic {
-    let (kind, keys) = match error {
-        Error::MissingKey { key, also_missing, .. } => (
-            DiagnosticKind::MissingKeys,
-            std::iter::once(key.clone())
-                .chain(also_missing.iter().cloned())
-                .collect(),
-        ),
-        Error::InvalidValue { key, .. } => (DiagnosticKind::InvalidValue, vec![key.clone()]),
-        Error::UnknownType { .. } | Error::AmbiguousType { .. } | Error::FeatureDisabled { .. } => {
-            (DiagnosticKind::UnknownType, vec!["type".to_owned()])
-        }
-        Error::NoTypeKey { .. } => (DiagnosticKind::NoType, Vec::new()),
-        _ => (DiagnosticKind::InvalidValue, Vec::new()),
-    };
-    let severity = if kind == DiagnosticKind::NoType {
-        // The type may be given in code: `connection::<T>(name)`.
-        Severity::Warning
-    } else {
-        Severity::Error
-    };
-    Diagnostic::new(severity, kind, error.to_string())
-        .connection(name)
-        .keys(keys)
-}
-
 /// The report on one `[connections.<name>]` section.
 fn section(registry: &Registry, secrets: &Secrets, name: &str, standalone: bool) -> Section {
     let table = secrets.section(name).cloned().unwrap_or_default();
     let section_origin = secrets.origin_of(&format!("connections.{name}")).map(Path::to_path_buf);
-    let mut diagnostics = Vec::new();
-    // The type code chose, where a lookup did: the section is what that type reads.
-    let chosen = registry.chosen_type(name);
-    if let Some(reg) = chosen
-        && let Some(conflict) = registry.type_conflict(reg, name, secrets)
-    {
-        diagnostics.push(
-            Diagnostic::warning(DiagnosticKind::TypeConflict, conflict)
-                .connection(name)
-                .keys(vec!["type".to_owned()]),
-        );
-    }
-    let (type_name, type_path) = match chosen.map_or_else(|| registry.section_type(name), Ok) {
-        Ok(reg) => {
-            #[cfg(feature = "sql")]
-            if reg.is::<crate::sql::SqlConnection>() {
-                let (notes, outcome) = crate::sql::diagnose(&Registry::section_config(secrets, name));
-                diagnostics.extend(notes);
-                if let Err(error) = outcome {
-                    diagnostics.push(config_error(name, &error));
-                }
-            }
-            (Some(reg.type_name().to_owned()), Some(reg.type_path().to_owned()))
-        }
-        Err(Error::UnknownType {
-            requested,
-            registered,
-            nearest,
-            ..
-        }) if standalone => {
-            // Perhaps the application's own type: only its binary registers it.
-            diagnostics.push(
-                Diagnostic::warning(
-                    DiagnosticKind::UnknownType,
-                    format!(
-                        "[connections.{name}]: type `{requested}` is not one this command knows (it knows {}){}; if it is your application's own type, check this section with your application's doctor (`connections_core::doctor::run(Registry::global())` in its binary), where its types are registered",
-                        crate::error::list_or_none(&registered),
-                        crate::error::nearest_hint(nearest.as_deref())
-                    ),
-                )
-                .connection(name)
-                .keys(vec!["type".to_owned()]),
-            );
-            (None, None)
-        }
-        Err(error) => {
-            diagnostics.push(config_error(name, &error));
-            (None, None)
-        }
-    };
-    let declared = declared_keys(type_path.as_deref(), &diagnostics);
+    let diagnose::SectionDiagnostics {
+        registration,
+        diagnostics,
+        diagnosed,
+    } = diagnose::section_diagnostics(registry, secrets, name, standalone);
+    let (type_name, type_path) = registration.map_or((None, None), |reg| {
+        (Some(reg.type_name().to_owned()), Some(reg.type_path().to_owned()))
+    });
+    let declared = declared_keys(diagnosed, &diagnostics);
     let mut keys = Vec::new();
     flatten(&table, "", false, &mut |key, value, secret| {
         let origin = secrets
@@ -592,11 +470,6 @@ fn section(registry: &Registry, secrets: &Secrets, name: &str, standalone: bool)
     drop(declared);
     // `type` first: it says what the rest is read as.
     keys.sort_by_key(|k| k.key != "type");
-    for found in &mut diagnostics {
-        if found.origin.is_none() {
-            found.origin.clone_from(&section_origin);
-        }
-    }
     Section {
         name: name.to_owned(),
         type_name,
@@ -610,20 +483,17 @@ fn section(registry: &Registry, secrets: &Secrets, name: &str, standalone: bool)
 /// The keys the section's type is known to read: a value under any other
 /// key (a typo, another type's key) may be a secret, and is not shown.
 ///
-/// `SqlConnection` reads every key it does not report as unknown; other
-/// types declare none yet, so only harmless names ([`is_harmless_key`]) show.
-fn declared_keys<'a>(type_path: Option<&str>, diagnostics: &'a [Diagnostic]) -> Box<dyn Fn(&str) -> bool + 'a> {
-    #[cfg(feature = "sql")]
-    if type_path == Some(<crate::sql::SqlConnection as crate::Connection>::TYPE_PATH) {
-        return Box::new(|key: &str| {
-            !diagnostics.iter().any(|d| {
+/// A type with a `diagnose` hook reads every key its diagnostics do not
+/// report as unknown; for other types, only harmless names
+/// ([`is_harmless_key`]) show.
+fn declared_keys(diagnosed: bool, diagnostics: &[Diagnostic]) -> impl Fn(&str) -> bool + '_ {
+    move |key: &str| {
+        diagnosed
+            && !diagnostics.iter().any(|d| {
                 matches!(d.kind, DiagnosticKind::UnknownKey | DiagnosticKind::NearMissKey)
                     && d.keys.iter().any(|k| k == key || key.starts_with(&format!("{k}.")))
             })
-        });
     }
-    let _ = (type_path, diagnostics);
-    Box::new(|_| false)
 }
 
 /// Calls `f(dotted key, value, secret)` for every leaf of `table`; `secret`

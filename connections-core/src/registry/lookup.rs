@@ -590,6 +590,7 @@ impl Registry {
     }
 
     /// The registered type of this short name or full path, if one is.
+    #[cfg_attr(not(feature = "doctor"), expect(dead_code, reason = "only the doctor reads it"))]
     pub(crate) fn registration(&self, name: &str) -> Option<Registration> {
         self.with_types(|t| t.resolve(name).ok())
     }
@@ -614,10 +615,6 @@ impl Registry {
     }
 
     /// The configuration a lookup of `name` with no kwargs would build from `secrets`.
-    #[cfg_attr(
-        not(feature = "sql"),
-        expect(dead_code, reason = "only the doctor's sql checks read one")
-    )]
     pub(crate) fn section_config(secrets: &Secrets, name: &str) -> Config {
         Config::resolved(
             name,

@@ -1,6 +1,7 @@
 //! The name-keyed registry: its secrets, its caches and the lookups on them.
 
 mod builder;
+pub(crate) mod diagnose;
 mod health;
 mod lookup;
 mod reload;

@@ -34,6 +34,9 @@ pub struct Registration {
     pub(super) type_path: &'static str,
     pub(super) type_id: fn() -> TypeId,
     pub(super) session: bool,
+    pub(crate) diagnose: Option<crate::author::Diagnose>,
+    #[cfg_attr(not(feature = "doctor"), expect(dead_code, reason = "only the doctor reads it"))]
+    pub(crate) block_on: Option<crate::author::BlockOn>,
     pub(super) build: fn(&str, Config, &Arc<CloseQueue>) -> Arc<dyn DynConnection>,
 }
 
@@ -45,6 +48,8 @@ impl Registration {
             type_path: T::TYPE_PATH,
             type_id: TypeId::of::<T>,
             session: T::SESSION_SCOPED,
+            diagnose: T::DIAGNOSE,
+            block_on: T::BLOCK_ON,
             build: build::<T>,
         }
     }
@@ -62,12 +67,6 @@ impl Registration {
     /// Whether the type is session-scoped; see [`Connection::SESSION_SCOPED`].
     pub fn is_session_scoped(&self) -> bool {
         self.session
-    }
-
-    /// Whether this is the registration of `T`.
-    #[cfg_attr(not(feature = "sql"), expect(dead_code, reason = "only the doctor's sql checks ask"))]
-    pub(crate) fn is<T: 'static>(&self) -> bool {
-        (self.type_id)() == TypeId::of::<T>()
     }
 }
 
@@ -88,15 +87,12 @@ pub(super) fn build<T: Connection>(name: &str, config: Config, closes: &Arc<Clos
 
 inventory::collect!(Registration);
 
-/// The connection types this crate ships, each behind a feature: (type
-/// name, full path, feature, whether this build enables it). Asking for one
-/// whose feature is off names the feature instead of calling the type unknown.
-const FIRST_PARTY: &[(&str, &str, &str, bool)] = &[(
-    "sql",
-    "connections_core::sql::SqlConnection",
-    "sql",
-    cfg!(feature = "sql"),
-)];
+/// The first-party connection types, each a crate of its own that the
+/// `connections` crate builds behind a feature: (type name, feature). A
+/// section asking for one that is not registered names the feature to
+/// enable instead of calling the type unknown. Data, not a `cfg`: this crate
+/// never depends on them.
+const FIRST_PARTY: &[(&str, &str)] = &[("sql", "sql")];
 
 /// What Streamlit users write as `type` for a first-party type, and that
 /// type's name: a SQL dialect (with or without SQLAlchemy's `+driver`) is
@@ -115,12 +111,13 @@ fn written_for(requested: &str) -> Option<&'static str> {
         .map(|&(name, _)| name)
 }
 
-/// The feature to enable for `type_name`, if it is a first-party type this build leaves out.
+/// The feature to enable for `type_name`, if it is a first-party type's
+/// name; asked only once no registered type has that name.
 fn disabled_feature(type_name: &str) -> Option<&'static str> {
     FIRST_PARTY
         .iter()
-        .find(|&&(name, path, _, enabled)| !enabled && (type_name == name || type_name == path))
-        .map(|&(_, _, feature, _)| feature)
+        .find(|&&(name, _)| type_name == name)
+        .map(|&(_, feature)| feature)
 }
 
 #[derive(Default)]
@@ -202,20 +199,19 @@ mod tests {
     fn a_first_party_type_left_out_of_the_build_names_its_feature() {
         // Nothing registered: as a build without the type would be.
         let types = Types::default();
-        for asked in ["sql", "connections_core.sql.SqlConnection"] {
-            let err = types.resolve(asked).unwrap_err();
-            if cfg!(feature = "sql") {
-                // The feature is on: the type was just not registered here.
-                assert!(matches!(err, Error::UnknownType { .. }), "{err}");
-            } else {
-                assert!(matches!(err, Error::FeatureDisabled { feature: "sql", .. }), "{err}");
-                let msg = err.to_string();
-                assert!(msg.contains("needs the `sql` feature of connections-core"), "{msg}");
-                assert!(msg.contains(r#"features = ["sql"]"#), "{msg}");
-            }
-        }
+        let err = types.resolve("sql").unwrap_err();
+        assert!(matches!(err, Error::FeatureDisabled { feature: "sql", .. }), "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("needs the `sql` feature of the `connections` crate"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains(r#"connections = { version = "0.1.0", features = ["sql"] }"#),
+            "{msg}"
+        );
         // Any other unknown name is still unknown.
-        assert!(matches!(types.resolve("redis").unwrap_err(), Error::UnknownType { .. }));
+        assert!(matches!(types.resolve("mongo").unwrap_err(), Error::UnknownType { .. }));
     }
 
     #[test]

@@ -1,0 +1,191 @@
+//! What is wrong with the secrets, as data: the files' diagnostics and each
+//! section's, its type's `diagnose` hook included. [`Registry::diagnostics`]
+//! returns them; the doctor builds its report on them.
+
+use std::path::Path;
+
+use crate::diagnostic::{Diagnostic, DiagnosticKind, Severity};
+use crate::error::{Error, list_or_none, nearest_hint};
+use crate::registry::{Registration, Registry};
+use crate::secrets::Secrets;
+
+impl Registry {
+    /// Every warning and error about this registry's secrets, as data: syntax
+    /// errors, loose file permissions, ignored environment variables, singular
+    /// `[connections.<name>]` tables, sections with no or an unknown type, and
+    /// what each section's type reports through its `diagnose` hook (SQL's:
+    /// unknown and near-miss keys, ignored options, missing required keys
+    /// and invalid values).
+    ///
+    /// The same warnings go to `tracing` as they happen; this is for whoever
+    /// has no subscriber, and for tools (`connections doctor`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::{DiagnosticKind, Registry, Severity};
+    ///
+    /// let registry = Registry::builder()
+    ///     .secrets_toml("secrets.toml", "[connection.db]\ntype = 'kv'\n[connections.cache]\n")
+    ///     .build();
+    /// let found = registry.diagnostics();
+    /// let kinds: Vec<_> = found.iter().map(|d| (d.severity, d.kind)).collect();
+    /// assert_eq!(kinds, [
+    ///     (Severity::Warning, DiagnosticKind::SingularTable),
+    ///     (Severity::Warning, DiagnosticKind::NoType),
+    /// ]);
+    /// assert!(found[0].message.contains("rename it to [connections.db]"));
+    /// assert_eq!(found[1].connection.as_deref(), Some("cache"));
+    /// ```
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        let secrets = match self.secrets() {
+            Ok(secrets) => secrets,
+            Err(error) => return vec![load_error(&error)],
+        };
+        let mut found = file_diagnostics(&secrets);
+        for name in secrets.connection_names() {
+            found.extend(section_diagnostics(self, &secrets, name, false).diagnostics);
+        }
+        found
+    }
+}
+
+/// What is wrong with the secrets files themselves: their load diagnostics
+/// (permissions, ignored variables), no file at all, singular tables.
+pub(crate) fn file_diagnostics(secrets: &Secrets) -> Vec<Diagnostic> {
+    let mut diagnostics = secrets.load_diagnostics().to_vec();
+    if secrets.files().is_empty() {
+        diagnostics.push(Diagnostic::new(
+            Severity::Error,
+            DiagnosticKind::NoSecrets,
+            format!(
+                "no secrets file was found; searched {}; create one with a [connections.<name>] table, or set CONNECTIONS_SECRETS_PATH",
+                secrets
+                    .searched()
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    for name in secrets.singular_sections() {
+        let mut found = Diagnostic::warning(
+            DiagnosticKind::SingularTable,
+            format!(
+                "found a singular [connection.{name}] table, which no lookup reads; rename it to [connections.{name}]"
+            ),
+        )
+        .connection(name);
+        found.origin = secrets.origin_of(&format!("connection.{name}")).map(Path::to_path_buf);
+        diagnostics.push(found);
+    }
+    diagnostics
+}
+
+/// An error loading the secrets, as a diagnostic: a syntax error keeps its position.
+pub(crate) fn load_error(error: &Error) -> Diagnostic {
+    let mut found = Diagnostic::new(Severity::Error, DiagnosticKind::Unreadable, error.to_string());
+    match error {
+        Error::MalformedSecrets { path, line, column, .. } => {
+            found.kind = DiagnosticKind::Syntax;
+            found.origin = Some(path.clone());
+            found.line = *line;
+            found.column = *column;
+        }
+        Error::ReadSecrets { path, .. } | Error::InvalidSecretsPath { path, .. } => {
+            found.origin = Some(path.clone());
+        }
+        _ => {}
+    }
+    found
+}
+
+/// What [`section_diagnostics`] found about one section.
+pub(crate) struct SectionDiagnostics {
+    /// The type the section is read as, if it resolves.
+    #[cfg_attr(not(feature = "doctor"), expect(dead_code, reason = "only the doctor reads it"))]
+    pub(crate) registration: Option<Registration>,
+    /// What is wrong with it, each with the section's file where it has no origin of its own.
+    pub(crate) diagnostics: Vec<Diagnostic>,
+    /// Whether the type's `diagnose` hook ran: it flags the keys it does not read.
+    #[cfg_attr(not(feature = "doctor"), expect(dead_code, reason = "only the doctor reads it"))]
+    pub(crate) diagnosed: bool,
+}
+
+/// What is wrong with `[connections.<name>]`: a type that code looks it up as
+/// and its `type` key disagree on, a type that does not resolve (with
+/// `standalone`, an unknown one is a warning: perhaps the application's own),
+/// and what the type's `diagnose` hook reports.
+pub(crate) fn section_diagnostics(
+    registry: &Registry,
+    secrets: &Secrets,
+    name: &str,
+    standalone: bool,
+) -> SectionDiagnostics {
+    let mut diagnostics = Vec::new();
+    // The type code chose, where a lookup did: the section is what that type reads.
+    let chosen = registry.chosen_type(name);
+    if let Some(reg) = chosen
+        && let Some(conflict) = registry.type_conflict(reg, name, secrets)
+    {
+        diagnostics.push(
+            Diagnostic::warning(DiagnosticKind::TypeConflict, conflict)
+                .connection(name)
+                .keys(vec!["type".to_owned()]),
+        );
+    }
+    let mut diagnosed = false;
+    let registration = match chosen.map_or_else(|| registry.section_type(name), Ok) {
+        Ok(reg) => {
+            if let Some(diagnose) = reg.diagnose {
+                diagnosed = true;
+                let config = Registry::section_config(secrets, name);
+                diagnostics.extend(diagnose(&config).into_iter().map(|found| {
+                    if found.connection.is_some() {
+                        found
+                    } else {
+                        found.connection(name)
+                    }
+                }));
+            }
+            Some(reg)
+        }
+        Err(Error::UnknownType {
+            requested,
+            registered,
+            nearest,
+            ..
+        }) if standalone => {
+            // Perhaps the application's own type: only its binary registers it.
+            diagnostics.push(
+                Diagnostic::warning(
+                    DiagnosticKind::UnknownType,
+                    format!(
+                        "[connections.{name}]: type `{requested}` is not one this command knows (it knows {}){}; if it is your application's own type, check this section with your application's doctor (`connections::doctor::run(Registry::global())` in its binary), where its types are registered",
+                        list_or_none(&registered),
+                        nearest_hint(nearest.as_deref())
+                    ),
+                )
+                .connection(name)
+                .keys(vec!["type".to_owned()]),
+            );
+            None
+        }
+        Err(error) => {
+            diagnostics.push(Diagnostic::from_error(&error).connection(name));
+            None
+        }
+    };
+    let section_origin = secrets.origin_of(&format!("connections.{name}")).map(Path::to_path_buf);
+    for found in &mut diagnostics {
+        if found.origin.is_none() {
+            found.origin.clone_from(&section_origin);
+        }
+    }
+    SectionDiagnostics {
+        registration,
+        diagnostics,
+        diagnosed,
+    }
+}

@@ -1,0 +1,103 @@
+//! The registry at scale: lookups and builds over 1 to 100k cached connections,
+//! against a hand-written `RwLock<HashMap<String, Arc<_>>>` of the same names,
+//! each size measured in one run.
+//!
+//! `cargo bench --bench scale`; figures and the machine are in BENCHMARKS.md.
+//!
+//! * `scale_lookup/<n>`: lookup + `instance()` of connected connections, the
+//!   names cycling through 64 spread evenly over the `n` cached ones (every
+//!   `n/64`-th), so the figure is the map's cost at that size rather than the
+//!   memory latency of touching 100k names at random.
+//! * `scale_build/<n>`: the first lookups of `n` names into a fresh registry,
+//!   each building (not connecting) its connection: the insert path.
+// Timings as floats and loop counters as indices: precision and width are ample here.
+#![allow(missing_docs, clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use connections::{Connection as _, Registry};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+
+mod support;
+use support::{Tenant, names, probe};
+
+const SIZES: [usize; 4] = [1, 1_000, 10_000, 100_000];
+
+fn lookup(c: &mut Criterion) {
+    let mut g = c.benchmark_group("scale_lookup");
+    for n in SIZES {
+        let names = names(n);
+        let registry = Registry::builder().build();
+        for name in &names {
+            registry.connection::<Tenant>(name).unwrap().instance().unwrap();
+        }
+        let map: RwLock<HashMap<String, Arc<u64>>> =
+            RwLock::new(names.iter().map(|name| (name.clone(), Arc::new(7))).collect());
+        let probe = probe(&names);
+        let mut i = 0;
+        g.bench_function(BenchmarkId::new("ours", n), |b| {
+            b.iter(|| {
+                i = (i + 1) % probe.len();
+                let conn = registry.connection::<Tenant>(black_box(probe[i])).unwrap();
+                black_box(conn.instance().unwrap())
+            });
+        });
+        g.bench_function(BenchmarkId::new("ours_ref", n), |b| {
+            b.iter(|| {
+                i = (i + 1) % probe.len();
+                let conn = registry.connection_ref::<Tenant>(black_box(probe[i])).unwrap();
+                black_box(*conn.instance_ref().unwrap())
+            });
+        });
+        g.bench_function(BenchmarkId::new("rwlock_hashmap_lookup", n), |b| {
+            b.iter(|| {
+                i = (i + 1) % probe.len();
+                black_box(Arc::clone(map.read().unwrap().get(black_box(probe[i])).unwrap()))
+            });
+        });
+    }
+    g.finish();
+}
+
+fn build(c: &mut Criterion) {
+    let mut g = c.benchmark_group("scale_build");
+    g.sample_size(10);
+    for n in [1_000, 10_000, 100_000] {
+        let names = names(n);
+        g.bench_function(BenchmarkId::new("ours", n), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let registry = Registry::builder().build();
+                    let start = Instant::now();
+                    for name in &names {
+                        black_box(registry.connection::<Tenant>(name).unwrap());
+                    }
+                    total += start.elapsed();
+                }
+                total
+            });
+        });
+        g.bench_function(BenchmarkId::new("rwlock_hashmap_insert", n), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let map: RwLock<HashMap<String, Arc<u64>>> = RwLock::default();
+                    let start = Instant::now();
+                    for name in &names {
+                        map.write().unwrap().insert(name.clone(), Arc::new(7));
+                    }
+                    total += start.elapsed();
+                }
+                total
+            });
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, lookup, build);
+criterion_main!(benches);

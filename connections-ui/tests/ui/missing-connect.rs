@@ -1,0 +1,8 @@
+use connections::prelude::*;
+
+#[derive(Connection)]
+struct Sqlite {
+    base: BaseConnection<String>,
+}
+
+fn main() {}

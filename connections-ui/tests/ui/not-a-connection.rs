@@ -1,0 +1,7 @@
+struct NotAConnection;
+
+fn lookup() {
+    let _ = connections::connection::<NotAConnection>("x");
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use connections::prelude::*;
+
+#[derive(Connection)]
+enum Sqlite {
+    Open(BaseConnection<String>),
+}
+
+fn main() {}

@@ -1,9 +1,0 @@
-use connections_core::{BaseConnection, Connection};
-
-#[derive(Connection)]
-#[connection(async)]
-struct Pg {
-    base: BaseConnection<String>,
-}
-
-fn main() {}

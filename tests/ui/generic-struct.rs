@@ -1,8 +1,0 @@
-use connections_core::prelude::*;
-
-#[derive(Connection)]
-struct Sqlite<T> {
-    base: BaseConnection<T>,
-}
-
-fn main() {}

@@ -1,8 +1,0 @@
-use connections_core::prelude::*;
-
-#[derive(Connection)]
-struct Sqlite {
-    base: BaseConnection<String>,
-}
-
-fn main() {}

@@ -1,7 +1,0 @@
-struct NotAConnection;
-
-fn lookup() {
-    let _ = connections_core::connection::<NotAConnection>("x");
-}
-
-fn main() {}

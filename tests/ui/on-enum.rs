@@ -1,8 +1,0 @@
-use connections_core::prelude::*;
-
-#[derive(Connection)]
-enum Sqlite {
-    Open(BaseConnection<String>),
-}
-
-fn main() {}

@@ -1,8 +1,0 @@
-use connections_core::prelude::*;
-
-#[derive(Connection)]
-union Sqlite {
-    raw: u64,
-}
-
-fn main() {}
