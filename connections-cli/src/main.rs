@@ -36,11 +36,22 @@ enum Command {
         /// Colour the table: on a terminal unless `NO_COLOR` is set (auto), always, or never.
         #[arg(long, value_enum, default_value_t = Color::Auto)]
         color: Color,
+        /// A secrets schema your application exported (`Registry::settings_schema()`):
+        /// sections of its own types are checked against their settings too,
+        /// without building the application.
+        #[arg(long, value_name = "FILE")]
+        schema: Option<PathBuf>,
         /// Secrets files (`.toml`) or directories to read, in order, instead of
         /// the defaults (`CONNECTIONS_SECRETS_PATH`, else `~/.streamlit/secrets.toml`
         /// then `./.streamlit/secrets.toml`).
         paths: Vec<PathBuf>,
     },
+    /// Print the JSON Schema of a secrets file for the types this command
+    /// knows (`type = "sql"`): name it on a `#:schema ./secrets.schema.json`
+    /// line at the top of the secrets file, and editors that read JSON
+    /// Schemas (Taplo and others) complete and check it. Your application's own types are in
+    /// the schema it writes with `Registry::settings_schema()`.
+    Schema,
     /// Run a command with the top-level string and number secrets in its
     /// environment, as Streamlit exports them (`AWS_ACCESS_KEY_ID = "..."`).
     Exec {
@@ -66,26 +77,56 @@ fn main() -> ExitCode {
             connect,
             json,
             color,
+            schema,
             paths,
         } => {
+            let exported = match schema.map(|path| read_schema(&path)).transpose() {
+                Ok(exported) => exported,
+                Err(message) => {
+                    let _ = writeln!(std::io::stderr(), "connections doctor: {message}");
+                    return ExitCode::from(2);
+                }
+            };
             let registry = builder(paths).build();
             let color = match color {
                 Color::Auto => None,
                 Color::Always => Some(true),
                 Color::Never => Some(false),
             };
-            doctor::run_with(
-                &registry,
-                // Outside the application: its own types are not registered here.
-                &doctor::Options::default()
-                    .standalone(true)
-                    .connect(connect)
-                    .json(json)
-                    .color(color),
-            )
+            // Outside the application: its own types are not registered here.
+            let mut options = doctor::Options::default()
+                .standalone(true)
+                .connect(connect)
+                .json(json)
+                .color(color);
+            if let Some(exported) = exported {
+                options = options.schema(exported);
+            }
+            doctor::run_with(&registry, &options)
+        }
+        Command::Schema => {
+            let schema = Registry::builder().build().settings_schema();
+            let text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+            // A closed pipe (`| head`) is no reason to panic.
+            let _ = writeln!(std::io::stdout().lock(), "{text}");
+            ExitCode::SUCCESS
         }
         Command::Exec { secrets, command } => exec(&builder(secrets).build(), &command),
     }
+}
+
+/// A secrets schema from `path`, or what is wrong with it.
+fn read_schema(path: &std::path::Path) -> Result<serde_json::Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the schema {}: {e}", path.display()))?;
+    let schema: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("the schema {} is not JSON: {e}", path.display()))?;
+    if schema.get("definitions").is_none_or(|d| !d.is_object()) {
+        return Err(format!(
+            "the schema {} has no `definitions`; write it with your application's `Registry::settings_schema()`",
+            path.display()
+        ));
+    }
+    Ok(schema)
 }
 
 /// The library's defaults, or exactly `paths` when any is given.

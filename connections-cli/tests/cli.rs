@@ -424,3 +424,66 @@ fn exec_runs_a_command_with_the_top_level_secrets_in_its_environment() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml is not valid TOML at line 1"), "{err}");
 }
+
+/// The schema an application with a `kv` type exports (`Registry::settings_schema()`).
+const APP_SCHEMA: &str = r#"{
+  "definitions": {
+    "kv": {
+      "type": "object",
+      "additionalProperties": false,
+      "properties": {
+        "type": { "enum": ["kv", "myapp::Kv"] },
+        "seed": { "type": "object", "additionalProperties": { "type": "string" } },
+        "capacity": { "type": ["integer", "null"], "minimum": 1 },
+        "host": { "type": "string" }
+      },
+      "required": ["host"]
+    }
+  }
+}"#;
+
+#[test]
+fn doctor_checks_an_applications_own_types_from_the_schema_it_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = project_secrets(
+        dir.path(),
+        "[connections.sessions]\ntype = 'kv'\nhost = 'kv.internal'\ncapacity = 0\nsed = { greeting = 'hi' }\napi_tokn = 'tok-sentinel'\n",
+    );
+    set_mode(&secrets, 0o600);
+    fs::write(dir.path().join("app.schema.json"), APP_SCHEMA).unwrap();
+    let out = connections(
+        dir.path(),
+        &["doctor", "--color", "never", "--schema", "app.schema.json"],
+        &[],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("[connections.sessions]  type kv (myapp::Kv, from the schema)"),
+        "{text}"
+    );
+    assert!(text.contains("`sed` (did you mean `seed`?)"), "{text}");
+    assert!(
+        text.contains("`capacity` in [connections.sessions]") && text.contains("at least 1"),
+        "{text}"
+    );
+    assert!(text.contains("`api_tokn`") && !text.contains("tok-sentinel"), "{text}");
+    assert!(text.contains("\"kv.internal\""), "the host is shown:\n{text}");
+    assert!(!text.contains("is not one this command knows"), "{text}");
+
+    // A schema that is not one is a usage error, not a silent pass.
+    fs::write(dir.path().join("bad.json"), "{}").unwrap();
+    let out = connections(dir.path(), &["doctor", "--schema", "bad.json"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no `definitions`"));
+}
+
+#[test]
+fn schema_prints_a_json_schema_of_the_secrets_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = connections(dir.path(), &["schema"], &[]);
+    assert!(out.status.success());
+    let schema: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+    assert_eq!(schema["properties"]["connections"]["type"], "object");
+}

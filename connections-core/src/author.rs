@@ -103,6 +103,20 @@ pub use crate::trace::Redactor;
 #[expect(unused_imports, reason = "the intra-doc links above")]
 use crate::{BaseConnection, Config, Diagnostic};
 
+/// The hooks of a type's typed settings (written by the derive); see `Connection::SETTINGS`.
+#[cfg(feature = "settings")]
+#[doc(hidden)]
+pub use crate::settings::SettingsHooks;
+
+/// The hooks of a type's typed settings, which need the `settings` feature;
+/// without it, none can be made.
+#[cfg(not(feature = "settings"))]
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct SettingsHooks {
+    never: std::convert::Infallible,
+}
+
 /// A connection type's settings diagnostics: what is wrong with a section
 /// before any connect, as [`Diagnostic`]s (a fatal one has
 /// [`Severity::Error`](crate::Severity::Error)). Named by

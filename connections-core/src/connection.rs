@@ -92,18 +92,19 @@ pub trait Connection: Sized + Send + Sync + 'static {
     /// itself, such as a pool that replaces its broken sessions).
     const CHECK_RESETS: bool = true;
 
-    /// The type's settings diagnostics (`#[connection(diagnose = path)]`),
-    /// which [`Registry::diagnostics`](crate::Registry::diagnostics) and the
-    /// doctor run on each of its sections: unknown keys, missing keys, values
-    /// it cannot honour. `None` when the type has none. See [`author`](crate::author).
+    /// More checks of the type's sections (`#[connection(diagnose = path)]`),
+    /// for [`Registry::diagnostics`](crate::Registry::diagnostics) and the
+    /// doctor; `None` when the type has none. See [`author`](crate::author).
     const DIAGNOSE: Option<crate::author::Diagnose> = None;
 
-    /// How to drive the type's futures (connect, check) where no async
-    /// runtime runs, as the doctor's `--connect` does
-    /// (`#[connection(block_on = path)]`): for a client that needs a
-    /// particular runtime, such as one built on tokio. `None`: any executor
-    /// will do. See [`author`](crate::author).
+    /// How the doctor's `--connect` drives the type's futures where no
+    /// runtime runs (`#[connection(block_on = path)]`: tokio for a client
+    /// built on it); `None`: any executor will do. See [`author`](crate::author).
     const BLOCK_ON: Option<crate::author::BlockOn> = None;
+
+    /// The type's typed settings (`#[connection(settings = T)]`), written by the derive.
+    #[doc(hidden)]
+    const SETTINGS: Option<crate::author::SettingsHooks> = None;
 
     /// Builds the connection around its state; every other field takes its `Default`.
     ///

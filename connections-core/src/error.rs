@@ -372,6 +372,23 @@ pub enum Error {
         instead: &'static str,
     },
 
+    /// A connection's section does not fit its type's settings
+    /// (`#[connection(settings = T)]`): every problem found before the
+    /// connect, each naming its key, its table and where it came from.
+    #[error(
+        "the settings of connection `{name}` ({type_path}) do not fit: {}",
+        problems.join("; ")
+    )]
+    InvalidSettings {
+        /// The connection name.
+        name: String,
+        /// The connection type's full path.
+        type_path: &'static str,
+        /// Each problem: an unknown key the settings refuse, the missing
+        /// keys, a value of the wrong kind or out of range.
+        problems: Vec<String>,
+    },
+
     /// A call on a connection (a query, a command, a request) failed, after
     /// any retries the connection type makes.
     ///
@@ -553,6 +570,7 @@ macro_rules! fields {
 
 impl Error {
     /// The variant and its fields, as a derived `Debug` would show them.
+    #[expect(clippy::too_many_lines, reason = "one arm per variant")]
     fn fmt_fields(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::UnknownType {
@@ -648,6 +666,11 @@ impl Error {
                 operation,
                 problem,
             } => fields!(f, "InvalidCall", name, operation, problem),
+            Error::InvalidSettings {
+                name,
+                type_path,
+                problems,
+            } => fields!(f, "InvalidSettings", name, type_path, problems),
             Error::ConnectPanicked {
                 name,
                 type_path,

@@ -284,6 +284,8 @@ mod redact;
 mod registry;
 mod secret;
 mod secrets;
+#[cfg(feature = "settings")]
+mod settings;
 mod trace;
 #[cfg(feature = "watch")]
 mod watch;
@@ -393,6 +395,13 @@ pub use crate::secrets::{DEFAULT_TTL_ENV, SECRETS_PATH_ENV, Secrets};
 ///   ```
 /// * `scope = "session"`: cached per [`Scope`] (`registry.scope(key)`), not
 ///   once per registry; `scope = "global"` is the default.
+/// * `settings = T` (the `settings` feature): `T` derives serde's
+///   `Deserialize` and schemars' `JsonSchema`. Each section is checked
+///   against `T` before a connect (every problem at once), in
+///   [`Registry::diagnostics`] and in the doctor, and `T`'s schema is part of
+///   `Registry::settings_schema`; `_connect` may take `&T` instead of
+///   `&Config`. The `type` key never reaches `T`, so
+///   `#[serde(deny_unknown_fields)]` works.
 /// * `connect = path`: call this function instead of `_connect`; it has the
 ///   same signature, `fn(&Self, &Config) -> Result<Raw, E>` (`async` too with
 ///   the `async` key).
@@ -406,6 +415,10 @@ pub use crate::secrets::{DEFAULT_TTL_ENV, SECRETS_PATH_ENV, Secrets};
 /// * `check_resets = false`: a failed check leaves a connected instance
 ///   alone. By default it is reset, so the next use reconnects (for a client
 ///   that heals itself, such as a pool, opt out).
+/// * `diagnose = path`: more checks of a section, `fn(&Config) ->
+///   Vec<Diagnostic>` (see [`author::Diagnose`]).
+/// * `block_on = path`: how the doctor drives the type's futures where no
+///   runtime runs (see [`author::BlockOn`]).
 /// * `crate = path`: where the runtime is, for crates that re-export it.
 ///
 /// A mistake in these keys is reported alone: the impl is still generated

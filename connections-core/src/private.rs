@@ -16,6 +16,113 @@ pub use crate::connection::{AsyncConnection, BlockingConnection, ConnectFuture, 
 pub use crate::error::BoxError;
 pub use crate::registry::Registration;
 
+pub use crate::author::SettingsHooks;
+
+/// The hooks of settings type `T` (`#[connection(settings = T)]`).
+#[cfg(feature = "settings")]
+#[inline]
+pub const fn settings_hooks<T: SettingsType>() -> SettingsHooks {
+    SettingsHooks::of::<T>()
+}
+
+/// Without the `settings` feature, `settings = T` is an error that says which feature to enable.
+#[cfg(not(feature = "settings"))]
+#[inline]
+pub const fn settings_hooks<T: SettingsType>() -> SettingsHooks {
+    panic!("unreachable: `SettingsType` has no impl without the `settings` feature")
+}
+
+/// What a settings type needs: serde's `Deserialize` and schemars' `JsonSchema`.
+#[cfg(feature = "settings")]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a connection's settings: it needs serde's `Deserialize` and schemars' `JsonSchema`",
+    label = "named by `settings = ...`",
+    note = "add `#[derive(serde::Deserialize, schemars::JsonSchema)]` to `{Self}` (with `serde` and `schemars = \"1\"` in Cargo.toml)"
+)]
+pub trait SettingsType: serde::de::DeserializeOwned + schemars::JsonSchema + Send + Sync + 'static {}
+
+#[cfg(feature = "settings")]
+impl<T: serde::de::DeserializeOwned + schemars::JsonSchema + Send + Sync + 'static> SettingsType for T {}
+
+/// Without the `settings` feature no type can be a connection's settings.
+#[cfg(not(feature = "settings"))]
+#[diagnostic::on_unimplemented(
+    message = "`settings = {Self}` needs the `settings` feature of `connections`",
+    label = "typed settings need the `settings` feature",
+    note = "enable it in Cargo.toml: connections = { version = \"0.1\", features = [\"settings\"] }"
+)]
+pub trait SettingsType {}
+
+/// The settings of `config` as `T`: checked (every problem at once), then
+/// deserialized once per configuration; what a connect with
+/// `settings = T` reads first.
+/// Its only bound is what deserializing needs: a type that is no settings
+/// type is reported once, at `settings_hooks`.
+#[cfg(feature = "settings")]
+#[inline]
+pub fn settings<Conn: Connection, T: serde::de::DeserializeOwned + Send + Sync + 'static>(
+    config: &Config,
+) -> crate::Result<&T> {
+    crate::settings::read::<T>(config, Conn::TYPE_PATH, Conn::SETTINGS)
+}
+
+/// Unreachable without the `settings` feature: `settings_hooks` already failed.
+#[cfg(not(feature = "settings"))]
+#[inline]
+pub fn settings<Conn: Connection, T>(config: &Config) -> crate::Result<&T> {
+    let _ = config;
+    unreachable!("`SettingsType` has no impl without the `settings` feature")
+}
+
+/// The connect function takes the `&Config` (marker for [`ConnectWith`]).
+pub struct ByConfig;
+/// The connect function takes the typed settings (marker for [`ConnectWith`]).
+pub struct BySettings;
+
+/// A connect function that takes either the `&Config` or the settings
+/// `&S`; the marker `M` tells which, inferred from its signature.
+#[diagnostic::on_unimplemented(
+    message = "the connect function of `{Conn}` takes neither `&Config` nor its settings `&{S}`",
+    label = "the connect function of `{Conn}`",
+    note = "write `fn _connect(&self, settings: &{S}) -> Result<Raw, E>` (or keep `config: &Config`)"
+)]
+pub trait ConnectWith<'a, Conn: 'a, S: 'a, O, M> {
+    /// Calls the function with what it takes.
+    fn call_with(self, this: &'a Conn, config: &'a Config, settings: &'a S) -> O;
+}
+
+impl<'a, Conn: 'a, S: 'a, O, F: FnOnce(&'a Conn, &'a Config) -> O> ConnectWith<'a, Conn, S, O, ByConfig> for F {
+    #[inline]
+    fn call_with(self, this: &'a Conn, config: &'a Config, _settings: &'a S) -> O {
+        self(this, config)
+    }
+}
+
+impl<'a, Conn: 'a, S: 'a, O, F: FnOnce(&'a Conn, &'a S) -> O> ConnectWith<'a, Conn, S, O, BySettings> for F {
+    #[inline]
+    fn call_with(self, this: &'a Conn, _config: &'a Config, settings: &'a S) -> O {
+        self(this, settings)
+    }
+}
+
+/// Calls a connect function of a type with settings, with the `&Config` or
+/// the settings, as its signature asks.
+#[inline]
+pub fn call_connect_with<'a, Conn: 'a, S: 'a, O, M>(
+    connect: impl ConnectWith<'a, Conn, S, O, M>, // write `fn _connect(&self, settings: &Settings) -> Result<Raw, E>`
+    this: &'a Conn,
+    config: &'a Config,
+    settings: &'a S,
+) -> O {
+    connect.call_with(this, config, settings)
+}
+
+/// An async connect whose settings did not fit: the error, as its future.
+#[inline]
+pub fn failed_connect<'a, Raw: Send + 'a>(error: crate::Error) -> ConnectFuture<'a, Raw> {
+    Box::pin(std::future::ready(Err(error.into())))
+}
+
 /// A `diagnose = path` hook of the expected shape; another shape fails here,
 /// and rustc quotes this line, which ends with the signature to write.
 #[inline]

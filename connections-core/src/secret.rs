@@ -105,3 +105,22 @@ thread_local! {
 pub(crate) fn take_read() -> bool {
     READ.replace(false)
 }
+
+/// A `Secret<T>` field's schema is `T`'s, marked `writeOnly`: editors and
+/// the doctor treat it as a value never to show.
+#[cfg(feature = "settings")]
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Secret<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut schema = generator.subschema_for::<T>();
+        schema.insert("writeOnly".to_owned(), true.into());
+        schema
+    }
+}

@@ -2,11 +2,10 @@
 
 use proc_macro2::{Span, TokenTree};
 use syn::meta::ParseNestedMeta;
-use syn::{Attribute, LitBool, LitStr, Meta, Path, Token};
+use syn::{Attribute, LitBool, LitStr, Meta, Path, Token, Type};
 
 /// The keys `#[connection(...)]` accepts, for "expected one of" messages.
-const KEYS: &str =
-    "`type_name`, `async`, `scope`, `connect`, `close`, `check`, `check_resets`, `diagnose`, `block_on`, `crate`";
+const KEYS: &str = "`type_name`, `async`, `scope`, `settings`, `connect`, `close`, `check`, `check_resets`, `diagnose`, `block_on`, `crate`";
 
 /// A value with the span of the key that set it.
 pub struct Spanned<T> {
@@ -26,6 +25,8 @@ pub struct Attrs {
     pub check: Option<Spanned<Path>>,
     /// `check_resets = false`: a failed check leaves the instance alone.
     pub check_resets: Option<Spanned<bool>>,
+    /// `settings = Type`: the typed settings, checked before a connect.
+    pub settings: Option<Spanned<Type>>,
     /// `diagnose = path`: the settings diagnostics hook, `fn(&Config) -> Vec<Diagnostic>`.
     pub diagnose: Option<Spanned<Path>>,
     /// `block_on = path`: drives the type's futures where no runtime runs.
@@ -127,21 +128,13 @@ fn parse_key(meta: &ParseNestedMeta<'_>, out: &mut Attrs) -> syn::Result<()> {
         }
         "check_resets" => {
             reject_duplicate(out.check_resets.as_ref().map(|s| s.key), meta, "check_resets")?;
-            let example = "check_resets = false";
-            if !meta.input.peek(Token![=]) {
-                return Err(meta.error(format!("`check_resets` needs a value: write `{example}`")));
-            }
-            let value = meta.value()?;
-            let lit: LitBool = value.parse().map_err(|e| {
-                syn::Error::new(
-                    e.span(),
-                    format!("`check_resets` takes `true` or `false`: write `{example}`"),
-                )
-            })?;
-            out.check_resets = Some(Spanned {
-                value: lit.value,
-                key: span,
-            });
+            let value = bool_value(meta, "check_resets", "check_resets = false")?;
+            out.check_resets = Some(Spanned { value, key: span });
+        }
+        "settings" => {
+            reject_duplicate(out.settings.as_ref().map(|s| s.key), meta, "settings")?;
+            let ty = type_value(meta, "settings", "settings = MySettings")?;
+            out.settings = Some(Spanned { value: ty, key: span });
         }
         "diagnose" => {
             reject_duplicate(out.diagnose.as_ref().map(|s| s.key), meta, "diagnose")?;
@@ -189,6 +182,35 @@ fn string_value(meta: &ParseNestedMeta<'_>, key: &str, example: &str) -> syn::Re
         value.parse()
     } else {
         Err(value.error(format!("`{key}` takes a string literal: write `{example}`")))
+    }
+}
+
+/// `true` or `false`.
+fn bool_value(meta: &ParseNestedMeta<'_>, key: &str, example: &str) -> syn::Result<bool> {
+    if !meta.input.peek(Token![=]) {
+        return Err(meta.error(format!("`{key}` needs a value: write `{example}`")));
+    }
+    let value = meta.value()?;
+    let lit: LitBool = value
+        .parse()
+        .map_err(|e| syn::Error::new(e.span(), format!("`{key}` takes `true` or `false`: write `{example}`")))?;
+    Ok(lit.value)
+}
+
+/// A type, written bare (`settings = MySettings`) or as a string.
+fn type_value(meta: &ParseNestedMeta<'_>, key: &str, example: &str) -> syn::Result<Type> {
+    if !meta.input.peek(Token![=]) {
+        return Err(meta.error(format!("`{key}` needs a value: write `{example}`")));
+    }
+    let value = meta.value()?;
+    if value.peek(LitStr) {
+        let lit: LitStr = value.parse()?;
+        lit.parse()
+            .map_err(|_| syn::Error::new(lit.span(), format!("`{key}` takes a type: write `{example}`")))
+    } else {
+        value
+            .parse()
+            .map_err(|e| syn::Error::new(e.span(), format!("`{key}` takes a type: write `{example}`")))
     }
 }
 

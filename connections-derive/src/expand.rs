@@ -95,6 +95,7 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
     let session = input.attrs.session.as_ref().is_some_and(|s| s.value);
     let check_resets = input.attrs.check_resets.as_ref().is_none_or(|s| s.value);
     let check_body = check_body(input);
+    let settings = settings_hooks(input);
     let diagnose = path_hook(input.attrs.diagnose.as_ref(), "diagnose_hook");
     let block_on = path_hook(input.attrs.block_on.as_ref(), "block_on_hook");
     let reconfigure_body = reconfigure_body(input);
@@ -107,6 +108,7 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
         const CHECK_RESETS: bool = #check_resets;
         const DIAGNOSE: ::core::option::Option<#alias::Diagnose> = #diagnose;
         const BLOCK_ON: ::core::option::Option<#alias::BlockOn> = #block_on;
+        const SETTINGS: ::core::option::Option<#alias::SettingsHooks> = #settings;
 
         #[inline]
         fn from_base(base: #alias::BaseConnection<#raw>) -> Self {
@@ -290,16 +292,42 @@ fn connect_body(input: &Input<'_>, raw: &Type, config: &Ident, is_async: bool) -
     let this = quote!(self);
     let p = private_alias(span);
     let p_raw = private_alias(raw.span());
+    // With typed settings: read them first (a section that does not fit
+    // fails here, every problem named), then call with `&Config` or `&T`.
+    let (read_settings, call_with) = match &input.attrs.settings {
+        None => (quote!(), None),
+        Some(s) => {
+            let ty = &s.value;
+            let settings = Ident::new("settings", Span::mixed_site());
+            let p_ty = private_alias(ty.span());
+            let error = Ident::new("error", Span::mixed_site());
+            let read = if is_async {
+                quote_spanned! {ty.span()=>
+                    let #settings = match #p_ty::settings::<Self, #ty>(#config) {
+                        ::core::result::Result::Ok(found) => found,
+                        ::core::result::Result::Err(#error) => return #p_ty::failed_connect(#error),
+                    };
+                }
+            } else {
+                quote_spanned!(ty.span()=> let #settings = #p_ty::settings::<Self, #ty>(#config)?;)
+            };
+            let call = quote_spanned!(span=> #p::call_connect_with({ #connect }, #this, #config, #settings));
+            (read, Some(call))
+        }
+    };
     // The block around `connect` keeps rustc from suggesting a closure in place
     // of the struct name when the signature is wrong.
     if is_async {
         // `box_connect` checks, with advice, that the output is a `Send`
         // future of `Result<Raw, E>` with a boxable `E`.
-        let call = quote_spanned!(span=> #p::call_connect_async({ #connect }, #this, #config));
+        let call = call_with
+            .clone()
+            .unwrap_or_else(|| quote_spanned!(span=> #p::call_connect_async({ #connect }, #this, #config)));
         let future = Ident::new("future", Span::mixed_site());
         let probe = quote_spanned!(span=> #p::async_probe::<Self, #raw, _>(#output).connect_future());
         let boxed = quote_spanned!(span=> #p::box_connect::<Self, #raw, _>(#future));
         return quote! {
+            #read_settings
             let #connect = #path;
             #[allow(unused_braces)]
             let #output = #call;
@@ -307,16 +335,30 @@ fn connect_body(input: &Input<'_>, raw: &Type, config: &Ident, is_async: bool) -
             #boxed
         };
     }
-    let call = quote_spanned!(span=> #p::call_connect({ #connect }, #this, #config));
+    let call = call_with.unwrap_or_else(|| quote_spanned!(span=> #p::call_connect({ #connect }, #this, #config)));
     let into_result = quote_spanned!(raw.span()=> #p_raw::into_result::<Self, #raw, _>(#output));
     let boxed = quote_spanned!(span=> #p::box_error::<Self, #raw, _>(#result));
     quote! {
+        #read_settings
         let #connect = #path;
         #[allow(unused_braces)]
         let #output = #call;
         let #result = #into_result;
         #boxed
     }
+}
+
+/// `SETTINGS`: the hooks of `settings = T`, or `None`; a `T` that is no
+/// settings type is an error at `T`.
+fn settings_hooks(input: &Input<'_>) -> TokenStream {
+    input.attrs.settings.as_ref().map_or_else(
+        || quote!(::core::option::Option::None),
+        |s| {
+            let ty = &s.value;
+            let p = private_alias(ty.span());
+            quote_spanned!(ty.span()=> ::core::option::Option::Some(#p::settings_hooks::<#ty>()))
+        },
+    )
 }
 
 /// A hook named by `key = path` (`diagnose`, `block_on`): `Some(path)`

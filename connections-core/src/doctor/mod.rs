@@ -178,12 +178,43 @@ pub struct Options {
     /// Colour the table: `None` colours when standard output is a terminal
     /// and `NO_COLOR` is unset.
     pub color: Option<bool>,
+    /// A secrets schema an application exported
+    /// ([`Registry::settings_schema`]): a section whose type this program
+    /// does not register but the schema describes is checked against it,
+    /// as the application's own doctor would (without connecting it).
+    pub schema: Option<serde_json::Value>,
 }
 
 impl Options {
     /// Sets [`Options::connect`].
     pub fn connect(mut self, connect: bool) -> Self {
         self.connect = connect;
+        self
+    }
+
+    /// Sets [`Options::schema`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::{Registry, doctor::{Options, Report}};
+    ///
+    /// // What `myapp schema` wrote: the settings of its `myapp-kv` type.
+    /// let exported = serde_json::json!({
+    ///     "definitions": { "myapp-kv": {
+    ///         "type": "object",
+    ///         "properties": { "type": { "enum": ["myapp-kv", "myapp::Kv"] }, "host": { "type": "string" } },
+    ///         "required": ["host"],
+    ///         "additionalProperties": false
+    ///     } }
+    /// });
+    /// let registry = Registry::builder().secrets_toml("s.toml", "[connections.cache]\ntype = 'myapp-kv'\nhots = 'x'\n").build();
+    /// let report = Report::with_options(&registry, &Options::default().standalone(true).schema(exported));
+    /// let kinds: Vec<_> = report.sections[0].diagnostics.iter().map(|d| d.kind.as_str()).collect();
+    /// assert_eq!(kinds, ["near-miss-key", "missing-keys"]);
+    /// ```
+    pub fn schema(mut self, schema: serde_json::Value) -> Self {
+        self.schema = Some(schema);
         self
     }
 
@@ -307,7 +338,7 @@ impl Report {
         let sections = secrets
             .connection_names()
             .into_iter()
-            .map(|name| section(registry, &secrets, name, options.standalone))
+            .map(|name| section(registry, &secrets, name, options))
             .collect();
         Report {
             files: secrets.files().to_vec(),
@@ -433,18 +464,53 @@ impl std::fmt::Display for Report {
 }
 
 /// The report on one `[connections.<name>]` section.
-fn section(registry: &Registry, secrets: &Secrets, name: &str, standalone: bool) -> Section {
+fn section(registry: &Registry, secrets: &Secrets, name: &str, options: &Options) -> Section {
     let table = secrets.section(name).cloned().unwrap_or_default();
     let section_origin = secrets.origin_of(&format!("connections.{name}")).map(Path::to_path_buf);
     let diagnose::SectionDiagnostics {
         registration,
-        diagnostics,
+        mut diagnostics,
         diagnosed,
-    } = diagnose::section_diagnostics(registry, secrets, name, standalone);
-    let (type_name, type_path) = registration.map_or((None, None), |reg| {
+    } = diagnose::section_diagnostics(registry, secrets, name, options.standalone);
+    let (mut type_name, mut type_path) = registration.map_or((None, None), |reg| {
         (Some(reg.type_name().to_owned()), Some(reg.type_path().to_owned()))
     });
-    let declared = declared_keys(diagnosed, &diagnostics);
+    let mut settings = registration.and_then(|reg| reg.settings).map(|s| {
+        let schema = (s.schema)();
+        (schema.clone(), schema)
+    });
+    // A type only the application registers, described by the schema it exported.
+    let exported = options
+        .schema
+        .as_ref()
+        .filter(|_| registration.is_none() && options.standalone);
+    if let Some(root) = exported
+        && let Some(requested) = table.get("type").and_then(Value::as_str)
+        && let Some(definition) = crate::settings::definition_for(root, requested)
+    {
+        let config = Registry::section_config(secrets, name).with_type_key_ours(true);
+        diagnostics.retain(|d| d.kind != DiagnosticKind::UnknownType);
+        let mut found = crate::settings::check_against(&config, root, definition);
+        for d in &mut found {
+            if d.origin.is_none() {
+                d.origin.clone_from(&section_origin);
+            }
+        }
+        diagnostics.extend(found);
+        let names = definition
+            .pointer("/properties/type/enum")
+            .and_then(serde_json::Value::as_array);
+        let name_at = |i: usize| {
+            names
+                .and_then(|n| n.get(i))
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        };
+        type_name = name_at(0).or_else(|| Some(requested.to_owned()));
+        type_path = name_at(1).map(|path| format!("{path}, from the schema"));
+        settings = Some((root.clone(), definition.clone()));
+    }
+    let declared = declared_keys(diagnosed, settings.as_ref(), &diagnostics);
     let mut keys = Vec::new();
     flatten(&table, "", false, &mut |key, value, secret| {
         let origin = secrets
@@ -483,11 +549,19 @@ fn section(registry: &Registry, secrets: &Secrets, name: &str, standalone: bool)
 /// The keys the section's type is known to read: a value under any other
 /// key (a typo, another type's key) may be a secret, and is not shown.
 ///
-/// A type with a `diagnose` hook reads every key its diagnostics do not
-/// report as unknown; for other types, only harmless names
-/// ([`is_harmless_key`]) show.
-fn declared_keys(diagnosed: bool, diagnostics: &[Diagnostic]) -> impl Fn(&str) -> bool + '_ {
+/// A type with typed settings shows the keys they declare and mark
+/// harmless, never a `Secret` (see `settings::shows`). A type with only a
+/// `diagnose` hook reads every key its diagnostics do not report as
+/// unknown. For other types, only harmless names ([`is_harmless_key`]) show.
+fn declared_keys<'a>(
+    diagnosed: bool,
+    settings: Option<&'a (serde_json::Value, serde_json::Value)>,
+    diagnostics: &'a [Diagnostic],
+) -> impl Fn(&str) -> bool + 'a {
     move |key: &str| {
+        if let Some((root, schema)) = settings {
+            return crate::settings::shows(root, schema, key);
+        }
         diagnosed
             && !diagnostics.iter().any(|d| {
                 matches!(d.kind, DiagnosticKind::UnknownKey | DiagnosticKind::NearMissKey)

@@ -108,7 +108,7 @@ pub(crate) struct SectionDiagnostics {
     pub(crate) registration: Option<Registration>,
     /// What is wrong with it, each with the section's file where it has no origin of its own.
     pub(crate) diagnostics: Vec<Diagnostic>,
-    /// Whether the type's `diagnose` hook ran: it flags the keys it does not read.
+    /// Whether the type's settings or `diagnose` hook checked the section: they flag the keys it does not read.
     #[cfg_attr(not(feature = "doctor"), expect(dead_code, reason = "only the doctor reads it"))]
     pub(crate) diagnosed: bool,
 }
@@ -116,7 +116,7 @@ pub(crate) struct SectionDiagnostics {
 /// What is wrong with `[connections.<name>]`: a type that code looks it up as
 /// and its `type` key disagree on, a type that does not resolve (with
 /// `standalone`, an unknown one is a warning: perhaps the application's own),
-/// and what the type's `diagnose` hook reports.
+/// what its typed settings find, and what its `diagnose` hook reports.
 pub(crate) fn section_diagnostics(
     registry: &Registry,
     secrets: &Secrets,
@@ -138,9 +138,14 @@ pub(crate) fn section_diagnostics(
     let mut diagnosed = false;
     let registration = match chosen.map_or_else(|| registry.section_type(name), Ok) {
         Ok(reg) => {
+            let config = Registry::section_config(secrets, name).with_own_type(reg.type_name(), reg.type_path());
+            #[cfg(feature = "settings")]
+            if let Some(settings) = reg.settings {
+                diagnosed = true;
+                diagnostics.extend((settings.check)(&config));
+            }
             if let Some(diagnose) = reg.diagnose {
                 diagnosed = true;
-                let config = Registry::section_config(secrets, name);
                 diagnostics.extend(diagnose(&config).into_iter().map(|found| {
                     if found.connection.is_some() {
                         found
@@ -187,5 +192,46 @@ pub(crate) fn section_diagnostics(
         registration,
         diagnostics,
         diagnosed,
+    }
+}
+
+#[cfg(feature = "settings")]
+impl Registry {
+    /// A JSON Schema (draft 7) of a secrets file for this registry's types:
+    /// each `[connections.<name>]` whose `type` names a registered type with
+    /// settings (`#[connection(settings = T)]`) is checked against them;
+    /// other sections and top-level keys stay free. Write it to a file and
+    /// name it on a `#:schema ./secrets.schema.json` line at the top of the
+    /// secrets file: Taplo (Even Better TOML), `JetBrains`' TOML support and
+    /// other schema-aware editors then complete and check the file.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::prelude::*;
+    ///
+    /// #[derive(serde::Deserialize, schemars::JsonSchema)]
+    /// #[serde(deny_unknown_fields)]
+    /// struct CacheSettings {
+    ///     host: String,
+    ///     port: Option<u16>,
+    /// }
+    ///
+    /// #[derive(Connection)]
+    /// #[connection(type_name = "schema-doc-cache", settings = CacheSettings)]
+    /// struct Cache { base: BaseConnection<String> }
+    /// impl Cache {
+    ///     fn _connect(&self, settings: &CacheSettings) -> Result<String, BoxError> {
+    ///         Ok(settings.host.clone())
+    ///     }
+    /// }
+    ///
+    /// let schema = connections_core::Registry::builder().build().settings_schema();
+    /// let branch = &schema["definitions"]["schema-doc-cache"];
+    /// assert_eq!(branch["properties"]["port"]["maximum"], 65535);
+    /// assert_eq!(branch["required"][0], "host");
+    /// ```
+    pub fn settings_schema(&self) -> serde_json::Value {
+        crate::settings::settings_schema(&self.with_types(super::types::Types::settings_schemas))
     }
 }

@@ -37,6 +37,7 @@ pub struct Registration {
     pub(crate) diagnose: Option<crate::author::Diagnose>,
     #[cfg_attr(not(feature = "doctor"), expect(dead_code, reason = "only the doctor reads it"))]
     pub(crate) block_on: Option<crate::author::BlockOn>,
+    pub(crate) settings: Option<crate::author::SettingsHooks>,
     pub(super) build: fn(&str, Config, &Arc<CloseQueue>) -> Arc<dyn DynConnection>,
 }
 
@@ -50,6 +51,7 @@ impl Registration {
             session: T::SESSION_SCOPED,
             diagnose: T::DIAGNOSE,
             block_on: T::BLOCK_ON,
+            settings: T::SETTINGS,
             build: build::<T>,
         }
     }
@@ -183,6 +185,18 @@ impl Types {
                 })
             }
         }
+    }
+
+    /// Each registered type with typed settings: (short name, full path, settings schema).
+    #[cfg(feature = "settings")]
+    pub(super) fn settings_schemas(&self) -> Vec<(&'static str, &'static str, serde_json::Value)> {
+        let mut found: Vec<_> = self
+            .by_id
+            .values()
+            .filter_map(|reg| Some((reg.type_name, reg.type_path, (reg.settings?.schema)())))
+            .collect();
+        found.sort_by_key(|&(name, path, _)| (name, path));
+        found
     }
 
     /// The registered type names, sorted.

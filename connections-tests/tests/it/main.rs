@@ -31,6 +31,7 @@ mod scope;
 mod scope_life;
 mod secret_typos;
 mod secrets;
+mod settings;
 mod sql;
 mod sql_connect;
 mod sql_types;
