@@ -204,8 +204,10 @@ username = "etl"
         .iter()
         .map(|d| d["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["near-miss-key", "missing-keys"]);
-    assert_eq!(db["diagnostics"][1]["keys"], serde_json::json!(["host", "username"]));
+    // The settings' findings (a port out of range, a near miss), then what a connect would fail with.
+    assert_eq!(kinds, ["invalid-value", "near-miss-key", "missing-keys"]);
+    assert_eq!(db["diagnostics"][0]["keys"], serde_json::json!(["port"]));
+    assert_eq!(db["diagnostics"][2]["keys"], serde_json::json!(["host", "username"]));
     assert_eq!(db["type_name"], "sql");
 }
 
@@ -300,7 +302,9 @@ fn a_value_out_of_range_says_the_range() {
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
-        text.contains("key `port` in [connections.db] (from .streamlit/secrets.toml): the integer is out of range: expected u16, a whole number from 0 to 65535"),
+        text.contains(
+            "key `port` in [connections.db] (from .streamlit/secrets.toml): is out of range: it must be at most 65535"
+        ),
         "{text}"
     );
 }

@@ -114,6 +114,7 @@ pub use crate::settings::SettingsHooks;
 #[doc(hidden)]
 #[derive(Clone, Copy, Debug)]
 pub struct SettingsHooks {
+    #[expect(dead_code, reason = "an uninhabited field: no value of this type exists")]
     never: std::convert::Infallible,
 }
 

@@ -49,7 +49,7 @@ impl<T: serde::de::DeserializeOwned + schemars::JsonSchema + Send + Sync + 'stat
 #[diagnostic::on_unimplemented(
     message = "`settings = {Self}` needs the `settings` feature of `connections`",
     label = "typed settings need the `settings` feature",
-    note = "enable it in Cargo.toml: connections = { version = \"0.1\", features = [\"settings\"] }"
+    note = "enable it in Cargo.toml: connections = {{ version = \"0.1\", features = [\"settings\"] }}"
 )]
 pub trait SettingsType {}
 

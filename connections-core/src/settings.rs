@@ -239,8 +239,26 @@ impl Checker<'_> {
             match extra {
                 Some(each @ Json::Object(_)) => self.value(value, each, &dotted),
                 _ if properties.is_empty() && !closed => {}
+                _ if listed(schema, "x-ignored", key) => {
+                    let why = schema
+                        .get("x-ignored-why")
+                        .and_then(Json::as_str)
+                        .unwrap_or("it has no effect on this connection type");
+                    self.push(
+                        Severity::Warning,
+                        DiagnosticKind::IgnoredOption,
+                        vec![dotted.clone()],
+                        format!("[connections.{}]: ignoring `{dotted}`: {why}", self.config.name()),
+                    );
+                }
                 _ => {
-                    let near = nearest(key, properties.keys().map(String::as_str));
+                    // A name people write for a key (`x-aliases`), else a close one.
+                    let lower = key.to_ascii_lowercase();
+                    let near = properties
+                        .iter()
+                        .find(|(_, property)| listed(property, "x-aliases", &lower))
+                        .map(|(name, _)| name.clone())
+                        .or_else(|| nearest(key, properties.keys().map(String::as_str)));
                     let (kind, near_text) = match &near {
                         Some(_) => (DiagnosticKind::NearMissKey, nearest_hint(near.as_deref())),
                         None => (DiagnosticKind::UnknownKey, String::new()),
@@ -261,10 +279,17 @@ impl Checker<'_> {
                         kind,
                         vec![dotted.clone()],
                         format!(
-                            "[connections.{}] has a key `{dotted}`{near_text} that connection type does not read, {effect}; its keys{} are {}",
+                            "[connections.{}] has a key `{dotted}`{near_text} that connection type does not read, {effect}{}",
                             self.config.name(),
-                            if prefix.is_empty() { String::new() } else { format!(" under `{prefix}`") },
-                            list_or_none(&known)
+                            // The keys it does read, when no near miss says enough and they are few.
+                            if near.is_some() {
+                                String::new()
+                            } else if known.len() > 12 {
+                                "; its keys are in its settings' schema (`Registry::settings_schema`, `connections schema`)".to_owned()
+                            } else {
+                                let under = if prefix.is_empty() { String::new() } else { format!(" under `{prefix}`") };
+                                format!("; its keys{under} are {}", list_or_none(&known))
+                            }
                         ),
                     );
                 }
@@ -392,6 +417,14 @@ impl Checker<'_> {
         let hint = nearest_hint(nearest(given, names.iter().copied()).as_deref());
         self.invalid(key, format!("is not one of {}{hint}", list_or_none(&names)));
     }
+}
+
+/// Whether `schema`'s list `keyword` (`x-ignored`, `x-aliases`) holds `name`.
+fn listed(schema: &Json, keyword: &str, name: &str) -> bool {
+    schema
+        .get(keyword)
+        .and_then(Json::as_array)
+        .is_some_and(|names| names.iter().any(|n| n.as_str() == Some(name)))
 }
 
 /// The JSON kinds a schema allows (`type`), `null` left out; `None`: any.

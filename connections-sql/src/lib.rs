@@ -59,6 +59,7 @@ mod named;
 mod options;
 mod pool;
 mod query;
+mod settings;
 mod transient;
 mod value;
 
@@ -139,12 +140,14 @@ const MAX_MOVES: u32 = 8;
 #[derive(Connection)]
 // `check_resets = false`: sqlx's pool replaces broken sessions itself, and
 // a transient error already resets the pool before its retry.
-// `diagnose`: the doctor's and `Registry::diagnostics`' checks of a section;
-// `block_on`: sqlx needs a tokio runtime wherever it connects.
+// `settings`: the keys, checked before a connect and in the secrets schema;
+// `diagnose`: what a schema cannot say (which keys a URL or dialect needs,
+// driver parameters, TLS); `block_on`: sqlx needs a tokio runtime wherever it connects.
 #[connection(
     type_name = "sql",
     async,
     check_resets = false,
+    settings = settings::SqlSettings,
     diagnose = SqlConnection::diagnose,
     block_on = block_on
 )]

@@ -231,11 +231,8 @@ const POOL_KEYS: [(&str, Option<&str>); 6] = [
     ("test_before_acquire", Some("pool_pre_ping")),
 ];
 
-/// Keys read elsewhere or by this module besides the URL parts and pool settings.
-const OTHER_KEYS: [&str; 5] = ["type", "url", "retry_wait", "create_engine_kwargs", "connect_timeout"];
-
 /// SQLAlchemy `create_engine` options that sqlx has no counterpart for.
-const SQLALCHEMY_IGNORED: [&str; 24] = [
+pub(crate) const SQLALCHEMY_IGNORED: [&str; 24] = [
     "autocommit",
     "case_sensitive",
     "convert_unicode",
@@ -263,7 +260,7 @@ const SQLALCHEMY_IGNORED: [&str; 24] = [
 ];
 
 /// Names people write for a key, and the key they mean.
-const ALIASES: [(&str, &str); 14] = [
+pub(crate) const ALIASES: [(&str, &str); 14] = [
     ("user", "username"),
     ("usr", "username"),
     ("login", "username"),
@@ -280,21 +277,13 @@ const ALIASES: [(&str, &str); 14] = [
     ("dsn", "url"),
 ];
 
-/// Every top-level key this module reads.
-fn known_keys() -> impl Iterator<Item = &'static str> {
-    URL_PART_KEYS
-        .into_iter()
-        .chain(OTHER_KEYS)
-        .chain(POOL_KEYS.iter().map(|(name, _)| *name))
-        .chain(POOL_KEYS.iter().filter_map(|(_, alias)| *alias))
-}
-
 /// Parses a `type = "sql"` connection's configuration.
 ///
 /// `url` wins over the discrete keys; without it, `dialect` is required, and
 /// `host` and `username` for servers or `database` (the file) for SQLite.
-/// Logs one warning for SQLAlchemy engine options sqlx has no counterpart for
-/// and one for unknown keys (with a suggestion when one is close), naming keys only.
+/// Unknown, near-miss and ignored keys are the settings' to report
+/// (`SqlSettings`, checked before a connect); this logs the warnings only it
+/// can give (driver parameters it maps or ignores), naming keys only.
 ///
 /// # Errors
 ///
@@ -312,7 +301,6 @@ pub(crate) fn parse(config: &Config) -> Result<SqlOptions, Error> {
 
 /// As [`parse`], adding its warnings to `notes` instead of logging them.
 pub(crate) fn parse_noting(config: &Config, notes: &mut Vec<Diagnostic>) -> Result<SqlOptions, Error> {
-    note_keys(config, notes);
     let target = match config.get_opt::<String>("url")? {
         Some(url) => {
             let shadowed: Vec<&str> = URL_PART_KEYS.into_iter().filter(|k| config.contains(k)).collect();
@@ -471,86 +459,6 @@ fn no_configuration(config: &Config) -> Error {
         },
         other => other,
     }
-}
-
-// ---------------------------------------------------------------- warnings
-
-/// Notes the ignored SQLAlchemy engine options (one warning), the keys that
-/// are close to a known one (one warning), and the other unknown keys (one more).
-fn note_keys(config: &Config, notes: &mut Vec<Diagnostic>) {
-    // (key as shown, key)
-    let mut ignored: Vec<(String, String)> = Vec::new();
-    let mut near: Vec<(String, String)> = Vec::new();
-    let mut unknown: Vec<(String, String)> = Vec::new();
-    let mut sort = |key: String, nearest: Option<String>| match nearest {
-        Some(nearest) => near.push((unknown_key(&key, Some(&nearest)), key)),
-        None => unknown.push((unknown_key(&key, None), key)),
-    };
-    for key in config.keys() {
-        if known_keys().any(|k| k == key) {
-        } else if SQLALCHEMY_IGNORED.contains(&key) {
-            ignored.push((format!("`{key}`"), key.to_owned()));
-        } else {
-            sort(key.to_owned(), suggestion(key, known_keys()));
-        }
-    }
-    if let Some(Toml::Table(engine)) = config.as_table().get("create_engine_kwargs") {
-        let pool_names = || {
-            POOL_KEYS
-                .iter()
-                .flat_map(|(name, alias)| std::iter::once(*name).chain(*alias))
-        };
-        for key in engine.keys() {
-            let dotted = format!("create_engine_kwargs.{key}");
-            if pool_names().any(|k| k == key) || key == "connect_args" {
-            } else if SQLALCHEMY_IGNORED.contains(&key.as_str()) {
-                ignored.push((format!("`{dotted}`"), dotted));
-            } else {
-                let nearest = suggestion(key, pool_names()).map(|s| format!("create_engine_kwargs.{s}"));
-                sort(dotted, nearest);
-            }
-        }
-    }
-    let name = config.name();
-    for (kind, found, what) in [
-        (
-            DiagnosticKind::IgnoredOption,
-            ignored,
-            "ignoring SQLAlchemy engine options that sqlx has no counterpart for",
-        ),
-        (
-            DiagnosticKind::NearMissKey,
-            near,
-            "ignoring keys a `sql` connection does not read, each close to one it does",
-        ),
-        (
-            DiagnosticKind::UnknownKey,
-            unknown,
-            "ignoring unknown keys of a `sql` connection",
-        ),
-    ] {
-        if !found.is_empty() {
-            let shown: Vec<&str> = found.iter().map(|(shown, _)| shown.as_str()).collect();
-            notes.push(
-                Diagnostic::warning(kind, format!("[connections.{name}]: {what}: {}", shown.join(", ")))
-                    .connection(name)
-                    .keys(found.into_iter().map(|(_, key)| key).collect()),
-            );
-        }
-    }
-}
-
-fn unknown_key(key: &str, nearest: Option<&str>) -> String {
-    format!("`{key}`{}", connections_core::author::nearest_hint(nearest))
-}
-
-/// The key `key` is probably a misspelling of: a common alias, or a close candidate.
-fn suggestion<'a>(key: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    let lower = key.to_ascii_lowercase();
-    if let Some((_, meant)) = ALIASES.iter().find(|(alias, _)| *alias == lower) {
-        return Some((*meant).to_owned());
-    }
-    connections_core::author::nearest(key, candidates)
 }
 
 // ---------------------------------------------------------------- URL

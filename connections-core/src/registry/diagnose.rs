@@ -146,7 +146,17 @@ pub(crate) fn section_diagnostics(
             }
             if let Some(diagnose) = reg.diagnose {
                 diagnosed = true;
-                diagnostics.extend(diagnose(&config).into_iter().map(|found| {
+                // What the settings already refused is said once: a hook's
+                // finding about only those keys is left out.
+                let refused: Vec<String> = diagnostics
+                    .iter()
+                    .filter(|d| d.severity == Severity::Error)
+                    .flat_map(|d| d.keys.clone())
+                    .collect();
+                let found = diagnose(&config)
+                    .into_iter()
+                    .filter(|d| d.keys.is_empty() || !d.keys.iter().all(|k| refused.contains(k)));
+                diagnostics.extend(found.map(|found| {
                     if found.connection.is_some() {
                         found
                     } else {

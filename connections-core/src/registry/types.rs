@@ -37,6 +37,7 @@ pub struct Registration {
     pub(crate) diagnose: Option<crate::author::Diagnose>,
     #[cfg_attr(not(feature = "doctor"), expect(dead_code, reason = "only the doctor reads it"))]
     pub(crate) block_on: Option<crate::author::BlockOn>,
+    #[cfg_attr(not(feature = "settings"), expect(dead_code, reason = "only typed settings read it"))]
     pub(crate) settings: Option<crate::author::SettingsHooks>,
     pub(super) build: fn(&str, Config, &Arc<CloseQueue>) -> Arc<dyn DynConnection>,
 }

@@ -530,40 +530,65 @@ fn retry_wait_is_seconds_and_defaults_to_one() {
 // ---------------------------------------------------------------- warnings
 
 #[test]
-fn ignored_engine_options_give_one_warning_naming_them() {
-    let (_, warns) = warnings(|| {
-        ok(&format!(
-            "{PG}echo = true\n[create_engine_kwargs]\nmax_overflow = 10\npool_size = 2\n\
-             connect_args = {{ sslmode = 'disable', keepalives_idle = '{SENTINEL}' }}"
-        ))
-    });
-    assert_eq!(warns.len(), 2, "{warns:?}");
-    let w = &warns[0];
-    assert!(
-        w.contains("`echo`") && w.contains("`create_engine_kwargs.max_overflow`") && w.contains("ignoring"),
-        "{w}"
+fn ignored_engine_options_are_each_named_and_no_value() {
+    use connections_core::DiagnosticKind;
+
+    let found = diagnostics(&format!(
+        "{PG}echo = true\n[connections.db.create_engine_kwargs]\nmax_overflow = 10\npool_size = 2\n\
+         connect_args = {{ sslmode = 'disable', keepalives_idle = '{SENTINEL}' }}"
+    ));
+    let ignored: Vec<_> = found
+        .iter()
+        .filter(|d| d.kind == DiagnosticKind::IgnoredOption)
+        .map(|d| (d.keys.clone(), d.message.as_str()))
+        .collect();
+    let keys: Vec<&str> = ignored.iter().map(|(keys, _)| keys[0].as_str()).collect();
+    // The settings' two (in key order), then the `diagnose` hook's: an
+    // unmapped driver parameter, named, never its value.
+    assert_eq!(
+        keys,
+        [
+            "create_engine_kwargs.max_overflow",
+            "echo",
+            "create_engine_kwargs.connect_args.keepalives_idle"
+        ],
+        "{found:#?}"
     );
     assert!(
-        !w.contains("pool_size") && !w.contains("connect_args") && !w.contains(SENTINEL),
-        "{w}"
+        ignored[1]
+            .1
+            .contains("ignoring `echo`: SQLAlchemy engine options that sqlx has no counterpart for"),
+        "{ignored:?}"
     );
-    // An unmapped driver parameter is named, never its value.
-    let w = &warns[1];
-    assert!(w.contains("`create_engine_kwargs.connect_args.keepalives_idle`"), "{w}");
-    assert!(!w.contains("sslmode") && !w.contains(SENTINEL), "{w}");
+    let all = format!("{found:?}");
+    assert!(!all.contains("pool_size") && !all.contains(SENTINEL), "{all}");
+}
+
+/// A `sql` section's diagnostics, as the doctor and `Registry::diagnostics` give them.
+fn diagnostics(toml: &str) -> Vec<Diagnostic> {
+    connections_core::Registry::builder()
+        .secrets_toml("secrets.toml", format!("[connections.db]\ntype = 'sql'\n{toml}"))
+        .build()
+        .diagnostics()
 }
 
 #[test]
 fn unknown_keys_are_warned_with_a_suggestion() {
-    let (_, warns) = warnings(|| {
-        parse(&cfg(&format!(
-            "dialect = 'postgresql'\nhostname = 'h'\nuser = 'u'\npasswd = '{SENTINEL}'\ndb = 'x'\npasword = '{SENTINEL}'\n\
-             max_conections = 3\nzzz = 1\ncreate_engine_kwargs = {{ pool_sise = 2 }}"
-        )))
-    });
-    // One warning for the near misses, one for the rest.
-    assert_eq!(warns.len(), 2, "{warns:?}");
-    let (near, unknown) = (&warns[0], &warns[1]);
+    use connections_core::DiagnosticKind;
+
+    let found = diagnostics(&format!(
+        "dialect = 'postgresql'\nhostname = 'h'\nuser = 'u'\npasswd = '{SENTINEL}'\ndb = 'x'\npasword = '{SENTINEL}'\n\
+         max_conections = 3\nzzz = 1\ncreate_engine_kwargs = {{ pool_sise = 2 }}"
+    ));
+    let of = |kind: DiagnosticKind| -> Vec<&str> {
+        found
+            .iter()
+            .filter(|d| d.kind == kind)
+            .map(|d| d.message.as_str())
+            .collect()
+    };
+    // The settings name each near miss, from SQL's aliases or by closeness.
+    let near = of(DiagnosticKind::NearMissKey).join("\n");
     for expected in [
         "`hostname` (did you mean `host`?)",
         "`user` (did you mean `username`?)",
@@ -571,37 +596,49 @@ fn unknown_keys_are_warned_with_a_suggestion() {
         "`db` (did you mean `database`?)",
         "`pasword` (did you mean `password`?)",
         "`max_conections` (did you mean `max_connections`?)",
-        "`create_engine_kwargs.pool_sise` (did you mean `create_engine_kwargs.pool_size`?)",
+        "`create_engine_kwargs.pool_sise` (did you mean `pool_size`?)",
     ] {
         assert!(near.contains(expected), "{expected} not in {near}");
     }
-    assert!(near.contains("each close to one it does"), "{near}");
     assert!(
-        unknown.contains("ignoring unknown keys of a `sql` connection: `zzz`"),
-        "{unknown}"
+        near.contains("that connection type does not read, which it ignores"),
+        "{near}"
     );
-    assert!(!near.contains("zzz") && !unknown.contains("did you mean"), "{warns:?}");
-    assert!(!near.contains(SENTINEL) && !unknown.contains(SENTINEL), "{warns:?}");
+    let unknown = of(DiagnosticKind::UnknownKey);
+    assert_eq!(unknown.len(), 1, "{unknown:?}");
+    assert!(
+        unknown[0].contains("has a key `zzz` that connection type does not read"),
+        "{unknown:?}"
+    );
+    assert!(
+        !near.contains("zzz") && !unknown[0].contains("did you mean"),
+        "{found:?}"
+    );
+    let all = format!("{found:?}");
+    assert!(!all.contains(SENTINEL), "{all}");
+    // Warnings: the section still connects (the missing `host` and `username` are its error).
+    assert!(
+        found
+            .iter()
+            .filter(|d| d.severity == connections_core::Severity::Error)
+            .all(|d| d.kind == DiagnosticKind::MissingKeys),
+        "{found:?}"
+    );
 }
 
 #[test]
 fn warnings_are_data_too() {
     use connections_core::{DiagnosticKind, Severity};
 
-    let mut notes = Vec::new();
-    let (_, logged) = warnings(|| {
-        parse_noting(
-            &cfg("url = 'sqlite:///app.db?foo=1'\nuser = 'u'\nzzz = 1\necho = true\n\
-                  create_engine_kwargs = { connect_args = { timeout = 5 } }"),
-            &mut notes,
-        )
-        .unwrap()
-    });
-    assert!(logged.is_empty(), "parse_noting logs nothing: {logged:?}");
-    let found: Vec<_> = notes.iter().map(|n| (n.severity, n.kind, n.keys.clone())).collect();
+    let found = diagnostics(
+        "url = 'sqlite:///app.db?foo=1'\nuser = 'u'\nzzz = 1\necho = true\n\
+         create_engine_kwargs = { connect_args = { timeout = 5 } }",
+    );
+    let kinds: Vec<_> = found.iter().map(|n| (n.severity, n.kind, n.keys.clone())).collect();
     assert_eq!(
-        found,
+        kinds,
         [
+            // The settings': an ignored SQLAlchemy option, a near miss, an unknown key.
             (
                 Severity::Warning,
                 DiagnosticKind::IgnoredOption,
@@ -609,18 +646,26 @@ fn warnings_are_data_too() {
             ),
             (Severity::Warning, DiagnosticKind::NearMissKey, vec!["user".to_owned()]),
             (Severity::Warning, DiagnosticKind::UnknownKey, vec!["zzz".to_owned()]),
+            // The `diagnose` hook's: driver parameters SQLite does not take.
             (Severity::Warning, DiagnosticKind::IgnoredOption, vec!["url".to_owned()]),
             (
                 Severity::Warning,
                 DiagnosticKind::IgnoredOption,
                 vec!["create_engine_kwargs.connect_args.timeout".to_owned()]
             ),
-        ]
+        ],
+        "{found:#?}"
     );
-    assert!(notes.iter().all(|n| n.connection.as_deref() == Some("db")), "{notes:?}");
-    // `parse` logs the same messages.
+    assert!(found.iter().all(|n| n.connection.as_deref() == Some("db")), "{found:?}");
+    assert!(
+        found[0]
+            .message
+            .contains("SQLAlchemy engine options that sqlx has no counterpart for"),
+        "{found:?}"
+    );
+    // `parse` logs what only it can tell: the driver parameters.
     let (_, logged) = warnings(|| parse(&cfg("url = 'sqlite:///app.db?foo=1'\nuser = 'u'")).unwrap());
-    assert_eq!(logged.len(), 2, "{logged:?}");
+    assert_eq!(logged.len(), 1, "{logged:?}");
 }
 
 #[test]
