@@ -497,6 +497,7 @@ fn section(registry: &Registry, secrets: &Secrets, name: &str, options: &Options
             }
         }
         diagnostics.extend(found);
+        diagnose::locate(name, &mut diagnostics);
         let names = definition
             .pointer("/properties/type/enum")
             .and_then(serde_json::Value::as_array);

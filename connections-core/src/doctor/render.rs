@@ -174,7 +174,14 @@ fn render_section(style: &Style, section: &Section, out: &mut String) {
     }
 }
 
-/// `  error    <message>`: a syntax error's message holds its line and column.
+/// `  error    <message>`, and where in which file when known (a syntax
+/// error's message holds its line and column already).
 fn diagnostic_line(style: &Style, found: &Diagnostic) -> String {
-    format!("  {} {}\n", style.severity(found.severity), found.message)
+    let at = match (&found.origin, found.line, found.column) {
+        (Some(file), Some(line), Some(column)) if found.kind != crate::DiagnosticKind::Syntax => {
+            format!(" (at {}:{line}:{column})", file.display())
+        }
+        _ => String::new(),
+    };
+    format!("  {} {}{at}\n", style.severity(found.severity), found.message)
 }

@@ -2,7 +2,7 @@
 //! section's, its type's `diagnose` hook included. [`Registry::diagnostics`]
 //! returns them; the doctor builds its report on them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::diagnostic::{Diagnostic, DiagnosticKind, Severity};
 use crate::error::{Error, list_or_none, nearest_hint};
@@ -99,6 +99,58 @@ pub(crate) fn load_error(error: &Error) -> Diagnostic {
         _ => {}
     }
     found
+}
+
+/// Gives each diagnostic about `[connections.<name>]` that has a TOML file
+/// but no position the line and column of its first key there, or of the
+/// section's header for a key that is missing. The file is read again: a
+/// diagnostic is made rarely, and the loaded secrets keep no spans.
+pub(crate) fn locate(name: &str, diagnostics: &mut [Diagnostic]) {
+    let mut files: Vec<(PathBuf, Option<String>)> = Vec::new();
+    for found in diagnostics.iter_mut().filter(|d| d.line.is_none()) {
+        let Some(path) = found
+            .origin
+            .clone()
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        else {
+            continue;
+        };
+        let text = if let Some((_, text)) = files.iter().find(|(p, _)| *p == path) {
+            text.clone()
+        } else {
+            let text = std::fs::read_to_string(&path).ok();
+            files.push((path.clone(), text.clone()));
+            text
+        };
+        let key = found.keys.first().map_or("", String::as_str);
+        if let Some((line, column)) = text.as_deref().and_then(|text| position(text, name, key)) {
+            found.line = Some(line);
+            found.column = Some(column);
+        }
+    }
+}
+
+/// Where `key` (dotted) of `[connections.<name>]` is written in `text`: the
+/// deepest part of its path that is there.
+fn position(text: &str, name: &str, key: &str) -> Option<(usize, usize)> {
+    let document = toml::de::DeTable::parse(text).ok()?;
+    let mut table = document.get_ref();
+    let mut at = None;
+    let parts = ["connections", name]
+        .into_iter()
+        .chain(key.split('.').map(|part| part.split('[').next().unwrap_or(part)))
+        .filter(|part| !part.is_empty());
+    for part in parts {
+        let Some((found, value)) = table.iter().find(|(k, _)| &**k.get_ref() == part) else {
+            break;
+        };
+        at = Some(found.span().start);
+        match value.get_ref() {
+            toml::de::DeValue::Table(inner) => table = inner,
+            _ => break,
+        }
+    }
+    at.map(|offset| crate::config::line_col(text, offset))
 }
 
 /// What [`section_diagnostics`] found about one section.
@@ -198,6 +250,7 @@ pub(crate) fn section_diagnostics(
             found.origin.clone_from(&section_origin);
         }
     }
+    locate(name, &mut diagnostics);
     SectionDiagnostics {
         registration,
         diagnostics,

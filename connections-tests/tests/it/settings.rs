@@ -186,6 +186,36 @@ fn diagnostics_report_a_user_types_settings_with_their_file() {
 }
 
 #[test]
+fn diagnostics_point_at_the_line_and_column_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secrets.toml");
+    std::fs::write(
+        &file,
+        "TOP = 1\n\n[connections.c]\ntype = 'settings-cache'\n  hots = 'cache.internal'\nport = 70000\ntls = { ca_file = 'a', ca_fiel = 'b' }\n",
+    )
+    .unwrap();
+    let reg = Registry::builder().secrets_paths([&file]).build();
+    let at: Vec<_> = reg
+        .diagnostics()
+        .into_iter()
+        .filter(|d| d.connection.as_deref() == Some("c"))
+        .map(|d| (d.keys[0].clone(), d.line, d.column))
+        .collect();
+    assert_eq!(
+        at,
+        [
+            ("hots".to_owned(), Some(5), Some(3)),
+            ("port".to_owned(), Some(6), Some(1)),
+            ("tls.ca_fiel".to_owned(), Some(7), Some(24)),
+            // A missing key: the section's header, where it is to be added.
+            ("host".to_owned(), Some(3), Some(14)),
+        ]
+    );
+    let report = Report::new(&reg).to_string();
+    assert!(report.contains(&format!("(at {}:5:3)", file.display())), "{report}");
+}
+
+#[test]
 fn the_doctor_shows_only_harmless_and_marked_keys_and_never_a_secret() {
     let reg = registry(
         "[connections.c]\ntype = 'settings-cache'\nhost = 'cache.internal'\nport = 6379\npassword = 'hunter2-sentinel'\ncodec = 'json'\ntls = { ca_file = 'ca-sentinel.pem' }\npasword = 'typo-sentinel'\n",
