@@ -1,6 +1,9 @@
 //! The hot-path targets as paired ratios: ours and the `RwLock<HashMap>`
 //! baseline measured in alternating rounds, so both see the same machine
-//! noise, and the median of the per-round ratios reported.
+//! noise, and the median of the per-round ratios reported. One table per
+//! size (1 to 100k cached names), with the three access patterns of
+//! `support::Pattern`: the 64-name cycle (the best case), a spread stride
+//! over all names, uniform random picks.
 //!
 //! `cargo bench --bench paired`; BENCHMARKS.md quotes its output. Each
 //! round times a batch of calls of each contender back to back; a shared,
@@ -25,7 +28,7 @@ use std::time::{Duration, Instant};
 use connections::{Connection as _, Registry};
 
 mod support;
-use support::{Session, Tenant, names, probe};
+use support::{Pattern, Session, Tenant, names, probe};
 
 const ROUNDS: usize = 41;
 const BATCH: u64 = 200_000;
@@ -75,6 +78,7 @@ fn paired(mut a: impl FnMut() -> f64, mut b: impl FnMut() -> f64) -> (f64, f64, 
     (median(xs), median(ys), median(ratios))
 }
 
+/// A registry with `n` connected tenants, the map of the same names, and the names.
 fn setup(n: usize) -> (Registry, Map, Vec<String>) {
     let names = names(n);
     let registry = Registry::builder().build();
@@ -82,8 +86,7 @@ fn setup(n: usize) -> (Registry, Map, Vec<String>) {
         registry.connection::<Tenant>(name).unwrap().instance().unwrap();
     }
     let map = RwLock::new(names.iter().map(|name| (name.clone(), Arc::new(7))).collect());
-    let probe = probe(&names).into_iter().map(str::to_owned).collect();
-    (registry, map, probe)
+    (registry, map, names)
 }
 
 /// `registry.scope(key)` + a cached session lookup against a cached global
@@ -146,47 +149,54 @@ fn main() {
     }
 }
 
-/// The lookup tables: ours against the `RwLock<HashMap>`, every size.
+/// The lookup tables: ours against the `RwLock<HashMap>`, every size and
+/// access pattern, one table per size.
 fn lookups() {
-    println!("size  threads  path      ours ns  rwlock ns  ours/rwlock (median of paired rounds)");
     let mut one_thread_ref = 0.0;
     for n in [1, 1_000, 10_000, 100_000] {
-        let (registry, map, probe) = setup(n);
-        let p = &probe;
-        let ours = |r: &Registry, i: u64| {
-            let name = &p[i as usize % p.len()];
-            black_box(r.connection::<Tenant>(black_box(name)).unwrap().instance().unwrap());
-        };
-        let ours_ref = |r: &Registry, i: u64| {
-            let name = &p[i as usize % p.len()];
-            black_box(
-                *r.connection_ref::<Tenant>(black_box(name))
-                    .unwrap()
-                    .instance_ref()
-                    .unwrap(),
-            );
-        };
-        let rw = |m: &Map, i: u64| {
-            let name = &p[i as usize % p.len()];
-            black_box(Arc::clone(m.read().unwrap().get(black_box(name.as_str())).unwrap()));
-        };
-        for threads in [1, 2] {
-            let (o, r, ratio) = paired(|| per_call(&registry, threads, ours), || per_call(&map, threads, rw));
-            println!("{n:>6}  {threads:>7}  arc     {o:>9.1}  {r:>9.1}  {ratio:>6.2}");
-            let (o, r, ratio) = paired(
-                || per_call(&registry, threads, ours_ref),
-                || per_call(&map, threads, rw),
-            );
-            println!("{n:>6}  {threads:>7}  borrowed{o:>9.1}  {r:>9.1}  {ratio:>6.2}");
-            if n == 1 && threads == 1 {
-                one_thread_ref = o;
-            }
-            if n == 1 && threads == 2 {
-                let (two, one, ratio) =
-                    paired(|| per_call(&registry, 2, ours_ref), || per_call(&registry, 1, ours_ref));
-                println!(
-                    "borrowed path, 2 threads / 1 thread: {two:.1} / {one:.1} ns = {ratio:.2} (1-thread figure above: {one_thread_ref:.1})"
+        let (registry, map, names) = setup(n);
+        println!();
+        println!("{n} cached names");
+        println!("pattern   threads  path      ours ns  rwlock ns  ours/rwlock (median of paired rounds)");
+        for pattern in Pattern::ALL {
+            let seq = pattern.sequence(&names);
+            let p = &seq;
+            let ours = |r: &Registry, i: u64| {
+                let name = p[i as usize % p.len()];
+                black_box(r.connection::<Tenant>(black_box(name)).unwrap().instance().unwrap());
+            };
+            let ours_ref = |r: &Registry, i: u64| {
+                let name = p[i as usize % p.len()];
+                black_box(
+                    *r.connection_ref::<Tenant>(black_box(name))
+                        .unwrap()
+                        .instance_ref()
+                        .unwrap(),
                 );
+            };
+            let rw = |m: &Map, i: u64| {
+                let name = p[i as usize % p.len()];
+                black_box(Arc::clone(m.read().unwrap().get(black_box(name)).unwrap()));
+            };
+            let label = pattern.name();
+            for threads in [1, 2] {
+                let (o, r, ratio) = paired(|| per_call(&registry, threads, ours), || per_call(&map, threads, rw));
+                println!("{label:<8}  {threads:>7}  arc     {o:>9.1}  {r:>9.1}  {ratio:>6.2}");
+                let (o, r, ratio) = paired(
+                    || per_call(&registry, threads, ours_ref),
+                    || per_call(&map, threads, rw),
+                );
+                println!("{label:<8}  {threads:>7}  borrowed{o:>9.1}  {r:>9.1}  {ratio:>6.2}");
+                if n == 1 && threads == 1 && matches!(pattern, Pattern::Cycle64) {
+                    one_thread_ref = o;
+                }
+                if n == 1 && threads == 2 && matches!(pattern, Pattern::Cycle64) {
+                    let (two, one, ratio) =
+                        paired(|| per_call(&registry, 2, ours_ref), || per_call(&registry, 1, ours_ref));
+                    println!(
+                        "borrowed path, 2 threads / 1 thread: {two:.1} / {one:.1} ns = {ratio:.2} (1-thread figure above: {one_thread_ref:.1})"
+                    );
+                }
             }
         }
     }

@@ -4,10 +4,11 @@
 //!
 //! `cargo bench --bench scale`; figures and the machine are in BENCHMARKS.md.
 //!
-//! * `scale_lookup/<n>`: lookup + `instance()` of connected connections, the
-//!   names cycling through 64 spread evenly over the `n` cached ones (every
-//!   `n/64`-th), so the figure is the map's cost at that size rather than the
-//!   memory latency of touching 100k names at random.
+//! * `scale_lookup/<pattern>/<n>`: lookup + `instance()` of connected
+//!   connections, visiting the `n` cached names in three patterns (see
+//!   `support::Pattern`): `cycle64`, 64 names again and again (the best case,
+//!   always in the CPU's cache); `spread`, 4,096 names by a fixed stride
+//!   through all of them; `uniform`, names drawn at random over all of them.
 //! * `scale_build/<n>`: the first lookups of `n` names into a fresh registry,
 //!   each building (not connecting) its connection: the insert path.
 // Timings as floats and loop counters as indices: precision and width are ample here.
@@ -22,7 +23,7 @@ use connections::{Connection as _, Registry};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
 mod support;
-use support::{Tenant, names, probe};
+use support::{Pattern, Tenant, names};
 
 const SIZES: [usize; 4] = [1, 1_000, 10_000, 100_000];
 
@@ -36,28 +37,31 @@ fn lookup(c: &mut Criterion) {
         }
         let map: RwLock<HashMap<String, Arc<u64>>> =
             RwLock::new(names.iter().map(|name| (name.clone(), Arc::new(7))).collect());
-        let probe = probe(&names);
-        let mut i = 0;
-        g.bench_function(BenchmarkId::new("ours", n), |b| {
-            b.iter(|| {
-                i = (i + 1) % probe.len();
-                let conn = registry.connection::<Tenant>(black_box(probe[i])).unwrap();
-                black_box(conn.instance().unwrap())
+        for pattern in Pattern::ALL {
+            let seq = pattern.sequence(&names);
+            let mut i = 0;
+            let id = |side: &str| BenchmarkId::new(format!("{side}/{}", pattern.name()), n);
+            g.bench_function(id("ours"), |b| {
+                b.iter(|| {
+                    i = (i + 1) % seq.len();
+                    let conn = registry.connection::<Tenant>(black_box(seq[i])).unwrap();
+                    black_box(conn.instance().unwrap())
+                });
             });
-        });
-        g.bench_function(BenchmarkId::new("ours_ref", n), |b| {
-            b.iter(|| {
-                i = (i + 1) % probe.len();
-                let conn = registry.connection_ref::<Tenant>(black_box(probe[i])).unwrap();
-                black_box(*conn.instance_ref().unwrap())
+            g.bench_function(id("ours_ref"), |b| {
+                b.iter(|| {
+                    i = (i + 1) % seq.len();
+                    let conn = registry.connection_ref::<Tenant>(black_box(seq[i])).unwrap();
+                    black_box(*conn.instance_ref().unwrap())
+                });
             });
-        });
-        g.bench_function(BenchmarkId::new("rwlock_hashmap_lookup", n), |b| {
-            b.iter(|| {
-                i = (i + 1) % probe.len();
-                black_box(Arc::clone(map.read().unwrap().get(black_box(probe[i])).unwrap()))
+            g.bench_function(id("rwlock_hashmap_lookup"), |b| {
+                b.iter(|| {
+                    i = (i + 1) % seq.len();
+                    black_box(Arc::clone(map.read().unwrap().get(black_box(seq[i])).unwrap()))
+                });
             });
-        });
+        }
     }
     g.finish();
 }

@@ -1,6 +1,10 @@
 //! What the benches share: a connection per tenant, a connection per
-//! session scope, the names of `n` tenants, and the 64 of them the lookups
-//! cycle through.
+//! session scope, the names of `n` tenants, and the three ways lookups visit
+//! them: a 64-name cycle (the best case), a spread stride over all of them,
+//! and uniform random picks.
+
+// Each bench binary compiles this module and uses a part of it.
+#![allow(dead_code, reason = "each bench uses a part of this module")]
 
 use connections::prelude::*;
 
@@ -51,4 +55,67 @@ pub fn names(n: usize) -> Vec<String> {
 pub fn probe(names: &[String]) -> Vec<&str> {
     let step = (names.len() / 64).max(1);
     names.iter().step_by(step).take(64).map(String::as_str).collect()
+}
+
+/// How the lookups of a bench visit the cached names.
+#[derive(Clone, Copy, Debug)]
+pub enum Pattern {
+    /// [`probe`]: 64 names, again and again; the best case, always in cache.
+    Cycle64,
+    /// [`spread`]: 4,096 names by a fixed stride through all of them, as
+    /// requests from many tenants are.
+    Spread,
+    /// [`uniform`]: names drawn at random over all of them (a fixed seed).
+    Uniform,
+}
+
+impl Pattern {
+    /// Every pattern, the best case first.
+    pub const ALL: [Pattern; 3] = [Pattern::Cycle64, Pattern::Spread, Pattern::Uniform];
+
+    /// Its name in the tables: `cycle64`, `spread`, `uniform`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pattern::Cycle64 => "cycle64",
+            Pattern::Spread => "spread",
+            Pattern::Uniform => "uniform",
+        }
+    }
+
+    /// The sequence of names a bench looks up, in order, cycling; the same
+    /// for both sides of a comparison.
+    pub fn sequence(self, names: &[String]) -> Vec<&str> {
+        match self {
+            Pattern::Cycle64 => probe(names),
+            Pattern::Spread => spread(names),
+            Pattern::Uniform => uniform(names),
+        }
+    }
+}
+
+/// A prime larger than every size benched, so the stride visits names all
+/// over the table (and, below 4,096 names, every one of them).
+const STRIDE: usize = 7_919;
+
+/// 4,096 of `names` by a fixed prime stride: `i * 7919 mod n`.
+pub fn spread(names: &[String]) -> Vec<&str> {
+    (0..4_096).map(|i| names[(i * STRIDE) % names.len()].as_str()).collect()
+}
+
+/// 65,536 names drawn uniformly over `names` by a fixed-seed generator
+/// (splitmix64): the same sequence in every run and for both sides.
+pub fn uniform(names: &[String]) -> Vec<&str> {
+    let mut state: u64 = 0x5eed_c0ff_ee00_0001;
+    (0..65_536)
+        .map(|_| {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            // The remainder is below `names.len()`, a `usize`.
+            let at = usize::try_from(z % names.len() as u64).unwrap_or_default();
+            names[at].as_str()
+        })
+        .collect()
 }
