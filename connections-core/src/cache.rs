@@ -23,7 +23,7 @@ use std::any::{Any, TypeId};
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
@@ -137,8 +137,9 @@ struct Slot {
     /// only keeps the allocation until the map frees the slot, and upgrading
     /// it fails once every strong reference is gone.
     ready: OnceLock<Ready>,
-    /// Tick of the last read, for least-recently-used eviction.
-    last_used: AtomicU64,
+    /// Read since the eviction clock last passed it (`max_entries` only):
+    /// the clock gives it a second chance instead of evicting it.
+    referenced: AtomicBool,
 }
 
 struct Ready {
@@ -165,6 +166,10 @@ struct Writes {
     /// Built entries of a cache with a ttl, in write order, so the expired
     /// ones are at the front.
     expiry: VecDeque<(Instant, Key, Weak<Slot>)>,
+    /// The eviction clock of a cache with `max_entries`: its slots in
+    /// insertion order, the hand at the front. Slots that left the map by
+    /// another way (a ttl, a reset) are skipped when the hand reaches them.
+    clock: VecDeque<(Key, Weak<Slot>)>,
 }
 
 /// A scope cache's map.
@@ -243,21 +248,10 @@ impl Slots {
         }
     }
 
-    /// The key of the least recently used slot.
-    fn least_recently_used(&self) -> Option<Key> {
-        let last_used = |slot: &Arc<Slot>| slot.last_used.load(Ordering::Relaxed);
-        match self {
-            Slots::Shared(map) => map
-                .pin()
-                .iter()
-                .min_by_key(|(_, slot)| last_used(slot))
-                .map(|(k, _)| k.clone()),
-            Slots::Local(map) => map
-                .load()
-                .iter()
-                .min_by_key(|(_, slot)| last_used(slot))
-                .map(|(k, _)| k.clone()),
-        }
+    /// Whether `key` holds `slot` itself (not a newer slot for the key).
+    fn holds(&self, key: &KeyRef<'_>, slot: &Arc<Slot>) -> bool {
+        self.with(key, |current| Arc::ptr_eq(current, slot).then_some(()))
+            .is_some()
     }
 
     fn values(&self) -> Vec<Arc<Slot>> {
@@ -285,7 +279,6 @@ pub(crate) struct Cache {
     policy: Policy,
     map: Slots,
     writes: Mutex<Writes>,
-    tick: AtomicU64,
 }
 
 impl Cache {
@@ -306,7 +299,6 @@ impl Cache {
             policy,
             map,
             writes: Mutex::new(Writes::default()),
-            tick: AtomicU64::new(0),
         }
     }
 
@@ -330,15 +322,16 @@ impl Cache {
         slot.cell.peek().as_ref().is_none_or(|e| !self.expired(e))
     }
 
+    /// Marks a slot read for the eviction clock: a load, and a store only
+    /// the first time after the hand passed (no shared counter to contend on).
     #[inline]
     fn touch(&self, slot: &Slot) {
-        if self.policy.max_entries.is_some() {
-            slot.last_used
-                .store(self.tick.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+        if self.policy.max_entries.is_some() && !slot.referenced.load(Ordering::Relaxed) {
+            slot.referenced.store(true, Ordering::Relaxed);
         }
     }
 
-    /// The cached, unexpired entry for `key` as a guard, touched for LRU.
+    /// The cached, unexpired entry for `key` as a guard, marked read for the eviction clock.
     #[inline]
     fn hit(&self, key: KeyRef<'_>) -> Option<Guard<Option<Arc<Entry>>>> {
         self.map.with(&key, |slot| {
@@ -422,7 +415,8 @@ impl Cache {
                     conn: Arc::downgrade(&entry.conn),
                     written: entry.written,
                 });
-                self.touch(&slot);
+                // Not marked read: the clock's second chance is for reuse, and a new
+                // slot already stands behind every older one.
                 Ok(Arc::clone(&entry.conn))
             }
             Err(e) => {
@@ -444,22 +438,52 @@ impl Cache {
             expired.retire();
         }
         if let Some(max) = self.policy.max_entries {
-            // O(max_entries) per insert into a full cache; unbounded caches never scan.
             while self.map.len() >= max.get() {
-                let lru = self.map.least_recently_used();
-                match lru.and_then(|k| self.map.remove(&k.as_ref())) {
-                    Some(evicted) => evicted.retire(),
-                    None => break,
+                if !self.evict_one(&mut writes) {
+                    break;
                 }
             }
         }
         let slot = Arc::new(Slot {
             cell: SingleFlight::new(),
             ready: OnceLock::new(),
-            last_used: AtomicU64::new(self.tick.fetch_add(1, Ordering::Relaxed)),
+            referenced: AtomicBool::new(false),
         });
-        self.map.insert(key.to_owned_key(), Arc::clone(&slot));
+        let owned = key.to_owned_key();
+        if self.policy.max_entries.is_some() {
+            writes.clock.push_back((owned.clone(), Arc::downgrade(&slot)));
+            // Slots that left by another way are dropped as the hand meets
+            // them; past twice the live ones, all at once (O(1) amortized).
+            if writes.clock.len() > 2 * self.map.len() + 16 {
+                writes
+                    .clock
+                    .retain(|(k, s)| s.upgrade().is_some_and(|s| self.map.holds(&k.as_ref(), &s)));
+            }
+        }
+        self.map.insert(owned, Arc::clone(&slot));
         slot
+    }
+
+    /// Evicts one slot by the clock (second chance): the hand skips slots
+    /// that already left the map, gives a slot read since it last passed a
+    /// second chance (clears its mark, moves it behind), and evicts the first
+    /// one not read. Each mark cleared was set by a read, so the work is
+    /// O(1) amortized per insert and read. Whether it evicted one.
+    fn evict_one(&self, writes: &mut Writes) -> bool {
+        while let Some((key, slot)) = writes.clock.pop_front() {
+            let Some(slot) = slot.upgrade().filter(|slot| self.map.holds(&key.as_ref(), slot)) else {
+                continue;
+            };
+            if slot.referenced.swap(false, Ordering::Relaxed) {
+                writes.clock.push_back((key, Arc::downgrade(&slot)));
+                continue;
+            }
+            if self.map.remove_if_same(&key.as_ref(), &slot) {
+                slot.retire();
+                return true;
+            }
+        }
+        false
     }
 
     /// Removes the expired entries at the front of the write-order queue:
@@ -511,6 +535,7 @@ impl Cache {
     pub(crate) fn clear(&self) {
         let mut writes = self.writes();
         writes.expiry.clear();
+        writes.clock.clear();
         for slot in self.map.take_all() {
             slot.retire();
         }

@@ -11,6 +11,10 @@
 //!   through all of them; `uniform`, names drawn at random over all of them.
 //! * `scale_build/<n>`: the first lookups of `n` names into a fresh registry,
 //!   each building (not connecting) its connection: the insert path.
+//! * `scale_evict/<n>`: a lookup that misses a full `max_entries(n)` cache,
+//!   builds its connection and evicts one: flat from 1k to 100k entries when
+//!   eviction is O(1) amortized (the clock), not O(n) (a scan for the least
+//!   recently used).
 // Timings as floats and loop counters as indices: precision and width are ample here.
 #![allow(missing_docs, clippy::cast_precision_loss, clippy::cast_possible_truncation)]
 
@@ -103,5 +107,31 @@ fn build(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, lookup, build);
+fn evict(c: &mut Criterion) {
+    let mut g = c.benchmark_group("scale_evict");
+    for n in [1_000, 10_000, 100_000] {
+        // Twice as many names as the cache holds, visited in turn: every lookup misses.
+        let names = names(2 * n);
+        let registry = Registry::builder().build();
+        for name in &names[..n] {
+            registry.lookup(name).max_entries(n).get::<Tenant>().unwrap();
+        }
+        let mut i = n;
+        g.bench_function(BenchmarkId::new("ours", n), |b| {
+            b.iter(|| {
+                i = (i + 1) % names.len();
+                black_box(
+                    registry
+                        .lookup(black_box(&names[i]))
+                        .max_entries(n)
+                        .get::<Tenant>()
+                        .unwrap(),
+                )
+            });
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, lookup, build, evict);
 criterion_main!(benches);

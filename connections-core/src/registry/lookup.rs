@@ -98,7 +98,7 @@ pub(super) fn check_name(name: &str, resolved: &str) -> Result<()> {
 ///     .lookup("e")
 ///     .kwarg("text", "from kwargs")       // overrides the secrets key by key
 ///     .ttl(Duration::from_secs(60))        // rebuilt a minute after it was built
-///     .max_entries(16)                     // least-recently-used beyond 16
+///     .max_entries(16)                     // beyond 16, one not read recently goes
 ///     .eager(true)                         // connect now, and return its error
 ///     .get::<Echo>()
 ///     .unwrap();
@@ -189,8 +189,9 @@ impl<'r> Lookup<'r> {
         self
     }
 
-    /// Keep at most `n` connections in this lookup's cache, evicting the
-    /// least recently used. Zero is an error ([`Error::InvalidOption`](crate::Error::InvalidOption)).
+    /// Keep at most `n` connections in this lookup's cache, evicting one not
+    /// read recently (a clock: O(1) amortized per insert, and a read costs a
+    /// load; the least recently used, approximately). Zero is an error ([`Error::InvalidOption`](crate::Error::InvalidOption)).
     ///
     /// # Examples
     ///

@@ -89,6 +89,30 @@ fn max_entries_evicts_the_least_recently_used() {
 }
 
 #[test]
+fn a_full_cache_keeps_what_is_read_and_never_grows_past_its_bound() {
+    let reg = registry("");
+    let get = |name: &str| reg.lookup(name).max_entries(100).get::<Echo>().unwrap();
+    let hot: Vec<_> = (0..10).map(|i| get(&format!("f_clock_hot_{i}"))).collect();
+    // A thousand one-off tenants stream through, while the hot ten are read between them.
+    for round in 0..1_000 {
+        let _ = get(&format!("f_clock_cold_{round}"));
+        for (i, conn) in hot.iter().enumerate() {
+            if round % 10 == i {
+                assert!(
+                    Arc::ptr_eq(conn, &get(&format!("f_clock_hot_{i}"))),
+                    "hot {i} evicted at {round}"
+                );
+            }
+        }
+        assert!(reg.cached_len() <= 100, "{} entries at round {round}", reg.cached_len());
+    }
+    // The oldest one-off tenants are gone; the newest are still there.
+    assert_eq!(reg.cached_len(), 100);
+    let newest = get("f_clock_cold_999");
+    assert!(Arc::ptr_eq(&newest, &get("f_clock_cold_999")));
+}
+
+#[test]
 fn zero_max_entries_is_a_clear_error() {
     let err = registry("").lookup("f_zero").max_entries(0).get::<Echo>().unwrap_err();
     assert!(
