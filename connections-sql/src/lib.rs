@@ -8,6 +8,7 @@
 //! always match sqlx's.
 
 use std::any::{Any, TypeId};
+use std::collections::BinaryHeap;
 use std::fmt::{self, Write as _};
 use std::future::Future;
 use std::hash::{Hash, Hasher};
@@ -162,8 +163,81 @@ struct State {
     /// The parsed settings the current pool was built from (the latest
     /// successful parse: a secrets reload may change the dialect or `retry_wait`).
     settings: Mutex<Option<Settings>>,
-    /// The result cache (`ttl`, `cache_forever`).
-    cache: Mutex<hashbrown::HashMap<CacheKey, CacheEntry>>,
+    /// The result cache (`ttl`, `cache_forever`). Held for a lookup or an
+    /// insert, never across a fetch.
+    cache: Mutex<ResultCache>,
+}
+
+/// The cached rows, and when the ones with a `ttl` expire, soonest first.
+#[derive(Default)]
+struct ResultCache {
+    entries: hashbrown::HashMap<CacheKey, CacheEntry>,
+    /// One item per insert with a `ttl`; an item whose entry was replaced
+    /// since (a later expiry) is dropped when it comes up.
+    expiry: BinaryHeap<Expiry>,
+    /// Orders expiries that fall on the same instant.
+    inserts: u64,
+}
+
+impl ResultCache {
+    /// Removes the expired entries: only those whose time has come are
+    /// looked at, O(log n) each, where a `retain` visited every entry on
+    /// every miss.
+    fn drop_expired(&mut self, now: Instant) {
+        while self.expiry.peek().is_some_and(|next| next.at <= now) {
+            let Some(Expiry { at, key, .. }) = self.expiry.pop() else {
+                break;
+            };
+            if self.entries.get(&key).is_some_and(|entry| entry.expires == Some(at)) {
+                self.entries.remove(&key);
+            }
+        }
+    }
+
+    fn insert(&mut self, key: CacheKey, entry: CacheEntry) {
+        if let Some(at) = entry.expires {
+            self.inserts += 1;
+            self.expiry.push(Expiry {
+                at,
+                seq: self.inserts,
+                key: key.clone(),
+            });
+        }
+        self.entries.insert(key, entry);
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.expiry.clear();
+    }
+}
+
+/// When the entry for `key` inserted `seq`-th expires; the heap's top is the soonest.
+struct Expiry {
+    at: Instant,
+    seq: u64,
+    key: CacheKey,
+}
+
+impl PartialEq for Expiry {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl Eq for Expiry {}
+
+impl PartialOrd for Expiry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Expiry {
+    /// Reversed, so that `BinaryHeap`, a max-heap, keeps the soonest on top.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -174,7 +248,7 @@ struct Settings {
     url_hash: u64,
 }
 
-#[derive(PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 struct CacheKey {
     /// The database the rows were read from (a hash of its URL): a reload that points the connection elsewhere
     /// never gets the old database's rows, even from a fetch that was
@@ -493,7 +567,7 @@ impl SqlConnection {
         self.cache().clear();
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, hashbrown::HashMap<CacheKey, CacheEntry>> {
+    fn cache(&self) -> std::sync::MutexGuard<'_, ResultCache> {
         self.state.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -640,6 +714,7 @@ impl SqlConnection {
         let now = Instant::now();
         let hit = self
             .cache()
+            .entries
             .get(&lookup)
             .filter(|entry| entry.live(now))
             .and_then(|entry| entry.rows.downcast_ref::<Arc<R>>().cloned());
@@ -656,7 +731,7 @@ impl SqlConnection {
         let rows = fetch().await?;
         let mut cache = self.cache();
         let now = Instant::now();
-        cache.retain(|_, entry| entry.live(now));
+        cache.drop_expired(now);
         cache.insert(
             key,
             CacheEntry {
@@ -800,5 +875,51 @@ impl fmt::Debug for SqlConnection {
 impl fmt::Display for SqlConnection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.base, f)
+    }
+}
+
+#[cfg(test)]
+mod result_cache_tests {
+    use super::*;
+
+    fn key(sql: &str) -> CacheKey {
+        CacheKey {
+            database: 1,
+            sql: sql.to_owned(),
+            params: Vec::new(),
+            rows: TypeId::of::<u8>(),
+        }
+    }
+
+    fn entry(expires: Option<Instant>) -> CacheEntry {
+        CacheEntry {
+            expires,
+            rows: Box::new(Arc::new(0_u8)),
+        }
+    }
+
+    #[test]
+    fn expired_rows_leave_soonest_first_and_a_replaced_entry_keeps_its_new_expiry() {
+        let t0 = Instant::now();
+        let at = |secs| t0 + Duration::from_secs(secs);
+        let mut cache = ResultCache::default();
+        cache.insert(key("a"), entry(Some(at(30))));
+        cache.insert(key("b"), entry(Some(at(10))));
+        cache.insert(key("forever"), entry(None));
+        cache.insert(key("c"), entry(Some(at(20))));
+        // `b` is read again later with a longer ttl: its first expiry must not remove it.
+        cache.insert(key("b"), entry(Some(at(40))));
+        assert_eq!(cache.expiry.len(), 4, "one item per insert with a ttl");
+
+        cache.drop_expired(at(15));
+        assert_eq!(cache.entries.len(), 4, "nothing had expired but b's replaced expiry");
+        cache.drop_expired(at(25));
+        assert!(!cache.entries.contains_key(&key("c")));
+        cache.drop_expired(at(35));
+        assert!(!cache.entries.contains_key(&key("a")));
+        assert!(cache.entries.contains_key(&key("b")) && cache.entries.contains_key(&key("forever")));
+        cache.drop_expired(at(45));
+        assert_eq!(cache.entries.len(), 1, "only the entry kept forever is left");
+        assert!(cache.expiry.is_empty(), "every item was looked at once");
     }
 }
