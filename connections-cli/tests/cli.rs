@@ -490,4 +490,25 @@ fn schema_prints_a_json_schema_of_the_secrets_file() {
     let schema: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
     assert_eq!(schema["properties"]["connections"]["type"], "object");
+    // The types this command knows: `type = "sql"`, its keys and their aliases.
+    let sql = &schema["definitions"]["sql"];
+    assert_eq!(
+        sql["properties"]["type"]["enum"],
+        serde_json::json!(["sql", "connections_sql::SqlConnection"])
+    );
+    assert_eq!(
+        sql["properties"]["port"]["type"],
+        serde_json::json!(["integer", "string"])
+    );
+    assert_eq!(sql["properties"]["password"]["writeOnly"], true);
+    assert!(
+        sql["properties"]["username"]["x-aliases"]
+            .as_array()
+            .unwrap()
+            .contains(&"user".into())
+    );
+    assert_eq!(
+        sql["properties"]["create_engine_kwargs"]["anyOf"][0]["$ref"],
+        "#/definitions/sql.EngineKwargs"
+    );
 }

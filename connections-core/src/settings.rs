@@ -19,7 +19,7 @@ use crate::redact::is_harmless_key;
 /// The JSON Schema keyword that marks a settings field whose value the
 /// doctor may show (`#[schemars(extend("x-harmless" = true))]`), beside the
 /// names that are harmless anyway (`host`, `port`, `database`...).
-pub const HARMLESS: &str = "x-harmless";
+pub(crate) const HARMLESS: &str = "x-harmless";
 
 /// What the derive registers for `#[connection(settings = T)]`: how to
 /// check a section against `T`, and `T`'s schema. Made by the derive.
@@ -75,6 +75,7 @@ pub(crate) fn check_against(config: &Config, root: &Json, schema: &Json) -> Vec<
 
 /// The settings a secrets schema ([`settings_schema`]'s form) gives sections
 /// whose `type` is `requested` (a short name, full path or dotted path).
+#[cfg_attr(not(feature = "doctor"), expect(dead_code, reason = "only the doctor reads it"))]
 pub(crate) fn definition_for<'a>(root: &'a Json, requested: &str) -> Option<&'a Json> {
     let normalized = requested.replace('.', "::");
     root.get("definitions")?.as_object()?.values().find(|definition| {
@@ -124,6 +125,7 @@ where
 /// a type with settings `schema`): a key the settings declare, not a
 /// `Secret` (`writeOnly`), whose name is harmless or that the settings mark
 /// [`HARMLESS`].
+#[cfg_attr(not(feature = "doctor"), expect(dead_code, reason = "only the doctor reads it"))]
 pub(crate) fn shows(root: &Json, schema: &Json, dotted: &str) -> bool {
     let write_only = |node: &Json| node.get("writeOnly") == Some(&Json::Bool(true));
     let mut at = resolve(root, schema);

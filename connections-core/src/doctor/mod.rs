@@ -475,10 +475,9 @@ fn section(registry: &Registry, secrets: &Secrets, name: &str, options: &Options
     let (mut type_name, mut type_path) = registration.map_or((None, None), |reg| {
         (Some(reg.type_name().to_owned()), Some(reg.type_path().to_owned()))
     });
-    let mut settings = registration.and_then(|reg| reg.settings).map(|s| {
-        let schema = (s.schema)();
-        (schema.clone(), schema)
-    });
+    // The schema the section's keys are shown by: (the root its `$ref`s point into, the settings).
+    let own = registration.and_then(|reg| reg.settings).map(|s| (s.schema)());
+    let mut settings = own.as_ref().map(|schema| (schema, schema));
     // A type only the application registers, described by the schema it exported.
     let exported = options
         .schema
@@ -509,9 +508,9 @@ fn section(registry: &Registry, secrets: &Secrets, name: &str, options: &Options
         };
         type_name = name_at(0).or_else(|| Some(requested.to_owned()));
         type_path = name_at(1).map(|path| format!("{path}, from the schema"));
-        settings = Some((root.clone(), definition.clone()));
+        settings = Some((root, definition));
     }
-    let declared = declared_keys(diagnosed, settings.as_ref(), &diagnostics);
+    let declared = declared_keys(diagnosed, settings, &diagnostics);
     let mut keys = Vec::new();
     flatten(&table, "", false, &mut |key, value, secret| {
         let origin = secrets
@@ -556,7 +555,7 @@ fn section(registry: &Registry, secrets: &Secrets, name: &str, options: &Options
 /// unknown. For other types, only harmless names ([`is_harmless_key`]) show.
 fn declared_keys<'a>(
     diagnosed: bool,
-    settings: Option<&'a (serde_json::Value, serde_json::Value)>,
+    settings: Option<(&'a serde_json::Value, &'a serde_json::Value)>,
     diagnostics: &'a [Diagnostic],
 ) -> impl Fn(&str) -> bool + 'a {
     move |key: &str| {

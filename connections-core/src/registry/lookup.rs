@@ -375,11 +375,8 @@ impl<'r> Lookup<'r> {
             None => Err(Error::NoTypeKey {
                 name: name.to_owned(),
                 file: section_file(),
-                // A SQL connection's keys; `type = "sql"` whether or not the feature is on (its error says).
-                suggested: ["url", "dialect"]
-                    .into_iter()
-                    .find(|key| section.contains_key(*key))
-                    .map(|key| ("sql".to_owned(), key.to_owned())),
+                // Whether or not its feature is on: a lookup of it then says which to enable.
+                suggested: super::types::pointed_to_by(section),
                 registered: self.registry.with_types(Types::names),
             }),
             Some(Value::String(t)) => self.registry.with_types(|types| types.resolve(t)).map_err(|e| {

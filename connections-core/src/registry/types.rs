@@ -90,37 +90,51 @@ pub(super) fn build<T: Connection>(name: &str, config: Config, closes: &Arc<Clos
 
 inventory::collect!(Registration);
 
-/// The first-party connection types, each a crate of its own that the
-/// `connections` crate builds behind a feature: (type name, feature). A
-/// section asking for one that is not registered names the feature to
-/// enable instead of calling the type unknown. Data, not a `cfg`: this crate
-/// never depends on them.
-const FIRST_PARTY: &[(&str, &str)] = &[("sql", "sql")];
+/// A first-party connection type, a crate of its own that the
+/// `connections` crate builds behind a feature. Data, not a `cfg`: this
+/// crate never depends on them.
+struct FirstParty {
+    /// Its `type` name.
+    type_name: &'static str,
+    /// The `connections` feature that builds it: a section asking for the
+    /// type while it is not registered names it instead of calling the type unknown.
+    feature: &'static str,
+    /// What Streamlit users write as `type` for it (a SQL dialect, with or
+    /// without SQLAlchemy's `+driver`): answered with "did you mean".
+    written_as: &'static [&'static str],
+    /// Keys that point to it in a section with no `type` key.
+    keys: &'static [&'static str],
+}
 
-/// What Streamlit users write as `type` for a first-party type, and that
-/// type's name: a SQL dialect (with or without SQLAlchemy's `+driver`) is
-/// `type = "sql"` with `dialect = "..."`.
-const ALSO_WRITTEN_AS: &[(&str, &[&str])] = &[(
-    "sql",
-    &["postgresql", "postgres", "pg", "mysql", "mariadb", "sqlite", "sqlite3"],
-)];
+const FIRST_PARTY: &[FirstParty] = &[FirstParty {
+    type_name: "sql",
+    feature: "sql",
+    written_as: &["postgresql", "postgres", "pg", "mysql", "mariadb", "sqlite", "sqlite3"],
+    keys: &["url", "dialect"],
+}];
 
 /// The first-party type `requested` is a common stand-in for, if any.
 fn written_for(requested: &str) -> Option<&'static str> {
     let base = requested.split('+').next().unwrap_or(requested).to_ascii_lowercase();
-    ALSO_WRITTEN_AS
+    FIRST_PARTY
         .iter()
-        .find(|(_, aliases)| aliases.contains(&base.as_str()))
-        .map(|&(name, _)| name)
+        .find(|t| t.written_as.contains(&base.as_str()))
+        .map(|t| t.type_name)
 }
 
 /// The feature to enable for `type_name`, if it is a first-party type's
 /// name; asked only once no registered type has that name.
 fn disabled_feature(type_name: &str) -> Option<&'static str> {
-    FIRST_PARTY
-        .iter()
-        .find(|&&(name, _)| type_name == name)
-        .map(|&(_, feature)| feature)
+    FIRST_PARTY.iter().find(|t| t.type_name == type_name).map(|t| t.feature)
+}
+
+/// The first-party type a section with no `type` key points to by its keys
+/// (`url` or `dialect`: `sql`), registered or not, and the key that points.
+pub(super) fn pointed_to_by(section: &toml::Table) -> Option<(String, String)> {
+    FIRST_PARTY.iter().find_map(|t| {
+        let key = t.keys.iter().find(|key| section.contains_key(**key))?;
+        Some((t.type_name.to_owned(), (*key).to_owned()))
+    })
 }
 
 #[derive(Default)]
