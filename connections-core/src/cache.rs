@@ -4,12 +4,19 @@
 //! pair, so one setting never evicts another's entries.
 //!
 //! * Reads are a `papaya` lookup by borrowed key parts under an epoch guard:
-//!   no lock, no allocation, never blocked by a writer. The `Arc` path then
-//!   upgrades a weak reference (one atomic operation); the borrowed path
-//!   takes an `arc-swap` guard on the slot, which touches no shared counter.
-//! * A removed entry lets go of its connection at once (the slot's cell is
-//!   emptied), so close hooks run as soon as no handle is left, not when the
-//!   map's epoch reclamation gets to the slot.
+//!   no lock, no allocation, never blocked by a writer. What a hit needs
+//!   lives in the map's entry itself (see [`Held`]): the type, a name of up
+//!   to 24 bytes and the built connection, so the `Arc` path reads one entry
+//!   and clones the connection (one atomic increment), and touches no other
+//!   allocation of the cache. The borrowed path takes an `arc-swap` guard on
+//!   the slot, which touches no shared counter.
+//! * A removed entry lets go of its connection at once: the slot's cell is
+//!   emptied, and the map's entry, the one other holder, is reclaimed as soon
+//!   as no reader can still see it (a reclamation batch of one), so close
+//!   hooks run as soon as no handle is left.
+//! * Resizes finish inside the insert that starts them (papaya's blocking
+//!   mode): once writes stop, a reader probes one table, never an old table
+//!   and then the new one while a migration waits for writes to finish it.
 //! * Inserts are O(1) amortized: writers take a mutex among themselves (the
 //!   cold path), insert in place, and drop expired entries from the front of
 //!   a queue kept in write order, so a cache of 100k names builds in
@@ -28,6 +35,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use arc_swap::{ArcSwap, Guard};
+use compact_str::CompactString;
 use papaya::Equivalent;
 
 use crate::cell::SingleFlight;
@@ -41,12 +49,14 @@ pub(crate) struct Policy {
     pub(crate) max_entries: Option<NonZeroUsize>,
 }
 
-/// An owned cache key.
+/// An owned cache key: the type, and the name with the kwargs after a NUL
+/// (`name\0kwargs`; a name never holds one, control characters are refused
+/// before anything is cached). Up to 24 bytes live inside the key, so the
+/// compare of a hit reads no other allocation.
 #[derive(Clone, PartialEq, Eq)]
 struct Key {
     type_id: TypeId,
-    name: Box<str>,
-    kwargs: Box<str>,
+    text: CompactString,
 }
 
 /// A borrowed cache key; hashes exactly as the `Key` it equals.
@@ -71,19 +81,21 @@ impl Hash for KeyRef<'_> {
 
 impl Hash for Key {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        KeyRef {
-            type_id: self.type_id,
-            name: &self.name,
-            kwargs: &self.kwargs,
-        }
-        .hash(state);
+        self.as_ref().hash(state);
     }
 }
 
 impl Equivalent<Key> for KeyRef<'_> {
     #[inline]
     fn equivalent(&self, key: &Key) -> bool {
-        self.type_id == key.type_id && same_str(self.name, &key.name) && same_str(self.kwargs, &key.kwargs)
+        if self.type_id != key.type_id {
+            return false;
+        }
+        if self.kwargs.is_empty() {
+            return same_str(self.name, &key.text);
+        }
+        let (name, kwargs) = key.parts();
+        same_str(self.name, name) && same_str(self.kwargs, kwargs)
     }
 }
 
@@ -100,21 +112,35 @@ fn same_str(a: &str, b: &str) -> bool {
 }
 
 impl Key {
+    /// The name and the kwargs (empty for none).
+    fn parts(&self) -> (&str, &str) {
+        self.text.split_once('\0').unwrap_or((&self.text, ""))
+    }
+
     fn as_ref(&self) -> KeyRef<'_> {
+        let (name, kwargs) = self.parts();
         KeyRef {
             type_id: self.type_id,
-            name: &self.name,
-            kwargs: &self.kwargs,
+            name,
+            kwargs,
         }
     }
 }
 
 impl KeyRef<'_> {
     fn to_owned_key(self) -> Key {
+        let text = if self.kwargs.is_empty() {
+            CompactString::from(self.name)
+        } else {
+            let mut text = CompactString::with_capacity(self.name.len() + 1 + self.kwargs.len());
+            text.push_str(self.name);
+            text.push('\0');
+            text.push_str(self.kwargs);
+            text
+        };
         Key {
             type_id: self.type_id,
-            name: self.name.into(),
-            kwargs: self.kwargs.into(),
+            text,
         }
     }
 }
@@ -127,24 +153,36 @@ pub(crate) struct Entry {
 
 struct Slot {
     /// Builds the entry once, however many lookups race for it. Emptied when
-    /// the slot leaves the map, so the connection is let go of at once: the
-    /// map frees the slot itself only once no reader can still see it.
+    /// the slot leaves the map, so the connection is let go of at once.
     cell: SingleFlight<Entry, Error>,
-    /// The built connection again, for the `Arc` path, which upgrades it
-    /// with one atomic operation where an `arc-swap` load of the cell takes
-    /// two. The cell holds the only strong reference the cache has, so
-    /// emptying the cell lets go of the connection at once; this weak one
-    /// only keeps the allocation until the map frees the slot, and upgrading
-    /// it fails once every strong reference is gone.
-    ready: OnceLock<Ready>,
+    /// When the entry was built, for the ttl check of the `Arc` path.
+    written: OnceLock<Instant>,
     /// Read since the eviction clock last passed it (`max_entries` only):
     /// the clock gives it a second chance instead of evicting it.
     referenced: AtomicBool,
 }
 
-struct Ready {
-    conn: Weak<dyn DynConnection>,
-    written: Instant,
+/// What the map holds for a key: its slot and, once built, the connection.
+///
+/// The connection sits in the map's entry beside the key so that a hit
+/// reads that one entry (64 bytes with the key) and the connection, where
+/// reading it through the slot took one more cache line a lookup: at 100k
+/// names the lines a lookup touches, not its instructions, set its cost
+/// (BENCHMARKS.md). Entries are immutable; a build's end replaces its
+/// entry with one holding the connection, under the writers' mutex.
+#[derive(Clone)]
+struct Held {
+    slot: Arc<Slot>,
+    conn: Option<Arc<dyn DynConnection>>,
+}
+
+// The key and what it holds fill one 64-byte cache line between them.
+const _: () = assert!(size_of::<Key>() + size_of::<Held>() <= 64);
+
+impl Held {
+    fn building(slot: Arc<Slot>) -> Self {
+        Self { slot, conn: None }
+    }
 }
 
 impl Slot {
@@ -173,12 +211,15 @@ struct Writes {
 }
 
 /// A scope cache's map.
-type LocalMap = hashbrown::HashMap<Key, Arc<Slot>, KeyHasher>;
+type LocalMap = hashbrown::HashMap<Key, Held, KeyHasher>;
+
+/// A registry cache's map.
+type SharedMap = papaya::HashMap<Key, Held, KeyHasher>;
 
 /// Where a cache keeps its slots.
 enum Slots {
     /// A registry's caches: lock-free reads that no writer ever blocks.
-    Shared(papaya::HashMap<Key, Arc<Slot>, KeyHasher>),
+    Shared(SharedMap),
     /// A scope's caches: a small map, copied on write. A papaya map brings
     /// its own epoch collector, 16 KiB before its first entry, where this
     /// takes a few hundred bytes; a scope holds a few connections, so a copy
@@ -188,9 +229,22 @@ enum Slots {
 }
 
 impl Slots {
-    /// Calls `f` on the slot for `key`, if there is one.
+    /// A registry cache's map: resizes finish in the insert that starts
+    /// them, and a removed entry is reclaimed as soon as no reader can see
+    /// it (a batch of one), so the connection it holds goes with it.
+    fn shared() -> Self {
+        Slots::Shared(
+            papaya::HashMap::builder()
+                .hasher(KeyHasher::default())
+                .resize_mode(papaya::ResizeMode::Blocking)
+                .collector(seize::Collector::new().batch_size(1))
+                .build(),
+        )
+    }
+
+    /// Calls `f` on what the map holds for `key`, if anything.
     #[inline]
-    fn with<R>(&self, key: &KeyRef<'_>, f: impl FnOnce(&Arc<Slot>) -> Option<R>) -> Option<R> {
+    fn with<R>(&self, key: &KeyRef<'_>, f: impl FnOnce(&Held) -> Option<R>) -> Option<R> {
         match self {
             Slots::Shared(map) => f(map.pin().get(key)?),
             Slots::Local(map) => f(map.load().get(key)?),
@@ -208,11 +262,12 @@ impl Slots {
 
     fn remove(&self, key: &KeyRef<'_>) -> Option<Arc<Slot>> {
         match self {
-            Slots::Shared(map) => map.pin().remove(key).cloned(),
+            Slots::Shared(map) => map.pin().remove(key).map(|held| Arc::clone(&held.slot)),
             Slots::Local(map) => map
                 .load()
                 .contains_key(key)
-                .then(|| Self::update(map, |m| m.remove(key)))?,
+                .then(|| Self::update(map, |m| m.remove(key)))?
+                .map(|held| held.slot),
         }
     }
 
@@ -220,23 +275,26 @@ impl Slots {
     fn remove_if_same(&self, key: &KeyRef<'_>, slot: &Arc<Slot>) -> bool {
         match self {
             Slots::Shared(map) => matches!(
-                map.pin().remove_if(key, |_, current| Arc::ptr_eq(current, slot)),
+                map.pin().remove_if(key, |_, current| Arc::ptr_eq(&current.slot, slot)),
                 Ok(Some(_))
             ),
             Slots::Local(map) => {
-                map.load().get(key).is_some_and(|current| Arc::ptr_eq(current, slot))
+                map.load()
+                    .get(key)
+                    .is_some_and(|current| Arc::ptr_eq(&current.slot, slot))
                     && Self::update(map, |m| m.remove(key)).is_some()
             }
         }
     }
 
-    fn insert(&self, key: Key, slot: Arc<Slot>) {
+    /// Puts `held` under `key`, replacing what was there.
+    fn insert(&self, key: Key, held: Held) {
         match self {
             Slots::Shared(map) => {
-                map.pin().insert(key, slot);
+                map.pin().insert(key, held);
             }
             Slots::Local(map) => {
-                Self::update(map, |m| m.insert(key, slot));
+                Self::update(map, |m| m.insert(key, held));
             }
         }
     }
@@ -250,14 +308,14 @@ impl Slots {
 
     /// Whether `key` holds `slot` itself (not a newer slot for the key).
     fn holds(&self, key: &KeyRef<'_>, slot: &Arc<Slot>) -> bool {
-        self.with(key, |current| Arc::ptr_eq(current, slot).then_some(()))
+        self.with(key, |current| Arc::ptr_eq(&current.slot, slot).then_some(()))
             .is_some()
     }
 
     fn values(&self) -> Vec<Arc<Slot>> {
         match self {
-            Slots::Shared(map) => map.pin().values().cloned().collect(),
-            Slots::Local(map) => map.load().values().cloned().collect(),
+            Slots::Shared(map) => map.pin().values().map(|held| Arc::clone(&held.slot)).collect(),
+            Slots::Local(map) => map.load().values().map(|held| Arc::clone(&held.slot)).collect(),
         }
     }
 
@@ -266,11 +324,15 @@ impl Slots {
         match self {
             Slots::Shared(map) => {
                 let map = map.pin();
-                let slots = map.values().cloned().collect();
+                let slots = map.values().map(|held| Arc::clone(&held.slot)).collect();
                 map.clear();
                 slots
             }
-            Slots::Local(map) => map.swap(Arc::default()).values().cloned().collect(),
+            Slots::Local(map) => map
+                .swap(Arc::default())
+                .values()
+                .map(|held| Arc::clone(&held.slot))
+                .collect(),
         }
     }
 }
@@ -283,10 +345,7 @@ pub(crate) struct Cache {
 
 impl Cache {
     pub(crate) fn new(policy: Policy) -> Self {
-        Self::with_slots(
-            policy,
-            Slots::Shared(papaya::HashMap::builder().hasher(KeyHasher::default()).build()),
-        )
+        Self::with_slots(policy, Slots::shared())
     }
 
     /// A cache for a scope: small, copied on write (see [`Slots::Local`]).
@@ -334,27 +393,28 @@ impl Cache {
     /// The cached, unexpired entry for `key` as a guard, marked read for the eviction clock.
     #[inline]
     fn hit(&self, key: KeyRef<'_>) -> Option<Guard<Option<Arc<Entry>>>> {
-        self.map.with(&key, |slot| {
-            let entry = slot.cell.peek();
+        self.map.with(&key, |held| {
+            let entry = held.slot.cell.peek();
             if entry.as_ref().is_none_or(|e| self.expired(e)) {
                 return None;
             }
-            self.touch(slot);
+            self.touch(&held.slot);
             Some(entry)
         })
     }
 
-    /// The cached connection for `key`, if built and not expired.
+    /// The cached connection for `key`, if built and not expired: read from
+    /// the map's entry, so a cache without a ttl or `max_entries` touches
+    /// nothing else of its own.
     #[inline]
     pub(crate) fn get(&self, key: KeyRef<'_>) -> Option<Arc<dyn DynConnection>> {
-        self.map.with(&key, |slot| {
-            let ready = slot.ready.get()?;
-            if self.expired_since(ready.written) {
+        self.map.with(&key, |held| {
+            let conn = held.conn.as_ref()?;
+            if self.policy.ttl.is_some() && held.slot.written.get().is_none_or(|w| self.expired_since(*w)) {
                 return None;
             }
-            let conn = ready.conn.upgrade()?;
-            self.touch(slot);
-            Some(conn)
+            self.touch(&held.slot);
+            Some(Arc::clone(conn))
         })
     }
 
@@ -411,10 +471,9 @@ impl Cache {
         match outcome {
             Ok(entry) => {
                 // Every waiter may try; the first sets it, and all hold the same entry.
-                let _ = slot.ready.set(Ready {
-                    conn: Arc::downgrade(&entry.conn),
-                    written: entry.written,
-                });
+                if slot.written.set(entry.written).is_ok() {
+                    self.publish(key, &slot, &entry.conn);
+                }
                 // Not marked read: the clock's second chance is for reuse, and a new
                 // slot already stands behind every older one.
                 Ok(Arc::clone(&entry.conn))
@@ -426,11 +485,31 @@ impl Cache {
         }
     }
 
+    /// Puts the connection `slot` built into the map's entry for `key`, for
+    /// the `Arc` path to read, unless the slot has left the map meanwhile
+    /// (a reset, a ttl, an eviction): under the writers' mutex, as every
+    /// change of the map is, so it never brings back a slot that left.
+    fn publish(&self, key: KeyRef<'_>, slot: &Arc<Slot>, conn: &Arc<dyn DynConnection>) {
+        let _writes = self.writes();
+        if self.map.holds(&key, slot) && slot.cell.is_set() {
+            self.map.insert(
+                key.to_owned_key(),
+                Held {
+                    slot: Arc::clone(slot),
+                    conn: Some(Arc::clone(conn)),
+                },
+            );
+        }
+    }
+
     /// The slot for `key`, inserting a fresh one if there is none or it expired.
     #[cold]
     fn slot_for(&self, key: KeyRef<'_>) -> Arc<Slot> {
         let mut writes = self.writes();
-        if let Some(slot) = self.map.with(&key, |slot| self.usable(slot).then(|| Arc::clone(slot))) {
+        if let Some(slot) = self
+            .map
+            .with(&key, |held| self.usable(&held.slot).then(|| Arc::clone(&held.slot)))
+        {
             return slot;
         }
         self.drop_expired(&mut writes);
@@ -446,7 +525,7 @@ impl Cache {
         }
         let slot = Arc::new(Slot {
             cell: SingleFlight::new(),
-            ready: OnceLock::new(),
+            written: OnceLock::new(),
             referenced: AtomicBool::new(false),
         });
         let owned = key.to_owned_key();
@@ -460,7 +539,7 @@ impl Cache {
                     .retain(|(k, s)| s.upgrade().is_some_and(|s| self.map.holds(&k.as_ref(), &s)));
             }
         }
-        self.map.insert(owned, Arc::clone(&slot));
+        self.map.insert(owned, Held::building(Arc::clone(&slot)));
         slot
     }
 

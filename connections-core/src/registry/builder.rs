@@ -413,8 +413,11 @@ impl RegistryBuilder {
                 max_entries: None,
             }),
             caches: Mutex::new(HashMap::new()),
+            // Resizes finish in the insert that starts them, as the caches' do:
+            // once scopes stop arriving, a lookup probes one table.
             scopes: papaya::HashMap::builder()
                 .hasher(crate::cache::KeyHasher::default())
+                .resize_mode(papaya::ResizeMode::Blocking)
                 .build(),
             scope_writes: Mutex::new(()),
             scope_keepers: Mutex::new(Vec::new()),

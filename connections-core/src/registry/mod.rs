@@ -89,8 +89,9 @@ pub(crate) struct Shared {
     closes: Arc<CloseQueue>,
     /// The live scopes, by key, held weakly: a scope leaves when nothing
     /// holds it (no handle, and no keeper: its idle time is past). Hashed
-    /// like the caches' keys: `registry.scope(key)` runs per request.
-    scopes: papaya::HashMap<Box<str>, std::sync::Weak<scope::ScopeState>, crate::cache::KeyHasher>,
+    /// like the caches' keys: `registry.scope(key)` runs per request; keys of
+    /// up to 24 bytes live inside the map's entry, as the caches' names do.
+    scopes: papaya::HashMap<compact_str::CompactString, std::sync::Weak<scope::ScopeState>, crate::cache::KeyHasher>,
     /// The scopes kept past their last handle for their idle time.
     scope_keepers: Mutex<Vec<Arc<scope::ScopeState>>>,
     /// Serialises the creation of scopes, so one key never gets two.

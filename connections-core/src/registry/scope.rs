@@ -219,7 +219,7 @@ impl Shared {
             shared: Arc::downgrade(self),
         });
         // Replaces a key whose scope was closed but is still held, or is dropping.
-        scopes.insert(key.into(), Arc::downgrade(&state));
+        scopes.insert(compact_str::CompactString::from(key), Arc::downgrade(&state));
         if !idle.is_zero() {
             self.keep(&state);
         }
