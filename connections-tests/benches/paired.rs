@@ -5,6 +5,12 @@
 //! `support::Pattern`: the 64-name cycle (the best case), a spread stride
 //! over all names, uniform random picks.
 //!
+//! Rows `arc` and `borrowed` are the two lookup paths against the map of
+//! `Arc<u64>` the targets name. Rows `conns` pair the `Arc` path against a
+//! map of the very connections the registry built, `instance()` included
+//! on both sides: the registry's own cost, with the connections' memory
+//! (a kilobyte and more each, pages apart at 100k) touched by both.
+//!
 //! `cargo bench --bench paired`; BENCHMARKS.md quotes its output. Each
 //! round times a batch of calls of each contender back to back; a shared,
 //! noisy machine shifts both of a round's figures together.
@@ -12,10 +18,12 @@
 //! A last table pairs the scope target the same way: `registry.scope(key)`
 //! for a live key plus a cached session lookup and `instance()`, against a
 //! cached global lookup plus `instance()` (at most 2x), with a thousand
-//! scopes live and the scoped calls cycling through 64 of them.
+//! scopes live and the scoped calls cycling through 64 of them; then the
+//! same at 100k scopes and 100k tenants, each side visiting 4,096 of them
+//! by the spread stride.
 //!
 //! `cargo bench --bench paired -- scope` runs the scope table alone,
-//! `-- lookup` the lookup tables alone.
+//! `-- lookup` the lookup tables alone, `-- lookup 100000` one size's.
 // Timings as floats and loop counters as indices: precision and width are ample here.
 #![allow(missing_docs, clippy::cast_precision_loss, clippy::cast_possible_truncation)]
 
@@ -34,6 +42,11 @@ const ROUNDS: usize = 41;
 const BATCH: u64 = 200_000;
 
 type Map = RwLock<HashMap<String, Arc<u64>>>;
+
+/// The same names mapped to the very connections the registry built: what
+/// a hand-written registry of these connections would hold. Ours against it
+/// is the registry's own cost, with the connections' memory on both sides.
+type ConnMap = RwLock<HashMap<String, Arc<Tenant>>>;
 
 /// Nanoseconds per call of `f` over a batch, on `threads` threads at once
 /// (the slowest thread's time).
@@ -78,15 +91,22 @@ fn paired(mut a: impl FnMut() -> f64, mut b: impl FnMut() -> f64) -> (f64, f64, 
     (median(xs), median(ys), median(ratios))
 }
 
-/// A registry with `n` connected tenants, the map of the same names, and the names.
-fn setup(n: usize) -> (Registry, Map, Vec<String>) {
+/// A registry with `n` connected tenants, the map of the same names, the
+/// map of the same connections, and the names.
+fn setup(n: usize) -> (Registry, Map, ConnMap, Vec<String>) {
     let names = names(n);
     let registry = Registry::builder().build();
     for name in &names {
         registry.connection::<Tenant>(name).unwrap().instance().unwrap();
     }
     let map = RwLock::new(names.iter().map(|name| (name.clone(), Arc::new(7))).collect());
-    (registry, map, names)
+    let conns = RwLock::new(
+        names
+            .iter()
+            .map(|name| (name.clone(), registry.connection::<Tenant>(name).unwrap()))
+            .collect(),
+    );
+    (registry, map, conns, names)
 }
 
 /// `registry.scope(key)` + a cached session lookup against a cached global
@@ -95,22 +115,46 @@ fn setup(n: usize) -> (Registry, Map, Vec<String>) {
 /// them: how long a key's probe in the scope map is depends on the map's
 /// random hash seed, so one key alone would measure one probe length.
 fn scopes() {
-    let registry = Registry::builder().build();
-    registry.connection::<Tenant>("tenant_0").unwrap().instance().unwrap();
     let keys = names(1_000);
-    let live: Vec<_> = keys.iter().map(|key| registry.scope(key)).collect();
+    let scoped = probe(&keys);
+    // The same index arithmetic on both sides.
+    let global = vec!["tenant_0"; scoped.len()];
+    println!();
+    scope_rows(&["tenant_0".to_owned()], &keys, &scoped, &global);
+}
+
+/// The scope target at scale: 100k live scopes, each with its session
+/// connection, beside 100k cached tenants. The scoped calls visit 4,096 of
+/// the scopes by the spread stride, the global calls 4,096 of the tenants by
+/// the same stride: both sides out of the CPU's caches alike, as a service
+/// with a scope per user meets them.
+fn scopes_at_scale() {
+    let keys = names(100_000);
+    let spread = Pattern::Spread.sequence(&keys);
+    println!();
+    println!("100000 scopes and 100000 tenants, spread over 4096 of each");
+    scope_rows(&keys, &keys, &spread, &spread);
+}
+
+/// A registry with `tenants` cached and a live scope per key of `scope_keys`,
+/// each with its session connection; then the scoped calls (visiting
+/// `scoped` in turn) paired against the global ones (visiting `global`),
+/// one row per thread count.
+fn scope_rows(tenants: &[String], scope_keys: &[String], scoped: &[&str], global: &[&str]) {
+    let registry = Registry::builder().build();
+    for name in tenants {
+        registry.connection::<Tenant>(name).unwrap().instance().unwrap();
+    }
+    let live: Vec<_> = scope_keys.iter().map(|key| registry.scope(key)).collect();
     for scope in &live {
         scope.connection::<Session>("session").unwrap().instance().unwrap();
     }
-    let p = probe(&keys);
-    // The same index arithmetic on both sides.
-    let one = vec!["tenant_0"; p.len()];
-    let global = |r: &Registry, i: u64| {
-        let name = one[i as usize % one.len()];
+    let global_call = |r: &Registry, i: u64| {
+        let name = global[i as usize % global.len()];
         black_box(r.connection::<Tenant>(black_box(name)).unwrap().instance().unwrap());
     };
-    let scoped = |r: &Registry, i: u64| {
-        let key = p[i as usize % p.len()];
+    let scoped_call = |r: &Registry, i: u64| {
+        let key = scoped[i as usize % scoped.len()];
         black_box(
             r.scope(black_box(key))
                 .connection::<Session>(black_box("session"))
@@ -119,12 +163,11 @@ fn scopes() {
                 .unwrap(),
         );
     };
-    println!();
     println!("threads  scope(key)+lookup ns  global lookup ns  scope/global (median of paired rounds)");
     for threads in [1, 2] {
         let (s, g, ratio) = paired(
-            || per_call(&registry, threads, scoped),
-            || per_call(&registry, threads, global),
+            || per_call(&registry, threads, scoped_call),
+            || per_call(&registry, threads, global_call),
         );
         println!("{threads:>7}  {s:>20.1}  {g:>16.1}  {ratio:>6.2}");
     }
@@ -146,6 +189,7 @@ fn main() {
     }
     if selected("scope") {
         scopes();
+        scopes_at_scale();
     }
 }
 
@@ -153,8 +197,16 @@ fn main() {
 /// access pattern, one table per size.
 fn lookups() {
     let mut one_thread_ref = 0.0;
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .filter_map(|a| a.parse().ok())
+        .collect();
     for n in [1, 1_000, 10_000, 100_000] {
-        let (registry, map, names) = setup(n);
+        if !sizes.is_empty() && !sizes.contains(&n) {
+            continue;
+        }
+        let (registry, map, conns, names) = setup(n);
         println!();
         println!("{n} cached names");
         println!("pattern   threads  path      ours ns  rwlock ns  ours/rwlock (median of paired rounds)");
@@ -178,6 +230,11 @@ fn lookups() {
                 let name = p[i as usize % p.len()];
                 black_box(Arc::clone(m.read().unwrap().get(black_box(name)).unwrap()));
             };
+            let rw_conns = |m: &ConnMap, i: u64| {
+                let name = p[i as usize % p.len()];
+                let conn = Arc::clone(m.read().unwrap().get(black_box(name)).unwrap());
+                black_box(conn.instance().unwrap());
+            };
             let label = pattern.name();
             for threads in [1, 2] {
                 let (o, r, ratio) = paired(|| per_call(&registry, threads, ours), || per_call(&map, threads, rw));
@@ -187,6 +244,10 @@ fn lookups() {
                     || per_call(&map, threads, rw),
                 );
                 println!("{label:<8}  {threads:>7}  borrowed{o:>9.1}  {r:>9.1}  {ratio:>6.2}");
+                if threads == 1 {
+                    let (o, c, ratio) = paired(|| per_call(&registry, 1, ours), || per_call(&conns, 1, rw_conns));
+                    println!("{label:<8}  {threads:>7}  conns   {o:>9.1}  {c:>9.1}  {ratio:>6.2}");
+                }
                 if n == 1 && threads == 1 && matches!(pattern, Pattern::Cycle64) {
                     one_thread_ref = o;
                 }
