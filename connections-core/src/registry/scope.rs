@@ -31,11 +31,21 @@ use crate::handle::ConnectionRef;
 /// (or, if a handle came at that very moment, that handle keeps it again when
 /// it is let go). A key never has two live scopes: a new one is made only
 /// when nothing holds the old one, or it was closed.
+//
+// `repr(C)`, cold fields first: what a scoped lookup reads (the flags, the
+// idle time, the default cache's policy and map pointer) sits together at
+// the end, in one or two cache lines beside each other rather than four
+// lines across the struct, and apart from the reference counts in front of
+// it, which every lookup of a busy scope writes (BENCHMARKS.md, scopes at
+// 100k).
+#[repr(C)]
 pub(crate) struct ScopeState {
     key: Arc<str>,
-    /// How long the scope outlives its last handle, in nanoseconds; 0 ends
-    /// it with its last handle.
-    idle: AtomicU64,
+    /// The idle sweep's view: since when it has seen no handle and no use.
+    idle_since: Mutex<Option<Instant>>,
+    caches: Mutex<HashMap<Policy, Arc<Cache>>>,
+    /// The registry's state, to leave its scope map and sweep its closes.
+    shared: Weak<Shared>,
     /// Set as a handle is let go, cleared by the idle sweep: used since it looked.
     touched: AtomicBool,
     /// Whether the registry's keeper list holds it.
@@ -43,12 +53,12 @@ pub(crate) struct ScopeState {
     /// Ended by `close()` or the registry's end: the handles left keep it,
     /// and no new one joins it.
     ended: AtomicBool,
-    /// The idle sweep's view: since when it has seen no handle and no use.
-    idle_since: Mutex<Option<Instant>>,
+    /// How long the scope outlives its last handle, in nanoseconds; 0 ends
+    /// it with its last handle.
+    idle: AtomicU64,
+    /// Last: its policy and map pointer lead (see `Cache`), its writers'
+    /// queues follow.
     default_cache: Cache,
-    caches: Mutex<HashMap<Policy, Arc<Cache>>>,
-    /// The registry's state, to leave its scope map and sweep its closes.
-    shared: Weak<Shared>,
 }
 
 impl ScopeState {
