@@ -15,6 +15,7 @@
 //! | `watch` (default) | [`RegistryBuilder::watch`]: reload the secrets when their files change |
 //! | `sql` | `type = "sql"`: `sql::SqlConnection` on sqlx (SQLite bundled, PostgreSQL, MySQL/MariaDB), on tokio |
 //! | `sql-tls` | TLS (rustls, webpki roots) for SQL servers; a TLS mode asked for without it is an error, never plaintext |
+//! | `redis` | `type = "redis"`: `redis::RedisConnection` on the `redis` crate's multiplexed connection with automatic reconnect, on tokio |
 //! | `metrics` | counters and histograms through the `metrics` facade |
 //! | `doctor` | `doctor`: the secrets report that the `connections` command prints, as a table or JSON |
 //!
@@ -62,3 +63,9 @@ pub use connections_core::*;
 /// drivers (the `connections-sql` crate, built by the `sql` feature).
 #[cfg(feature = "sql")]
 pub use connections_sql as sql;
+
+/// `type = "redis"`: Redis on the `redis` crate's multiplexed connection,
+/// which reconnects by itself (the `connections-redis` crate, built by the
+/// `redis` feature).
+#[cfg(feature = "redis")]
+pub use connections_redis as redis;

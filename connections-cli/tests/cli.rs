@@ -157,8 +157,8 @@ password = "{SENTINEL}"
 port = 99999
 
 [connections.cache]
-type = "redis"
-url = "redis://:{SENTINEL}@localhost:6379"
+type = "mongo"
+url = "mongodb://:{SENTINEL}@localhost:27017"
 
 [connections.warehouse]
 dialect = "mysql"
@@ -175,7 +175,7 @@ username = "etl"
         "warning  found a singular [connection.analytics] table, which no lookup reads; rename it to [connections.analytics]",
         "`user` (did you mean `username`?)",
         "error    missing keys `host`, `username` in [connections.db]: add `host = ...` and `username = ...` under [connections.db] in .streamlit/secrets.toml",
-        "warning  [connections.cache]: type `redis` is not one this command knows",
+        "warning  [connections.cache]: type `mongo` is not one this command knows",
         "warning  cannot tell the type of connection `warehouse`",
         r#"add a line `type = "sql"` under [connections.warehouse]"#,
         "[connections.cache]  type unknown",
@@ -251,7 +251,7 @@ fn an_applications_own_types_are_warnings_that_point_to_its_doctor() {
     let dir = tempfile::tempdir().unwrap();
     project_secrets(
         dir.path(),
-        "[connections.cache]\ntype = \"redis\"\nhost = \"cache.internal\"\n\n\
+        "[connections.cache]\ntype = \"mongo\"\nhost = \"cache.internal\"\n\n\
          [connections.local]\ntype = \"sql\"\nurl = \"sqlite:///app.db\"\n",
     );
     let out = connections(dir.path(), &["doctor"], &[]);
@@ -259,7 +259,7 @@ fn an_applications_own_types_are_warnings_that_point_to_its_doctor() {
     assert!(out.status.success(), "nothing else is wrong: {text}");
     assert!(
         text.contains(
-            "warning  [connections.cache]: type `redis` is not one this command knows (it knows `connections_sql::SqlConnection`, `sql`); \
+            "warning  [connections.cache]: type `mongo` is not one this command knows (it knows `connections_redis::RedisConnection`, `connections_sql::SqlConnection`, `redis`, `sql`); \
              if it is your application's own type, check this section with your application's doctor (`connections::doctor::run(Registry::global())` in its binary)"
         ),
         "{text}"

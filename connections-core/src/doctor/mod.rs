@@ -316,7 +316,7 @@ impl Report {
     /// ```
     /// use connections_core::{Registry, Severity, doctor::{Options, Report}};
     ///
-    /// let registry = Registry::builder().secrets_toml("s.toml", "[connections.cache]\ntype = 'redis'\n").build();
+    /// let registry = Registry::builder().secrets_toml("s.toml", "[connections.cache]\ntype = 'mongo'\n").build();
     /// assert!(Report::new(&registry).has_errors(), "in the application: an unknown type");
     /// let outside = Report::with_options(&registry, &Options::default().standalone(true));
     /// assert!(!outside.has_errors(), "outside it: perhaps the application's own type");

@@ -106,12 +106,21 @@ struct FirstParty {
     keys: &'static [&'static str],
 }
 
-const FIRST_PARTY: &[FirstParty] = &[FirstParty {
-    type_name: "sql",
-    feature: "sql",
-    written_as: &["postgresql", "postgres", "pg", "mysql", "mariadb", "sqlite", "sqlite3"],
-    keys: &["url", "dialect"],
-}];
+const FIRST_PARTY: &[FirstParty] = &[
+    FirstParty {
+        type_name: "sql",
+        feature: "sql",
+        written_as: &["postgresql", "postgres", "pg", "mysql", "mariadb", "sqlite", "sqlite3"],
+        keys: &["url", "dialect"],
+    },
+    FirstParty {
+        type_name: "redis",
+        feature: "redis",
+        written_as: &["valkey"],
+        // A section needs `type = "redis"`: its `url` key points to SQL.
+        keys: &[],
+    },
+];
 
 /// The first-party type `requested` is a common stand-in for, if any.
 fn written_for(requested: &str) -> Option<&'static str> {
@@ -241,6 +250,13 @@ mod tests {
         );
         // Any other unknown name is still unknown.
         assert!(matches!(types.resolve("mongo").unwrap_err(), Error::UnknownType { .. }));
+        // Redis, left out, names its feature too; Valkey's name suggests it.
+        let err = types.resolve("redis").unwrap_err();
+        assert!(matches!(err, Error::FeatureDisabled { feature: "redis", .. }), "{err}");
+        assert!(
+            matches!(&types.resolve("valkey").unwrap_err(), Error::UnknownType { nearest: Some(n), .. } if n == "redis"),
+            "valkey"
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod health;
 mod hygiene;
 mod lazy_init;
 mod redaction;
+mod redis;
 mod registry;
 mod reload;
 mod reset;

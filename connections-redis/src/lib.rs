@@ -1,0 +1,452 @@
+//! Redis, on the `redis` crate's multiplexed connection with automatic
+//! reconnect.
+//!
+//! [`RedisConnection`] is `type = "redis"`: its `instance()` is the driver's
+//! [`ConnectionManager`], for any command,
+//! and it has typed helpers for the common ones
+//! ([`get`](RedisConnection::get), [`set`](RedisConnection::set),
+//! [`del`](RedisConnection::del), [`incr`](RedisConnection::incr), hashes).
+//!
+//! Why `ConnectionManager` and not a pool: Redis answers one connection's
+//! commands in order, so one multiplexed connection carries every
+//! concurrent call of a process without waiting for a free session; the
+//! manager reconnects by itself, with backoff, after the connection drops.
+//! A pool would add a session per concurrent call and a checkout per call.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use connections_core::author::{Redacted, Redactor};
+use connections_core::{BaseConnection, BoxError, Config, Connection, Diagnostic, Error};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Cmd, FromRedisValue, ToRedisArgs, ToSingleRedisArg};
+
+use self::options::RedisOptions;
+
+mod options;
+mod settings;
+
+/// How long [`Registry::check`](connections_core::Registry::check) waits for a
+/// `RedisConnection`'s `PING`, its connect included.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Redis: one multiplexed connection per `[connections.<name>]` section,
+/// reconnected by the driver when it drops.
+///
+/// Configure it with a `url` (`redis://[username:password@]host[:port][/db]`
+/// or `unix:///path/to/redis.sock`) or the keys `host` (default
+/// `127.0.0.1`), `port` (6379), `db` (0), `username` and `password`;
+/// `connect_timeout` (seconds, default 5) bounds one connect attempt and
+/// `response_timeout` (seconds, default 5) one command, so a server that
+/// stops answering fails a call instead of holding it. `rediss://` (TLS) is
+/// refused rather than sent in plaintext: this version has no TLS.
+///
+/// It is async and runs on tokio, as the driver does. Errors name the
+/// connection, the server and the ACL user, never the password.
+///
+/// # Examples
+///
+/// ```
+/// use connections_core::Registry;
+/// use connections_redis::RedisConnection;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// // `.ci/run` sets this to the local server; without it there is nothing to talk to.
+/// let Ok(url) = std::env::var("CONNECTIONS_TEST_REDIS_URL") else { return Ok(()) };
+/// let registry = Registry::builder()
+///     .secrets_toml("secrets.toml", format!("[connections.cache]\ntype = 'redis'\nurl = '{url}'"))
+///     .build();
+/// let cache = registry.connection::<RedisConnection>("cache")?;
+/// cache.set("doc:greeting", "hello", Some(std::time::Duration::from_secs(60))).await?;
+/// assert_eq!(cache.get::<String>("doc:greeting").await?.as_deref(), Some("hello"));
+/// cache.del("doc:greeting").await?;
+/// # Ok::<(), connections_core::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Connection)]
+// `block_on`: the driver needs a tokio runtime wherever it connects (the doctor's `--connect`);
+// `settings`: the keys, checked before a connect and in the secrets schema;
+// `diagnose`: what a schema cannot say (the URL's scheme, TLS it cannot honour).
+#[connection(
+    type_name = "redis",
+    async,
+    settings = settings::RedisSettings,
+    diagnose = RedisConnection::diagnose,
+    block_on = block_on
+)]
+pub struct RedisConnection {
+    base: BaseConnection<ConnectionManager>,
+    /// Where the current instance connected, for the messages of its calls.
+    target: Mutex<Option<Target>>,
+}
+
+/// Where a connection goes, and the bound of its commands: what its errors say.
+#[derive(Clone)]
+struct Target {
+    endpoint: String,
+    user: String,
+    response_timeout: Duration,
+}
+
+/// Drives a future on a current-thread tokio runtime of its own: how the
+/// doctor's `--connect` connects and checks a `RedisConnection` where no
+/// runtime runs.
+fn block_on(future: Pin<&mut dyn Future<Output = ()>>) -> Result<(), BoxError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(future);
+    Ok(())
+}
+
+impl RedisConnection {
+    /// What can be told about a `redis` section without connecting: the
+    /// error a connect would fail with first (a URL that is not Redis's,
+    /// TLS it cannot honour, a timeout that is not a number of seconds).
+    fn diagnose(config: &Config) -> Vec<Diagnostic> {
+        match options::parse(config) {
+            Ok(_) => Vec::new(),
+            Err(error) => vec![Diagnostic::from_error(&error)],
+        }
+    }
+
+    async fn _connect(&self, config: &Config) -> Result<ConnectionManager, Error> {
+        let options = options::parse(config)?;
+        let target = Target {
+            endpoint: options.endpoint().to_string(),
+            user: options.user().to_owned(),
+            response_timeout: options.response_timeout,
+        };
+        *self.target.lock().unwrap_or_else(PoisonError::into_inner) = Some(target);
+        tracing::debug!(settings = %Description::new(&options), "connecting");
+        let client = redis::Client::open(options.info.clone()).map_err(|error| self.connect_error(&options, error))?;
+        // No retries of the first connect: its error is the real cause, at
+        // once, and the next call tries again. Later drops reconnect in the
+        // background, as the manager does.
+        let manager = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(options.connect_timeout))
+            .set_response_timeout(Some(options.response_timeout))
+            .set_number_of_retries(0);
+        ConnectionManager::new_with_config(client, manager)
+            .await
+            .map_err(|error| self.connect_error(&options, error))
+    }
+
+    /// A failed connect, with where it went, as whom, and what to check.
+    fn connect_error(&self, options: &RedisOptions, error: redis::RedisError) -> Error {
+        let hint = if error.kind() == redis::ErrorKind::AuthenticationFailed {
+            format!(
+                " (authentication failed for user `{}`: check `password`, and `username` if the server has ACL users)",
+                options.user()
+            )
+        } else if error.is_timeout() {
+            format!(
+                " (no answer within `connect_timeout` ({} s): is the host reachable, and the port Redis's?)",
+                options.connect_timeout.as_secs_f64()
+            )
+        } else if error.is_connection_refusal() {
+            " (refused: is Redis running there?)".to_owned()
+        } else {
+            String::new()
+        };
+        // Not `redis_error`: the hint above already says what a command's message would add.
+        let mut error = command_error(self.name(), &self.base().redactor(), None, "connect", error);
+        if let Error::Operation { message, .. } = &mut error {
+            *message = format!("could not connect to Redis at {}: {message}{hint}", options.endpoint());
+        }
+        error
+    }
+
+    /// A failed command, its message redacted; a server that stopped
+    /// answering is said to have, with where it is.
+    fn redis_error(&self, operation: &'static str, error: redis::RedisError) -> Error {
+        command_error(self.name(), &self.base().redactor(), self.target(), operation, error)
+    }
+
+    fn target(&self) -> Option<Target> {
+        self.target.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The health check [`Registry::check`](connections_core::Registry::check) runs:
+    /// `PING` (connecting first if need be), within [`CHECK_TIMEOUT`].
+    async fn _check(&self) -> Result<(), BoxError> {
+        match tokio::time::timeout(CHECK_TIMEOUT, self.run::<String>("PING", redis::cmd("PING"))).await {
+            Ok(outcome) => outcome.map(drop).map_err(Into::into),
+            Err(_) => Err(format!(
+                "`PING` on connection `{}` did not answer within {} s",
+                self.name(),
+                CHECK_TIMEOUT.as_secs()
+            )
+            .into()),
+        }
+    }
+
+    /// Runs `cmd` on the connection (connecting first if need be).
+    async fn run<T: FromRedisValue>(&self, operation: &'static str, cmd: Cmd) -> Result<T, Error> {
+        let mut connection = ConnectionManager::clone(&*self.instance().await?);
+        cmd.query_async(&mut connection)
+            .await
+            .map_err(|error| self.redis_error(operation, error))
+    }
+
+    /// The value at `key`, `None` if there is none (`GET`, or `HGET` for a
+    /// hash's field with [`hget`](RedisConnection::hget)).
+    ///
+    /// # Errors
+    ///
+    /// The connect's error, or the server's (a key holding another kind of
+    /// value, a value `T` cannot be read from), redacted.
+    ///
+    /// # Examples
+    ///
+    /// See [`RedisConnection`].
+    pub async fn get<T: FromRedisValue>(&self, key: &str) -> Result<Option<T>, Error> {
+        self.run("GET", redis::cmd("GET").arg(key).to_owned()).await
+    }
+
+    /// Sets `key` to `value`, expiring after `expiry` if one is given
+    /// (`SET key value [PX ms]`).
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](RedisConnection::get); an expiry under a millisecond is an
+    /// [`Error::InvalidCall`].
+    ///
+    /// # Examples
+    ///
+    /// See [`RedisConnection`].
+    pub async fn set<V: ToRedisArgs + ToSingleRedisArg + Send + Sync>(
+        &self,
+        key: &str,
+        value: V,
+        expiry: Option<Duration>,
+    ) -> Result<(), Error> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key).arg(value);
+        if let Some(expiry) = expiry {
+            let millis = u64::try_from(expiry.as_millis()).unwrap_or(u64::MAX);
+            if millis == 0 {
+                return Err(Error::InvalidCall {
+                    name: self.name().to_owned(),
+                    operation: "SET",
+                    problem: format!(
+                        "the expiry {expiry:?} is under a millisecond, which Redis cannot keep; pass at least `Duration::from_millis(1)`, or `None` to keep the key"
+                    ),
+                });
+            }
+            cmd.arg("PX").arg(millis);
+        }
+        self.run("SET", cmd).await
+    }
+
+    /// Deletes `key`; whether it was there (`DEL`).
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](RedisConnection::get).
+    ///
+    /// # Examples
+    ///
+    /// See [`RedisConnection`].
+    pub async fn del(&self, key: &str) -> Result<bool, Error> {
+        self.run::<u64>("DEL", redis::cmd("DEL").arg(key).to_owned())
+            .await
+            .map(|n| n > 0)
+    }
+
+    /// Adds `by` to the integer at `key` (0 if there is none) and returns
+    /// the sum (`INCRBY`).
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](RedisConnection::get); a key that holds no integer is the
+    /// server's error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{Config, Connection};
+    /// # use connections_redis::RedisConnection;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let Ok(url) = std::env::var("CONNECTIONS_TEST_REDIS_URL") else { return Ok(()) };
+    /// let cache = RedisConnection::from_config("c", Config::from_toml("c", &format!("url = '{url}'"))?);
+    /// let key = format!("doc:visits:{}", std::process::id());
+    /// assert_eq!(cache.incr(&key, 2).await?, 2);
+    /// assert_eq!(cache.incr(&key, 1).await?, 3);
+    /// cache.del(&key).await?;
+    /// # Ok::<(), connections_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn incr(&self, key: &str, by: i64) -> Result<i64, Error> {
+        self.run("INCRBY", redis::cmd("INCRBY").arg(key).arg(by).to_owned())
+            .await
+    }
+
+    /// The value of `field` in the hash at `key`, `None` if either is missing (`HGET`).
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](RedisConnection::get).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{Config, Connection};
+    /// # use connections_redis::RedisConnection;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let Ok(url) = std::env::var("CONNECTIONS_TEST_REDIS_URL") else { return Ok(()) };
+    /// let cache = RedisConnection::from_config("c", Config::from_toml("c", &format!("url = '{url}'"))?);
+    /// let key = format!("doc:user:{}", std::process::id());
+    /// cache.hset(&key, "name", "Ada").await?;
+    /// cache.hset(&key, "lang", "en").await?;
+    /// assert_eq!(cache.hget::<String>(&key, "name").await?.as_deref(), Some("Ada"));
+    /// let all = cache.hgetall::<String>(&key).await?;
+    /// assert_eq!(all.len(), 2);
+    /// cache.del(&key).await?;
+    /// # Ok::<(), connections_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn hget<T: FromRedisValue>(&self, key: &str, field: &str) -> Result<Option<T>, Error> {
+        self.run("HGET", redis::cmd("HGET").arg(key).arg(field).to_owned())
+            .await
+    }
+
+    /// Sets `field` of the hash at `key` to `value` (`HSET`).
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](RedisConnection::get).
+    ///
+    /// # Examples
+    ///
+    /// See [`hget`](RedisConnection::hget).
+    pub async fn hset<V: ToRedisArgs + ToSingleRedisArg + Send + Sync>(
+        &self,
+        key: &str,
+        field: &str,
+        value: V,
+    ) -> Result<(), Error> {
+        self.run::<u64>("HSET", redis::cmd("HSET").arg(key).arg(field).arg(value).to_owned())
+            .await
+            .map(drop)
+    }
+
+    /// Every field of the hash at `key` with its value, empty if there is
+    /// none (`HGETALL`).
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](RedisConnection::get).
+    ///
+    /// # Examples
+    ///
+    /// See [`hget`](RedisConnection::hget).
+    pub async fn hgetall<T: FromRedisValue>(&self, key: &str) -> Result<HashMap<String, T>, Error> {
+        self.run("HGETALL", redis::cmd("HGETALL").arg(key).to_owned()).await
+    }
+
+    /// What the section resolves to, without connecting: the server, the
+    /// database, the user, whether a password is set (never its value) and
+    /// the timeouts.
+    ///
+    /// # Errors
+    ///
+    /// The section's mistakes, as a connect would fail with them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use connections_core::{Config, Connection};
+    /// use connections_redis::RedisConnection;
+    ///
+    /// let section = "url = 'redis://app:s3cret@cache.internal:6380/2'\nresponse_timeout = 2";
+    /// let cache = RedisConnection::from_config("cache", Config::from_toml("cache", section)?);
+    /// let text = cache.describe()?.to_string();
+    /// assert_eq!(
+    ///     text,
+    ///     "redis at cache.internal:6380, db 2, user `app`, password set; connect_timeout 5 s, response_timeout 2 s"
+    /// );
+    /// assert!(!text.contains("s3cret"));
+    /// # Ok::<(), connections_core::Error>(())
+    /// ```
+    pub fn describe(&self) -> Result<Description, Error> {
+        options::parse(&self.base().config()).map(|options| Description::new(&options))
+    }
+}
+
+/// What a `redis` section resolves to; see [`RedisConnection::describe`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Description {
+    endpoint: String,
+    db: i64,
+    user: String,
+    password: bool,
+    connect_timeout: Duration,
+    response_timeout: Duration,
+}
+
+impl Description {
+    fn new(options: &RedisOptions) -> Self {
+        let redis = options.info.redis_settings();
+        Self {
+            endpoint: options.endpoint().to_string(),
+            db: redis.db(),
+            user: options.user().to_owned(),
+            password: redis.password().is_some(),
+            connect_timeout: options.connect_timeout,
+            response_timeout: options.response_timeout,
+        }
+    }
+}
+
+/// `redis at host:port, db N, user `u`, password set; connect_timeout 5 s, response_timeout 5 s`.
+impl fmt::Display for Description {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "redis at {}, db {}, user `{}`, {}; connect_timeout {} s, response_timeout {} s",
+            self.endpoint,
+            self.db,
+            self.user,
+            if self.password { "password set" } else { "no password" },
+            self.connect_timeout.as_secs_f64(),
+            self.response_timeout.as_secs_f64()
+        )
+    }
+}
+
+/// An [`Error::Operation`] for `error` on connection `name`, its text redacted.
+fn command_error(
+    name: &str,
+    redactor: &Redactor,
+    target: Option<Target>,
+    operation: &'static str,
+    error: redis::RedisError,
+) -> Error {
+    let mut message = redactor.redact(&error.to_string());
+    if let Some(target) = target {
+        if error.is_timeout() {
+            message = format!(
+                "the server at {} stopped answering: no reply within `response_timeout` ({} s) ({message})",
+                target.endpoint,
+                target.response_timeout.as_secs_f64()
+            );
+        } else if error.kind() == redis::ErrorKind::AuthenticationFailed {
+            message = format!(
+                "authentication failed for user `{}` at {}: {message}",
+                target.user, target.endpoint
+            );
+        }
+    }
+    Error::Operation {
+        name: name.to_owned(),
+        operation,
+        attempts: 1,
+        source: Arc::new(Redacted::new(message.clone(), error)),
+        message,
+    }
+}

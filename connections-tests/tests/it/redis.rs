@@ -1,0 +1,178 @@
+//! `type = "redis"` against the real server when `CONNECTIONS_TEST_REDIS_URL`
+//! is set (`.ci/run` sets it to the local Redis); each test says it skipped
+//! when it is not, and fails if it is set and the server cannot be reached.
+
+use std::time::Duration;
+
+use connections::redis::RedisConnection;
+use connections::{Connection as _, Registry};
+
+use super::sql::{runtime, server_url};
+
+/// A registry with `[connections.<name>]` of type `redis` and `section`'s keys.
+fn registry_with(name: &str, section: &str) -> Registry {
+    Registry::builder()
+        .secrets_toml(
+            "secrets.toml",
+            format!("[connections.{name}]\ntype = 'redis'\n{section}"),
+        )
+        .build()
+}
+
+/// A key no other run or test uses.
+fn key(tag: &str) -> String {
+    format!("connections_it:{tag}:{}", std::process::id())
+}
+
+#[test]
+fn a_round_trip_of_every_helper() {
+    let Some(url) = server_url("CONNECTIONS_TEST_REDIS_URL") else {
+        return;
+    };
+    runtime().block_on(async {
+        let registry = registry_with("redis_it", &format!("url = '{url}'"));
+        let cache = registry.connection::<RedisConnection>("redis_it").unwrap();
+        let (text, counter, hash, short) = (key("text"), key("counter"), key("hash"), key("short"));
+
+        assert_eq!(cache.get::<String>(&text).await.unwrap(), None, "absent at first");
+        cache.set(&text, "hello", None).await.unwrap();
+        assert_eq!(cache.get::<String>(&text).await.unwrap().as_deref(), Some("hello"));
+        assert!(cache.del(&text).await.unwrap(), "it was there");
+        assert!(!cache.del(&text).await.unwrap(), "and is gone");
+
+        assert_eq!(cache.incr(&counter, 5).await.unwrap(), 5);
+        assert_eq!(cache.incr(&counter, -2).await.unwrap(), 3);
+        assert_eq!(cache.get::<i64>(&counter).await.unwrap(), Some(3));
+
+        cache.hset(&hash, "a", 1).await.unwrap();
+        cache.hset(&hash, "b", 2).await.unwrap();
+        assert_eq!(cache.hget::<i64>(&hash, "b").await.unwrap(), Some(2));
+        assert_eq!(cache.hget::<i64>(&hash, "zz").await.unwrap(), None);
+        let all = cache.hgetall::<i64>(&hash).await.unwrap();
+        assert_eq!((all.len(), all["a"], all["b"]), (2, 1, 2));
+
+        cache
+            .set(&short, "brief", Some(Duration::from_millis(50)))
+            .await
+            .unwrap();
+        assert!(cache.get::<String>(&short).await.unwrap().is_some());
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        assert_eq!(cache.get::<String>(&short).await.unwrap(), None, "expired");
+
+        let err = cache
+            .set(&short, "x", Some(Duration::from_micros(10)))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("under a millisecond"), "{err}");
+
+        // Any other command through the driver's connection.
+        let mut raw = (*cache.instance().await.unwrap()).clone();
+        let pong: String = redis::cmd("PING").query_async(&mut raw).await.unwrap();
+        assert_eq!(pong, "PONG");
+
+        // The health check: `PING` within its timeout.
+        let outcomes = registry.check().await;
+        assert!(outcomes.iter().all(|o| o.ok), "{outcomes:?}");
+
+        for k in [&counter, &hash] {
+            cache.del(k).await.unwrap();
+        }
+    });
+}
+
+#[test]
+fn a_wrong_password_names_the_user_and_never_the_password() {
+    let Some(url) = server_url("CONNECTIONS_TEST_REDIS_URL") else {
+        return;
+    };
+    runtime().block_on(async {
+        let admin = registry_with("redis_admin", &format!("url = '{url}'"));
+        let admin = admin.connection::<RedisConnection>("redis_admin").unwrap();
+        let user = format!("connections_it_{}", std::process::id());
+        let mut raw = (*admin.instance().await.unwrap()).clone();
+        let _: () = redis::cmd("ACL")
+            .arg("SETUSER")
+            .arg(&user)
+            .arg("on")
+            .arg(">right-horse-battery")
+            .arg("~*")
+            .arg("+@all")
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+
+        let host_port = url
+            .trim_start_matches("redis://")
+            .split('/')
+            .next()
+            .unwrap()
+            .rsplit('@')
+            .next()
+            .unwrap()
+            .to_owned();
+        let (host, port) = host_port.rsplit_once(':').unwrap_or((&host_port, "6379"));
+        let section = format!("host = '{host}'\nport = {port}\nusername = '{user}'\npassword = 'wrong-staple-9f3k'");
+        let registry = registry_with("redis_wrong", &section);
+        let wrong = registry.connection::<RedisConnection>("redis_wrong").unwrap();
+        let err = wrong.get::<String>("anything").await.unwrap_err();
+        println!("a wrong password: {err}");
+        let text = format!("{err} {err:?}");
+        assert!(
+            text.contains(&format!("authentication failed for user `{user}`")),
+            "{text}"
+        );
+        assert!(text.contains(&host_port), "names the server: {text}");
+        assert!(!text.contains("wrong-staple-9f3k"), "the password leaked: {text}");
+
+        // The right one works, through the discrete keys.
+        let section = format!("host = '{host}'\nport = {port}\nusername = '{user}'\npassword = 'right-horse-battery'");
+        let right = registry_with("redis_right", &section);
+        let right = right.connection::<RedisConnection>("redis_right").unwrap();
+        right.set(&key("acl"), 1, None).await.unwrap();
+        right.del(&key("acl")).await.unwrap();
+
+        let _: () = redis::cmd("ACL")
+            .arg("DELUSER")
+            .arg(&user)
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+    });
+}
+
+#[test]
+fn tls_and_foreign_urls_are_refused_before_any_connect() {
+    // No server needed: these fail while reading the section.
+    runtime().block_on(async {
+        let registry = registry_with("redis_tls", "url = 'rediss://app:pw-7731@cache.example:6380'");
+        let err = registry
+            .connection::<RedisConnection>("redis_tls")
+            .unwrap()
+            .get::<String>("k")
+            .await
+            .unwrap_err();
+        println!("TLS asked for: {err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("rediss://") && text.contains("refused rather than sent in plaintext"),
+            "{text}"
+        );
+        assert!(!text.contains("pw-7731"), "{text}");
+
+        let registry = registry_with("redis_http", "url = 'http://cache.example'");
+        let err = registry
+            .connection::<RedisConnection>("redis_http")
+            .unwrap()
+            .get::<String>("k")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("is not a Redis URL"), "{err}");
+
+        let registry = registry_with("redis_zero", "response_timeout = 0");
+        let diagnostics = registry.diagnostics();
+        assert!(
+            diagnostics.iter().any(|d| d.to_string().contains("response_timeout")),
+            "{diagnostics:?}"
+        );
+    });
+}
