@@ -34,6 +34,20 @@ mod settings;
 /// `RedisConnection`'s `PING`, its connect included.
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Attempts in all for a helper whose command can be sent twice without
+/// harm, when the connection broke under it (the server restarted, or
+/// `CLIENT KILL`): the manager reconnects, and the next attempt waits for it.
+const ATTEMPTS: u32 = 3;
+
+/// Whether a helper's command may be sent again after the connection broke
+/// under it: a read, or a write of a value that lands the same twice; not
+/// `INCRBY`, which the server may have applied before the reply was lost.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Resend {
+    Safe,
+    Never,
+}
+
 /// Redis: one multiplexed connection per `[connections.<name>]` section,
 /// reconnected by the driver when it drops.
 ///
@@ -46,7 +60,10 @@ pub const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 /// refused rather than sent in plaintext: this version has no TLS.
 ///
 /// It is async and runs on tokio, as the driver does. Errors name the
-/// connection, the server and the ACL user, never the password.
+/// connection, the server and the ACL user, never the password. When the
+/// connection breaks under a helper (a server restart, `CLIENT KILL`), the
+/// driver reconnects and the helper sends its command again, 3 attempts in
+/// all, except [`incr`](RedisConnection::incr), which may have been applied.
 ///
 /// # Examples
 ///
@@ -174,7 +191,12 @@ impl RedisConnection {
     /// The health check [`Registry::check`](connections_core::Registry::check) runs:
     /// `PING` (connecting first if need be), within [`CHECK_TIMEOUT`].
     async fn _check(&self) -> Result<(), BoxError> {
-        match tokio::time::timeout(CHECK_TIMEOUT, self.run::<String>("PING", redis::cmd("PING"))).await {
+        match tokio::time::timeout(
+            CHECK_TIMEOUT,
+            self.run::<String>("PING", redis::cmd("PING"), Resend::Never),
+        )
+        .await
+        {
             Ok(outcome) => outcome.map(drop).map_err(Into::into),
             Err(_) => Err(format!(
                 "`PING` on connection `{}` did not answer within {} s",
@@ -185,12 +207,33 @@ impl RedisConnection {
         }
     }
 
-    /// Runs `cmd` on the connection (connecting first if need be).
-    async fn run<T: FromRedisValue>(&self, operation: &'static str, cmd: Cmd) -> Result<T, Error> {
-        let mut connection = ConnectionManager::clone(&*self.instance().await?);
-        cmd.query_async(&mut connection)
-            .await
-            .map_err(|error| self.redis_error(operation, error))
+    /// Runs `cmd` on the connection (connecting first if need be); again,
+    /// up to [`ATTEMPTS`] in all, if `resend` allows and the connection
+    /// broke under it. A timeout is not retried: the caller's bound holds.
+    async fn run<T: FromRedisValue>(&self, operation: &'static str, cmd: Cmd, resend: Resend) -> Result<T, Error> {
+        let mut attempt = 1;
+        loop {
+            let mut connection = ConnectionManager::clone(&*self.instance().await?);
+            match cmd.query_async(&mut connection).await {
+                Ok(value) => return Ok(value),
+                Err(error) if resend == Resend::Safe && attempt < ATTEMPTS && broke(&error) => {
+                    tracing::debug!(
+                        connection = self.name(),
+                        operation,
+                        attempt,
+                        "the connection broke; sending again once the driver has reconnected"
+                    );
+                    attempt += 1;
+                }
+                Err(error) => {
+                    let mut error = self.redis_error(operation, error);
+                    if let Error::Operation { attempts, .. } = &mut error {
+                        *attempts = attempt;
+                    }
+                    return Err(error);
+                }
+            }
+        }
     }
 
     /// The value at `key`, `None` if there is none (`GET`, or `HGET` for a
@@ -205,7 +248,8 @@ impl RedisConnection {
     ///
     /// See [`RedisConnection`].
     pub async fn get<T: FromRedisValue>(&self, key: &str) -> Result<Option<T>, Error> {
-        self.run("GET", redis::cmd("GET").arg(key).to_owned()).await
+        self.run("GET", redis::cmd("GET").arg(key).to_owned(), Resend::Safe)
+            .await
     }
 
     /// Sets `key` to `value`, expiring after `expiry` if one is given
@@ -240,7 +284,7 @@ impl RedisConnection {
             }
             cmd.arg("PX").arg(millis);
         }
-        self.run("SET", cmd).await
+        self.run("SET", cmd, Resend::Safe).await
     }
 
     /// Deletes `key`; whether it was there (`DEL`).
@@ -253,13 +297,15 @@ impl RedisConnection {
     ///
     /// See [`RedisConnection`].
     pub async fn del(&self, key: &str) -> Result<bool, Error> {
-        self.run::<u64>("DEL", redis::cmd("DEL").arg(key).to_owned())
+        self.run::<u64>("DEL", redis::cmd("DEL").arg(key).to_owned(), Resend::Safe)
             .await
             .map(|n| n > 0)
     }
 
     /// Adds `by` to the integer at `key` (0 if there is none) and returns
-    /// the sum (`INCRBY`).
+    /// the sum (`INCRBY`). Unlike the other helpers it is never sent twice:
+    /// if the connection breaks under it, the server may have applied it
+    /// before the reply was lost, so the error is returned.
     ///
     /// # Errors
     ///
@@ -282,8 +328,12 @@ impl RedisConnection {
     /// # }).unwrap();
     /// ```
     pub async fn incr(&self, key: &str, by: i64) -> Result<i64, Error> {
-        self.run("INCRBY", redis::cmd("INCRBY").arg(key).arg(by).to_owned())
-            .await
+        self.run(
+            "INCRBY",
+            redis::cmd("INCRBY").arg(key).arg(by).to_owned(),
+            Resend::Never,
+        )
+        .await
     }
 
     /// The value of `field` in the hash at `key`, `None` if either is missing (`HGET`).
@@ -311,7 +361,7 @@ impl RedisConnection {
     /// # }).unwrap();
     /// ```
     pub async fn hget<T: FromRedisValue>(&self, key: &str, field: &str) -> Result<Option<T>, Error> {
-        self.run("HGET", redis::cmd("HGET").arg(key).arg(field).to_owned())
+        self.run("HGET", redis::cmd("HGET").arg(key).arg(field).to_owned(), Resend::Safe)
             .await
     }
 
@@ -330,9 +380,13 @@ impl RedisConnection {
         field: &str,
         value: V,
     ) -> Result<(), Error> {
-        self.run::<u64>("HSET", redis::cmd("HSET").arg(key).arg(field).arg(value).to_owned())
-            .await
-            .map(drop)
+        self.run::<u64>(
+            "HSET",
+            redis::cmd("HSET").arg(key).arg(field).arg(value).to_owned(),
+            Resend::Safe,
+        )
+        .await
+        .map(drop)
     }
 
     /// Every field of the hash at `key` with its value, empty if there is
@@ -346,7 +400,8 @@ impl RedisConnection {
     ///
     /// See [`hget`](RedisConnection::hget).
     pub async fn hgetall<T: FromRedisValue>(&self, key: &str) -> Result<HashMap<String, T>, Error> {
-        self.run("HGETALL", redis::cmd("HGETALL").arg(key).to_owned()).await
+        self.run("HGETALL", redis::cmd("HGETALL").arg(key).to_owned(), Resend::Safe)
+            .await
     }
 
     /// What the section resolves to, without connecting: the server, the
@@ -417,6 +472,13 @@ impl fmt::Display for Description {
             self.response_timeout.as_secs_f64()
         )
     }
+}
+
+/// Whether `error` says the connection broke (a reset, a closed socket):
+/// the manager reconnects, so the command may go again. Not a timeout (the
+/// caller's bound), not a refused login (a wrong password stays wrong).
+fn broke(error: &redis::RedisError) -> bool {
+    error.is_unrecoverable_error() && !error.is_timeout() && error.kind() != redis::ErrorKind::AuthenticationFailed
 }
 
 /// An [`Error::Operation`] for `error` on connection `name`, its text redacted.

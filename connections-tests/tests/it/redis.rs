@@ -141,6 +141,85 @@ fn a_wrong_password_names_the_user_and_never_the_password() {
 }
 
 #[test]
+fn client_kill_of_every_client_under_load_fails_no_request() {
+    let Some(url) = server_url("CONNECTIONS_TEST_REDIS_URL") else {
+        return;
+    };
+    runtime().block_on(async {
+        let registry = registry_with("redis_kill", &format!("url = '{url}'"));
+        let cache = registry.connection::<RedisConnection>("redis_kill").unwrap();
+        let admin = registry_with("redis_kill_admin", &format!("url = '{url}'"));
+        let admin = admin.connection::<RedisConnection>("redis_kill_admin").unwrap();
+        let mut killer = (*admin.instance().await.unwrap()).clone();
+        let base = key("kill");
+        cache.set(&base, "v", None).await.unwrap();
+
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let workers: Vec<_> = (0..8)
+            .map(|w| {
+                let (cache, stop, base) = (
+                    std::sync::Arc::clone(&cache),
+                    std::sync::Arc::clone(&stop),
+                    base.clone(),
+                );
+                tokio::spawn(async move {
+                    let (mut done, mut failed) = (0_u32, Vec::new());
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let (text, hash) = (format!("{base}:{w}"), format!("{base}:{w}:hash"));
+                        let outcome = async {
+                            cache.set(&text, done, None).await?;
+                            cache.get::<String>(&base).await?;
+                            cache.hset(&hash, "n", done).await?;
+                            cache.del(&text).await
+                        }
+                        .await;
+                        match outcome {
+                            Ok(_) => done += 1,
+                            Err(error) => failed.push(error.to_string()),
+                        }
+                    }
+                    (done, failed)
+                })
+            })
+            .collect();
+        let mut kills = 0;
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            // Every client but the killer's own, ours included.
+            let this_round: i64 = redis::cmd("CLIENT")
+                .arg("KILL")
+                .arg("TYPE")
+                .arg("normal")
+                .arg("SKIPME")
+                .arg("yes")
+                .query_async(&mut killer)
+                .await
+                .unwrap();
+            kills += this_round;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (mut done, mut failed) = (0, Vec::new());
+        for worker in workers {
+            let (d, f) = worker.await.unwrap();
+            done += d;
+            failed.extend(f);
+        }
+        println!(
+            "CLIENT KILL under load: {kills} clients killed in 10 rounds, {done} rounds of 4 requests, {} failed",
+            failed.len()
+        );
+        for w in 0..8 {
+            cache.del(&format!("{base}:{w}:hash")).await.unwrap();
+        }
+        assert!(kills >= 10, "every round killed our connection: {kills}");
+        assert!(done > 0, "no request succeeded: {:?}", failed.first());
+        assert!(failed.is_empty(), "requests failed: {failed:?}");
+        cache.del(&base).await.unwrap();
+    });
+}
+
+#[test]
 fn tls_and_foreign_urls_are_refused_before_any_connect() {
     // No server needed: these fail while reading the section.
     runtime().block_on(async {
