@@ -18,15 +18,17 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use connections_core::author::{Redacted, Redactor};
 use connections_core::{BaseConnection, BoxError, Config, Connection, Diagnostic, Error};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, FromRedisValue, ToRedisArgs, ToSingleRedisArg};
 
+use self::cache::ReadCache;
 use self::options::RedisOptions;
 
+mod cache;
 mod options;
 mod settings;
 
@@ -99,6 +101,9 @@ pub struct RedisConnection {
     base: BaseConnection<ConnectionManager>,
     /// Where the current instance connected, for the messages of its calls.
     target: Mutex<Option<Target>>,
+    /// The reads of [`cached`](RedisConnection::cached). Held for a lookup
+    /// or an insert, never across a command.
+    reads: Mutex<ReadCache>,
 }
 
 /// Where a connection goes, and the bound of its commands: what its errors say.
@@ -182,6 +187,16 @@ impl RedisConnection {
     /// answering is said to have, with where it is.
     fn redis_error(&self, operation: &'static str, error: redis::RedisError) -> Error {
         command_error(self.name(), &self.base().redactor(), self.target(), operation, error)
+    }
+
+    fn reads(&self) -> std::sync::MutexGuard<'_, ReadCache> {
+        self.reads.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Forgets the cached reads of `key`: a helper wrote it (or may have,
+    /// if the write failed on the way).
+    fn wrote(&self, key: &str) {
+        self.reads().invalidate(key);
     }
 
     fn target(&self) -> Option<Target> {
@@ -284,7 +299,9 @@ impl RedisConnection {
             }
             cmd.arg("PX").arg(millis);
         }
-        self.run("SET", cmd, Resend::Safe).await
+        let outcome = self.run("SET", cmd, Resend::Safe).await;
+        self.wrote(key);
+        outcome
     }
 
     /// Deletes `key`; whether it was there (`DEL`).
@@ -297,9 +314,11 @@ impl RedisConnection {
     ///
     /// See [`RedisConnection`].
     pub async fn del(&self, key: &str) -> Result<bool, Error> {
-        self.run::<u64>("DEL", redis::cmd("DEL").arg(key).to_owned(), Resend::Safe)
-            .await
-            .map(|n| n > 0)
+        let outcome = self
+            .run::<u64>("DEL", redis::cmd("DEL").arg(key).to_owned(), Resend::Safe)
+            .await;
+        self.wrote(key);
+        outcome.map(|n| n > 0)
     }
 
     /// Adds `by` to the integer at `key` (0 if there is none) and returns
@@ -328,12 +347,15 @@ impl RedisConnection {
     /// # }).unwrap();
     /// ```
     pub async fn incr(&self, key: &str, by: i64) -> Result<i64, Error> {
-        self.run(
-            "INCRBY",
-            redis::cmd("INCRBY").arg(key).arg(by).to_owned(),
-            Resend::Never,
-        )
-        .await
+        let outcome = self
+            .run(
+                "INCRBY",
+                redis::cmd("INCRBY").arg(key).arg(by).to_owned(),
+                Resend::Never,
+            )
+            .await;
+        self.wrote(key);
+        outcome
     }
 
     /// The value of `field` in the hash at `key`, `None` if either is missing (`HGET`).
@@ -380,13 +402,15 @@ impl RedisConnection {
         field: &str,
         value: V,
     ) -> Result<(), Error> {
-        self.run::<u64>(
-            "HSET",
-            redis::cmd("HSET").arg(key).arg(field).arg(value).to_owned(),
-            Resend::Safe,
-        )
-        .await
-        .map(drop)
+        let outcome = self
+            .run::<u64>(
+                "HSET",
+                redis::cmd("HSET").arg(key).arg(field).arg(value).to_owned(),
+                Resend::Safe,
+            )
+            .await;
+        self.wrote(key);
+        outcome.map(drop)
     }
 
     /// Every field of the hash at `key` with its value, empty if there is
@@ -402,6 +426,38 @@ impl RedisConnection {
     pub async fn hgetall<T: FromRedisValue>(&self, key: &str) -> Result<HashMap<String, T>, Error> {
         self.run("HGETALL", redis::cmd("HGETALL").arg(key).to_owned(), Resend::Safe)
             .await
+    }
+
+    /// Reads through a cache that keeps each value for `ttl`: Streamlit's
+    /// `ttl` on a read, per connection. A write of a key through this
+    /// connection's helpers ([`set`](RedisConnection::set),
+    /// [`del`](RedisConnection::del), [`incr`](RedisConnection::incr),
+    /// [`hset`](RedisConnection::hset)) drops its cached reads at once, so a
+    /// read after a write sees the write; a write by another client, or
+    /// through [`instance`](Connection::instance), shows after `ttl`.
+    /// `Duration::ZERO` caches nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use connections_core::{Config, Connection};
+    /// # use connections_redis::RedisConnection;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let Ok(url) = std::env::var("CONNECTIONS_TEST_REDIS_URL") else { return Ok(()) };
+    /// let cache = RedisConnection::from_config("c", Config::from_toml("c", &format!("url = '{url}'"))?);
+    /// let key = format!("doc:cached:{}", std::process::id());
+    /// cache.set(&key, "first", None).await?;
+    /// let minute = cache.cached(Duration::from_secs(60));
+    /// assert_eq!(minute.get::<String>(&key).await?.as_deref(), Some("first"));
+    /// cache.set(&key, "second", None).await?; // drops the cached read
+    /// assert_eq!(minute.get::<String>(&key).await?.as_deref(), Some("second"));
+    /// cache.del(&key).await?;
+    /// # Ok::<(), connections_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn cached(&self, ttl: Duration) -> CachedReads<'_> {
+        CachedReads { conn: self, ttl }
     }
 
     /// What the section resolves to, without connecting: the server, the
@@ -430,6 +486,90 @@ impl RedisConnection {
     /// ```
     pub fn describe(&self) -> Result<Description, Error> {
         options::parse(&self.base().config()).map(|options| Description::new(&options))
+    }
+}
+
+/// Reads through a connection's cache; see [`RedisConnection::cached`].
+#[must_use]
+pub struct CachedReads<'c> {
+    conn: &'c RedisConnection,
+    ttl: Duration,
+}
+
+impl CachedReads<'_> {
+    /// [`RedisConnection::get`], from the cache while its read lives.
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisConnection::get`]; a failed read caches nothing.
+    ///
+    /// # Examples
+    ///
+    /// See [`RedisConnection::cached`].
+    pub async fn get<T: FromRedisValue + Clone + Send + Sync + 'static>(&self, key: &str) -> Result<Option<T>, Error> {
+        self.read(("GET", key, None), self.conn.get::<T>(key)).await
+    }
+
+    /// [`RedisConnection::hget`], from the cache while its read lives;
+    /// cached per field.
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisConnection::hget`].
+    ///
+    /// # Examples
+    ///
+    /// See [`RedisConnection::cached`].
+    pub async fn hget<T: FromRedisValue + Clone + Send + Sync + 'static>(
+        &self,
+        key: &str,
+        field: &str,
+    ) -> Result<Option<T>, Error> {
+        self.read(("HGET", key, Some(field)), self.conn.hget::<T>(key, field))
+            .await
+    }
+
+    /// [`RedisConnection::hgetall`], from the cache while its read lives.
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisConnection::hgetall`].
+    ///
+    /// # Examples
+    ///
+    /// See [`RedisConnection::cached`].
+    pub async fn hgetall<T: FromRedisValue + Clone + Send + Sync + 'static>(
+        &self,
+        key: &str,
+    ) -> Result<HashMap<String, T>, Error> {
+        self.read(("HGETALL", key, None), self.conn.hgetall::<T>(key)).await
+    }
+
+    /// The cached value of `read`, or `fetch`'s, kept for the ttl.
+    async fn read<V: Clone + Send + Sync + 'static>(
+        &self,
+        read: (&'static str, &str, Option<&str>),
+        fetch: impl Future<Output = Result<V, Error>>,
+    ) -> Result<V, Error> {
+        if self.ttl.is_zero() {
+            return fetch.await;
+        }
+        let (command, key, field) = read;
+        let started = {
+            let reads = self.conn.reads();
+            if let Some(value) = reads.get::<V>(command, key, field, Instant::now()) {
+                return Ok(value);
+            }
+            reads.writes()
+        };
+        let value = fetch.await?;
+        let now = Instant::now();
+        // A ttl past what an `Instant` holds: a century.
+        let expires = now
+            .checked_add(self.ttl)
+            .unwrap_or_else(|| now + Duration::from_hours(100 * 365 * 24));
+        self.conn.reads().insert(started, read, expires, value.clone());
+        Ok(value)
     }
 }
 

@@ -141,6 +141,56 @@ fn a_wrong_password_names_the_user_and_never_the_password() {
 }
 
 #[test]
+fn cached_reads_serve_hits_see_their_own_writes_and_expire() {
+    let Some(url) = server_url("CONNECTIONS_TEST_REDIS_URL") else {
+        return;
+    };
+    runtime().block_on(async {
+        let registry = registry_with("redis_cached", &format!("url = '{url}'"));
+        let cache = registry.connection::<RedisConnection>("redis_cached").unwrap();
+        let other = registry_with("redis_cached_other", &format!("url = '{url}'"));
+        let other = other.connection::<RedisConnection>("redis_cached_other").unwrap();
+        let (text, hash) = (key("cached"), key("cached_hash"));
+        cache.set(&text, "one", None).await.unwrap();
+        cache.hset(&hash, "f", 1).await.unwrap();
+
+        let short = cache.cached(Duration::from_millis(300));
+        assert_eq!(short.get::<String>(&text).await.unwrap().as_deref(), Some("one"));
+        assert_eq!(short.hget::<i64>(&hash, "f").await.unwrap(), Some(1));
+        // Another client's write is not seen while the read lives: a hit.
+        other.set(&text, "two", None).await.unwrap();
+        other.hset(&hash, "f", 2).await.unwrap();
+        assert_eq!(
+            short.get::<String>(&text).await.unwrap().as_deref(),
+            Some("one"),
+            "a hit"
+        );
+        assert_eq!(short.hget::<i64>(&hash, "f").await.unwrap(), Some(1), "a hit");
+        // A write through this connection drops its key's reads at once.
+        cache.set(&text, "three", None).await.unwrap();
+        assert_eq!(short.get::<String>(&text).await.unwrap().as_deref(), Some("three"));
+        assert_eq!(
+            short.hget::<i64>(&hash, "f").await.unwrap(),
+            Some(1),
+            "another key: still cached"
+        );
+        // And the ttl expires the rest.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(
+            short.hget::<i64>(&hash, "f").await.unwrap(),
+            Some(2),
+            "expired: read again"
+        );
+        // No cache with a zero ttl.
+        other.set(&text, "four", None).await.unwrap();
+        let none = cache.cached(Duration::ZERO);
+        assert_eq!(none.get::<String>(&text).await.unwrap().as_deref(), Some("four"));
+        cache.del(&text).await.unwrap();
+        cache.del(&hash).await.unwrap();
+    });
+}
+
+#[test]
 fn client_kill_of_every_client_under_load_fails_no_request() {
     let Some(url) = server_url("CONNECTIONS_TEST_REDIS_URL") else {
         return;
