@@ -89,6 +89,14 @@ impl ReadCache {
         self.reads.remove(key);
     }
 
+    /// Forgets every read: the connection is about to connect anew, perhaps
+    /// to another server or database.
+    pub(crate) fn forget_all(&mut self) {
+        self.writes += 1;
+        self.reads.clear();
+        self.expiry.clear();
+    }
+
     /// Removes the reads whose time has come, looking at no other.
     fn drop_expired(&mut self, now: Instant) {
         while let Some(Reverse((at, _))) = self.expiry.peek()
@@ -142,6 +150,13 @@ mod tests {
         cache.invalidate("k");
         assert_eq!(cache.get::<Option<String>>("GET", "k", None, now), None, "written");
         assert_eq!(cache.len(), 0);
+
+        let started = cache.writes();
+        cache.insert(started, ("GET", "j", None), later, Some(1_i64));
+        cache.forget_all();
+        assert_eq!(cache.len(), 0, "a new connect forgets every read");
+        cache.insert(started, ("GET", "j", None), later, Some(1_i64));
+        assert_eq!(cache.len(), 0, "a read from before it stores nothing");
     }
 
     #[test]

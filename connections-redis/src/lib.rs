@@ -144,6 +144,8 @@ impl RedisConnection {
             response_timeout: options.response_timeout,
         };
         *self.target.lock().unwrap_or_else(PoisonError::into_inner) = Some(target);
+        // The section may point elsewhere now (a reload): no read of before is served.
+        self.reads().forget_all();
         tracing::debug!(settings = %Description::new(&options), "connecting");
         let client = redis::Client::open(options.info.clone()).map_err(|error| self.connect_error(&options, error))?;
         // No retries of the first connect: its error is the real cause, at
