@@ -30,6 +30,9 @@ use connections::sql::SqlConnection;
 use criterion::{Criterion, criterion_group, criterion_main};
 use sqlx::AssertSqlSafe;
 
+mod support;
+use support::{paired, server};
+
 const TABLE: &str = "connections_bench_pets";
 
 #[derive(sqlx::FromRow)]
@@ -230,36 +233,6 @@ macro_rules! native_pair {
         });
         $rt.block_on(native.close());
     }};
-}
-
-/// Runs `pair` `n` times (alternating which side goes first) and prints the
-/// median of each side and the median of the per-pair ratios ours / native.
-fn paired(group: &str, name: &str, n: usize, mut pair: impl FnMut(bool) -> (Duration, Duration)) {
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let (mut native, mut ours, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    for i in 0..n {
-        let (n_time, o_time) = pair(i % 2 == 0);
-        native.push(n_time.as_secs_f64() * 1e6);
-        ours.push(o_time.as_secs_f64() * 1e6);
-        ratios.push(o_time.as_secs_f64() / n_time.as_secs_f64());
-    }
-    println!(
-        "{group}/{name} paired over {n} calls: native median {:.1} µs, ours median {:.1} µs, median ratio ours/native {:.3}",
-        median(native),
-        median(ours),
-        median(ratios)
-    );
-}
-
-fn server(var: &str) -> Option<String> {
-    let url = std::env::var(var).ok().filter(|url| !url.is_empty());
-    if url.is_none() {
-        println!("skipped: {var} is not set");
-    }
-    url
 }
 
 fn postgres(c: &mut Criterion) {

@@ -1,10 +1,13 @@
 //! What the benches share: a connection per tenant, a connection per
 //! session scope, the names of `n` tenants, and the three ways lookups visit
 //! them: a 64-name cycle (the best case), a spread stride over all of them,
-//! and uniform random picks.
+//! and uniform random picks; and, for the benches against real servers,
+//! calls paired with the bare driver's and the server URLs.
 
 // Each bench binary compiles this module and uses a part of it.
 #![allow(dead_code, reason = "each bench uses a part of this module")]
+
+use std::time::Duration;
 
 use connections::prelude::*;
 
@@ -118,4 +121,35 @@ pub fn uniform(names: &[String]) -> Vec<&str> {
             names[at].as_str()
         })
         .collect()
+}
+
+/// Runs `pair` `n` times (alternating which side goes first) and prints the
+/// median of each side and the median of the per-pair ratios ours / native.
+pub fn paired(group: &str, name: &str, n: usize, mut pair: impl FnMut(bool) -> (Duration, Duration)) {
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (mut native, mut ours, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n {
+        let (n_time, o_time) = pair(i % 2 == 0);
+        native.push(n_time.as_secs_f64() * 1e6);
+        ours.push(o_time.as_secs_f64() * 1e6);
+        ratios.push(o_time.as_secs_f64() / n_time.as_secs_f64());
+    }
+    println!(
+        "{group}/{name} paired over {n} calls: native median {:.1} µs, ours median {:.1} µs, median ratio ours/native {:.3}",
+        median(native),
+        median(ours),
+        median(ratios)
+    );
+}
+
+/// The server URL from `var`, or `None` after saying the bench skipped it.
+pub fn server(var: &str) -> Option<String> {
+    let url = std::env::var(var).ok().filter(|url| !url.is_empty());
+    if url.is_none() {
+        println!("skipped: {var} is not set");
+    }
+    url
 }
