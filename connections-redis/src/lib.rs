@@ -20,7 +20,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use connections_core::author::{Redacted, Redactor};
+use connections_core::author::{Redacted, Redactor, ResetReason};
 use connections_core::{BaseConnection, BoxError, Config, Connection, Diagnostic, Error};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, FromRedisValue, ToRedisArgs, ToSingleRedisArg};
@@ -58,7 +58,9 @@ enum Resend {
 /// `127.0.0.1`), `port` (6379), `db` (0), `username` and `password`;
 /// `connect_timeout` (seconds, default 5) bounds one connect attempt and
 /// `response_timeout` (seconds, default 5) one command, so a server that
-/// stops answering fails a call instead of holding it. `rediss://` (TLS) is
+/// stops answering fails a call instead of holding it; that call resets the
+/// connection, so the silent session is dropped and the next call connects
+/// anew. `rediss://` (TLS) is
 /// refused rather than sent in plaintext: this version has no TLS.
 ///
 /// It is async and runs on tokio, as the driver does. Errors name the
@@ -227,10 +229,13 @@ impl RedisConnection {
     /// Runs `cmd` on the connection (connecting first if need be); again,
     /// up to [`ATTEMPTS`] in all, if `resend` allows and the connection
     /// broke under it. A timeout is not retried: the caller's bound holds.
+    /// It resets the connection instead: a session that fell silent is
+    /// dropped, never reused, and the next call connects anew.
     async fn run<T: FromRedisValue>(&self, operation: &'static str, cmd: Cmd, resend: Resend) -> Result<T, Error> {
         let mut attempt = 1;
         loop {
-            let mut connection = ConnectionManager::clone(&*self.instance().await?);
+            let instance = self.instance().await?;
+            let mut connection = ConnectionManager::clone(&instance);
             match cmd.query_async(&mut connection).await {
                 Ok(value) => return Ok(value),
                 Err(error) if resend == Resend::Safe && attempt < ATTEMPTS && broke(&error) => {
@@ -243,6 +248,10 @@ impl RedisConnection {
                     attempt += 1;
                 }
                 Err(error) => {
+                    if error.is_timeout() {
+                        drop(connection);
+                        self.base().reset_if_because(&instance, ResetReason::Broken);
+                    }
                     let mut error = self.redis_error(operation, error);
                     if let Error::Operation { attempts, .. } = &mut error {
                         *attempts = attempt;

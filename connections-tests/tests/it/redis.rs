@@ -305,3 +305,155 @@ fn tls_and_foreign_urls_are_refused_before_any_connect() {
         );
     });
 }
+
+/// A TCP relay in front of a server that can fall silent: while `silent` is
+/// set it passes no byte either way and closes nothing, as a network
+/// partition does; once cleared, what it held flows on. Counts the sessions
+/// it accepted.
+struct Relay {
+    port: u16,
+    silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Relay {
+    async fn start(server: String) -> Relay {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let silent = std::sync::Arc::new(AtomicBool::new(false));
+        let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+        let (s, a) = (std::sync::Arc::clone(&silent), std::sync::Arc::clone(&accepted));
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                a.fetch_add(1, Ordering::SeqCst);
+                let Ok(upstream) = tokio::net::TcpStream::connect(&server).await else {
+                    continue;
+                };
+                let (client_read, client_write) = client.into_split();
+                let (upstream_read, upstream_write) = upstream.into_split();
+                tokio::spawn(pump(client_read, upstream_write, std::sync::Arc::clone(&s)));
+                tokio::spawn(pump(upstream_read, client_write, std::sync::Arc::clone(&s)));
+            }
+        });
+        Relay { port, silent, accepted }
+    }
+
+    fn set_silent(&self, silent: bool) {
+        self.silent.store(silent, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Copies `from` to `to`, holding the bytes while the relay is silent.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let quiet = || async {
+        while silent.load(std::sync::atomic::Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let mut buf = vec![0_u8; 16 * 1024];
+    loop {
+        quiet().await;
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        quiet().await;
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn a_silent_network_fails_within_response_timeout_and_heals_on_a_new_session() {
+    let Some(url) = server_url("CONNECTIONS_TEST_REDIS_URL") else {
+        return;
+    };
+    runtime().block_on(async {
+        let server = url
+            .trim_start_matches("redis://")
+            .split('/')
+            .next()
+            .unwrap()
+            .rsplit('@')
+            .next()
+            .unwrap()
+            .to_owned();
+        let server = if server.contains(':') {
+            server
+        } else {
+            format!("{server}:6379")
+        };
+        let relay = Relay::start(server).await;
+        let section = format!(
+            "host = '127.0.0.1'\nport = {}\nresponse_timeout = 0.5\nconnect_timeout = 0.5",
+            relay.port
+        );
+        let registry = registry_with("redis_silent", &section);
+        let cache = registry.connection::<RedisConnection>("redis_silent").unwrap();
+        let k = key("silent");
+        cache.set(&k, "before", None).await.unwrap();
+        let sessions = relay.accepted();
+
+        relay.set_silent(true);
+        let started = std::time::Instant::now();
+        let err = cache.get::<String>(&k).await.unwrap_err();
+        let took = started.elapsed();
+        println!("a silent network: failed after {took:?}: {err}");
+        assert!(
+            took < Duration::from_millis(1500),
+            "bounded by response_timeout: {took:?}"
+        );
+        let text = err.to_string();
+        assert!(text.contains("stopped answering"), "{text}");
+        assert!(
+            text.contains(&format!("127.0.0.1:{}", relay.port)),
+            "names the server: {text}"
+        );
+
+        relay.set_silent(false);
+        let started = std::time::Instant::now();
+        assert_eq!(
+            cache.get::<String>(&k).await.unwrap().as_deref(),
+            Some("before"),
+            "the first request after healing"
+        );
+        println!("healed: the first request took {:?}", started.elapsed());
+        assert!(
+            relay.accepted() > sessions,
+            "on a new session: the silent one is dropped, not reused"
+        );
+
+        // The health check fails within its own bound, not hanging.
+        relay.set_silent(true);
+        let started = std::time::Instant::now();
+        let outcomes = registry.check().await;
+        println!(
+            "the check on a silent network, after {:?}: {outcomes:?}",
+            started.elapsed()
+        );
+        assert!(outcomes.iter().any(|o| !o.ok), "{outcomes:?}");
+        assert!(
+            started.elapsed() < connections::redis::CHECK_TIMEOUT,
+            "{:?}",
+            started.elapsed()
+        );
+        relay.set_silent(false);
+        assert_eq!(
+            cache.get::<String>(&k).await.unwrap().as_deref(),
+            Some("before"),
+            "healed again"
+        );
+        cache.del(&k).await.unwrap();
+    });
+}
