@@ -26,9 +26,11 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, FromRedisValue, ToRedisArgs, ToSingleRedisArg};
 
 use self::cache::ReadCache;
+use self::credentials::Credentials;
 use self::options::RedisOptions;
 
 mod cache;
+mod credentials;
 mod options;
 mod settings;
 
@@ -106,6 +108,9 @@ pub struct RedisConnection {
     /// The reads of [`cached`](RedisConnection::cached). Held for a lookup
     /// or an insert, never across a command.
     reads: Mutex<ReadCache>,
+    /// The current instance's credentials, when the section has a password:
+    /// a reload that changes only them rotates them in place.
+    credentials: Mutex<Option<Credentials>>,
 }
 
 /// Where a connection goes, and the bound of its commands: what its errors say.
@@ -153,10 +158,21 @@ impl RedisConnection {
         // No retries of the first connect: its error is the real cause, at
         // once, and the next call tries again. Later drops reconnect in the
         // background, as the manager does.
-        let manager = ConnectionManagerConfig::new()
+        let mut manager = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.connect_timeout))
             .set_response_timeout(Some(options.response_timeout))
             .set_number_of_retries(0);
+        // With a password, the driver takes the credentials from a stream:
+        // a rotation then reaches new sessions and the live one alike.
+        let credentials = options
+            .info
+            .redis_settings()
+            .password()
+            .map(|password| Credentials::new(options.user(), password));
+        if let Some(credentials) = &credentials {
+            manager = manager.set_credentials_provider(credentials.clone());
+        }
+        *self.credentials.lock().unwrap_or_else(PoisonError::into_inner) = credentials;
         ConnectionManager::new_with_config(client, manager)
             .await
             .map_err(|error| self.connect_error(&options, error))
@@ -205,6 +221,35 @@ impl RedisConnection {
 
     fn target(&self) -> Option<Target> {
         self.target.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// A reload that changes only the credentials (`password`, `username`,
+    /// or both, in `url` or as keys) keeps the connection: the live session
+    /// logs in again with the new ones (`AUTH`) and every session the
+    /// driver opens from now on uses them, so a rotated password takes
+    /// effect without a reconnect and without failing a call. Any other
+    /// change resets.
+    fn _reconfigure(&self, old: &Config, new: &Config) -> bool {
+        let (Ok(before), Ok(after)) = (options::parse(old), options::parse(new)) else {
+            return false;
+        };
+        if !options::credentials_only(&before, &after) {
+            return false;
+        }
+        // Not connected: the next connect reads the new configuration anyway.
+        if self.base().get().is_none() {
+            return true;
+        }
+        let credentials = self.credentials.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let (Some(credentials), Some(password)) = (credentials, after.info.redis_settings().password()) else {
+            // A password added or removed: the driver's login changes shape.
+            return false;
+        };
+        credentials.rotate(after.user(), password);
+        if let Some(target) = self.target.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+            after.user().clone_into(&mut target.user);
+        }
+        true
     }
 
     /// The health check [`Registry::check`](connections_core::Registry::check) runs:

@@ -47,6 +47,17 @@ impl fmt::Display for Endpoint<'_> {
     }
 }
 
+/// Whether `before` and `after` differ in their credentials alone (the
+/// user, the password), not in where, which database or how long.
+pub(crate) fn credentials_only(before: &RedisOptions, after: &RedisOptions) -> bool {
+    let (b, a) = (before.info.redis_settings(), after.info.redis_settings());
+    before.info.addr() == after.info.addr()
+        && b.db() == a.db()
+        && b.protocol() == a.protocol()
+        && before.connect_timeout == after.connect_timeout
+        && before.response_timeout == after.response_timeout
+}
+
 /// Reads `config`: the `url` if there is one, else `host`, `port`, `db`,
 /// `username` and `password`; then the timeouts.
 pub(crate) fn parse(config: &Config) -> Result<RedisOptions, Error> {

@@ -457,3 +457,114 @@ fn a_silent_network_fails_within_response_timeout_and_heals_on_a_new_session() {
         cache.del(&k).await.unwrap();
     });
 }
+
+#[test]
+fn a_rotated_password_is_taken_in_place_under_load_with_no_failed_request() {
+    let Some(url) = server_url("CONNECTIONS_TEST_REDIS_URL") else {
+        return;
+    };
+    let user = format!("connections_rot_{}", std::process::id());
+    let server = url
+        .trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .unwrap()
+        .rsplit('@')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (host, port) = server.rsplit_once(':').unwrap_or((&server, "6379"));
+    let section = |password: &str| {
+        format!(
+            "[connections.redis_rot]\ntype = 'redis'\nhost = '{host}'\nport = {port}\nusername = '{user}'\npassword = '{password}'\n"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secrets.toml");
+    std::fs::write(&file, section("first-rot-pw")).unwrap();
+    runtime().block_on(async {
+        let admin = registry_with("redis_rot_admin", &format!("url = '{url}'"));
+        let admin = admin.connection::<RedisConnection>("redis_rot_admin").unwrap();
+        let mut raw = (*admin.instance().await.unwrap()).clone();
+        let acl = |args: Vec<&str>| {
+            let mut cmd = redis::cmd("ACL");
+            for arg in args {
+                cmd.arg(arg);
+            }
+            cmd
+        };
+        let _: () = acl(vec!["SETUSER", &user, "on", ">first-rot-pw", "~*", "+@all"])
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+
+        let registry = Registry::builder().secrets_paths([&file]).build();
+        let cache = registry.connection::<RedisConnection>("redis_rot").unwrap();
+        let k = key("rot");
+        cache.set(&k, "v", None).await.unwrap();
+        let before = cache.instance().await.unwrap();
+
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                let (cache, stop, k) = (std::sync::Arc::clone(&cache), std::sync::Arc::clone(&stop), k.clone());
+                tokio::spawn(async move {
+                    let (mut done, mut failed) = (0_u32, Vec::new());
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        match cache.get::<String>(&k).await {
+                            Ok(_) => done += 1,
+                            Err(error) => failed.push(error.to_string()),
+                        }
+                    }
+                    (done, failed)
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+
+        // The server's password changes first (the old one stops working),
+        // then the secrets; the reload rotates the connection in place.
+        let _: () = acl(vec!["SETUSER", &user, "resetpass", ">second-rot-pw"])
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        std::fs::write(&file, section("second-rot-pw")).unwrap();
+        let reloaded = registry.reload_secrets().unwrap();
+        assert_eq!(reloaded.rotated(), ["redis_rot"]);
+        assert!(reloaded.reset().is_empty(), "{:?}", reloaded.reset());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+
+        // Sessions opened from now on log in with the new password: kill ours.
+        let _: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("USER")
+            .arg(&user)
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (mut done, mut failed) = (0, Vec::new());
+        for worker in workers {
+            let (d, f) = worker.await.unwrap();
+            done += d;
+            failed.extend(f);
+        }
+        println!(
+            "a password rotated under load: {done} requests, {} failed",
+            failed.len()
+        );
+        assert!(failed.is_empty(), "{failed:?}");
+        assert!(done > 0);
+        let after = cache.instance().await.unwrap();
+        assert!(std::sync::Arc::ptr_eq(&before, &after), "kept, not reset");
+        assert_eq!(
+            cache.get::<String>(&k).await.unwrap().as_deref(),
+            Some("v"),
+            "after the kill, on the new password"
+        );
+
+        cache.del(&k).await.unwrap();
+        let _: () = acl(vec!["DELUSER", &user]).query_async(&mut raw).await.unwrap();
+    });
+}
