@@ -227,6 +227,9 @@ fn client_kill_of_every_client_under_load_fails_no_request() {
                             Ok(_) => done += 1,
                             Err(error) => failed.push(error.to_string()),
                         }
+                        // A call that fails at once never waits: yield, or a
+                        // regression would starve the runtime instead of failing.
+                        tokio::task::yield_now().await;
                     }
                     (done, failed)
                 })
@@ -515,6 +518,9 @@ fn a_rotated_password_is_taken_in_place_under_load_with_no_failed_request() {
                             Ok(_) => done += 1,
                             Err(error) => failed.push(error.to_string()),
                         }
+                        // A call that fails at once never waits: yield, or a
+                        // regression would starve the runtime instead of failing.
+                        tokio::task::yield_now().await;
                     }
                     (done, failed)
                 })
