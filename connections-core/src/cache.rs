@@ -187,6 +187,14 @@ impl Held {
 }
 
 impl Slot {
+    fn new() -> Self {
+        Slot {
+            cell: SingleFlight::new(),
+            written: OnceLock::new(),
+            referenced: AtomicBool::new(false),
+        }
+    }
+
     /// Lets go of the entry of a slot just removed from the map. Borrowed
     /// handles keep it alive until they are dropped, and a build still
     /// running hands its result to its callers but stores it nowhere.
@@ -600,11 +608,7 @@ impl Cache {
                 }
             }
         }
-        let slot = Arc::new(Slot {
-            cell: SingleFlight::new(),
-            written: OnceLock::new(),
-            referenced: AtomicBool::new(false),
-        });
+        let slot = Arc::new(Slot::new());
         let owned = key.to_owned_key();
         if self.policy.max_entries.is_some() {
             writes.clock.push_back((owned.clone(), Arc::downgrade(&slot)));
@@ -712,11 +716,7 @@ mod tests {
     use super::*;
 
     fn slot() -> Arc<Slot> {
-        Arc::new(Slot {
-            cell: SingleFlight::new(),
-            written: OnceLock::new(),
-            referenced: AtomicBool::new(false),
-        })
+        Arc::new(Slot::new())
     }
 
     fn key<'a>(type_id: TypeId, name: &'a str, kwargs: &'a str) -> KeyRef<'a> {

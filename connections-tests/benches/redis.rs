@@ -21,7 +21,7 @@ use connections::redis::RedisConnection;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 mod support;
-use support::{paired, server};
+use support::{in_turn, paired, server};
 
 const KEY: &str = "connections_bench:greeting";
 
@@ -83,13 +83,7 @@ fn bench(c: &mut Criterion) {
                 black_box(conn.get::<String>(KEY).await.unwrap());
                 started.elapsed()
             };
-            if ours_first {
-                let ours = ours_call.await;
-                (bare_call.await, ours)
-            } else {
-                let bare = bare_call.await;
-                (bare, ours_call.await)
-            }
+            in_turn(ours_first, bare_call, ours_call).await
         })
     });
     rt.block_on(ours.del(KEY)).unwrap();

@@ -31,7 +31,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use sqlx::AssertSqlSafe;
 
 mod support;
-use support::{paired, server};
+use support::{in_turn, paired, server};
 
 const TABLE: &str = "connections_bench_pets";
 
@@ -199,13 +199,7 @@ macro_rules! native_pair {
                     black_box(rows);
                     started.elapsed()
                 };
-                if ours_first {
-                    let ours = ours_call.await;
-                    (native_call.await, ours)
-                } else {
-                    let native = native_call.await;
-                    (native, ours_call.await)
-                }
+                in_turn(ours_first, native_call, ours_call).await
             })
         });
         paired($group, "rows1000", 200, |ours_first| {
@@ -222,13 +216,7 @@ macro_rules! native_pair {
                     black_box(rows);
                     started.elapsed()
                 };
-                if ours_first {
-                    let ours = ours_call.await;
-                    (native_call.await, ours)
-                } else {
-                    let native = native_call.await;
-                    (native, ours_call.await)
-                }
+                in_turn(ours_first, native_call, ours_call).await
             })
         });
         $rt.block_on(native.close());

@@ -7,6 +7,7 @@
 // Each bench binary compiles this module and uses a part of it.
 #![allow(dead_code, reason = "each bench uses a part of this module")]
 
+use std::future::Future;
 use std::time::Duration;
 
 use connections::prelude::*;
@@ -121,6 +122,22 @@ pub fn uniform(names: &[String]) -> Vec<&str> {
             names[at].as_str()
         })
         .collect()
+}
+
+/// Awaits the two timed calls of one pair, ours first or the driver's:
+/// (the driver's time, ours).
+pub async fn in_turn(
+    ours_first: bool,
+    driver: impl Future<Output = Duration>,
+    ours: impl Future<Output = Duration>,
+) -> (Duration, Duration) {
+    if ours_first {
+        let ours = ours.await;
+        (driver.await, ours)
+    } else {
+        let driver = driver.await;
+        (driver, ours.await)
+    }
 }
 
 /// Runs `pair` `n` times (alternating which side goes first) and prints the
