@@ -16,6 +16,7 @@
 //! | `sql` | `type = "sql"`: `sql::SqlConnection` on sqlx (SQLite bundled, PostgreSQL, MySQL/MariaDB), on tokio |
 //! | `sql-tls` | TLS (rustls, webpki roots) for SQL servers; a TLS mode asked for without it is an error, never plaintext |
 //! | `redis` | `type = "redis"`: `redis::RedisConnection` on the `redis` crate's multiplexed connection with automatic reconnect, on tokio |
+//! | `http` | `type = "http"`: `http::HttpConnection`, an HTTP API on reqwest with rustls: base URL, credentials, retries, a read cache |
 //! | `metrics` | counters and histograms through the `metrics` facade |
 //! | `doctor` | `doctor`: the secrets report that the `connections` command prints, as a table or JSON |
 //!
@@ -69,3 +70,9 @@ pub use connections_sql as sql;
 /// `redis` feature).
 #[cfg(feature = "redis")]
 pub use connections_redis as redis;
+
+/// `type = "http"`: an HTTP API on reqwest with rustls, with a base URL,
+/// credentials from the secrets, retries and a read cache (the
+/// `connections-http` crate, built by the `http` feature).
+#[cfg(feature = "http")]
+pub use connections_http as http;

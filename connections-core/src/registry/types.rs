@@ -120,6 +120,12 @@ const FIRST_PARTY: &[FirstParty] = &[
         // A section needs `type = "redis"`: its `url` key points to SQL.
         keys: &[],
     },
+    FirstParty {
+        type_name: "http",
+        feature: "http",
+        written_as: &["https", "rest", "api"],
+        keys: &["base_url"],
+    },
 ];
 
 /// The first-party type `requested` is a common stand-in for, if any.
