@@ -209,6 +209,57 @@ impl RedisConnection {
         command_error(self.name(), &self.base().redactor(), self.target(), operation, error)
     }
 
+    /// A call past its own `.timeout()`: the server stopped answering, as
+    /// far as the caller is concerned.
+    fn call_timed_out(&self, operation: &'static str, attempts: u32, limit: Duration) -> Error {
+        let endpoint = self
+            .target()
+            .map_or_else(|| "the server".to_owned(), |target| target.endpoint);
+        let message = format!(
+            "the server at {endpoint} stopped answering: no reply within the call's `.timeout()` ({} s)",
+            limit.as_secs_f64()
+        );
+        let cause = std::io::Error::new(std::io::ErrorKind::TimedOut, message.clone());
+        Error::Operation {
+            name: self.name().to_owned(),
+            operation,
+            attempts,
+            source: Arc::new(Redacted::new(message.clone(), cause)),
+            message,
+        }
+    }
+
+    /// The helpers with no bound but the section's `response_timeout`.
+    fn calls(&self, timeout: Option<Duration>) -> WithTimeout<'_> {
+        WithTimeout { conn: self, timeout }
+    }
+
+    /// The helpers, each attempt of a call bounded by `timeout` as well as
+    /// by the section's `response_timeout`: past it the call
+    /// fails with "the server at host:port stopped answering" and the
+    /// connection is reset, so the session that fell silent is not reused.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use connections_core::{Config, Connection};
+    /// # use connections_redis::RedisConnection;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let Ok(url) = std::env::var("CONNECTIONS_TEST_REDIS_URL") else { return Ok(()) };
+    /// let cache = RedisConnection::from_config("c", Config::from_toml("c", &format!("url = '{url}'"))?);
+    /// let key = format!("doc:bounded:{}", std::process::id());
+    /// let quick = cache.timeout(Duration::from_millis(250));
+    /// quick.set(&key, "v", None).await?;
+    /// assert_eq!(quick.get::<String>(&key).await?.as_deref(), Some("v"));
+    /// quick.del(&key).await?;
+    /// # Ok::<(), connections_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn timeout(&self, timeout: Duration) -> WithTimeout<'_> {
+        self.calls(Some(timeout))
+    }
+
     fn reads(&self) -> std::sync::MutexGuard<'_, ReadCache> {
         self.reads.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -257,7 +308,7 @@ impl RedisConnection {
     async fn _check(&self) -> Result<(), BoxError> {
         match tokio::time::timeout(
             CHECK_TIMEOUT,
-            self.run::<String>("PING", redis::cmd("PING"), Resend::Never),
+            self.run::<String>("PING", redis::cmd("PING"), Resend::Never, None),
         )
         .await
         {
@@ -276,12 +327,29 @@ impl RedisConnection {
     /// broke under it. A timeout is not retried: the caller's bound holds.
     /// It resets the connection instead: a session that fell silent is
     /// dropped, never reused, and the next call connects anew.
-    async fn run<T: FromRedisValue>(&self, operation: &'static str, cmd: Cmd, resend: Resend) -> Result<T, Error> {
+    async fn run<T: FromRedisValue>(
+        &self,
+        operation: &'static str,
+        cmd: Cmd,
+        resend: Resend,
+        timeout: Option<Duration>,
+    ) -> Result<T, Error> {
         let mut attempt = 1;
         loop {
             let instance = self.instance().await?;
             let mut connection = ConnectionManager::clone(&instance);
-            match cmd.query_async(&mut connection).await {
+            let outcome = match timeout {
+                None => cmd.query_async(&mut connection).await,
+                Some(limit) => {
+                    let Ok(outcome) = tokio::time::timeout(limit, cmd.query_async(&mut connection)).await else {
+                        drop(connection);
+                        self.base().reset_if_because(&instance, ResetReason::Broken);
+                        return Err(self.call_timed_out(operation, attempt, limit));
+                    };
+                    outcome
+                }
+            };
+            match outcome {
                 Ok(value) => return Ok(value),
                 Err(error) if resend == Resend::Safe && attempt < ATTEMPTS && broke(&error) => {
                     tracing::debug!(
@@ -319,8 +387,7 @@ impl RedisConnection {
     ///
     /// See [`RedisConnection`].
     pub async fn get<T: FromRedisValue>(&self, key: &str) -> Result<Option<T>, Error> {
-        self.run("GET", redis::cmd("GET").arg(key).to_owned(), Resend::Safe)
-            .await
+        self.calls(None).get(key).await
     }
 
     /// Sets `key` to `value`, expiring after `expiry` if one is given
@@ -340,24 +407,7 @@ impl RedisConnection {
         value: V,
         expiry: Option<Duration>,
     ) -> Result<(), Error> {
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(key).arg(value);
-        if let Some(expiry) = expiry {
-            let millis = u64::try_from(expiry.as_millis()).unwrap_or(u64::MAX);
-            if millis == 0 {
-                return Err(Error::InvalidCall {
-                    name: self.name().to_owned(),
-                    operation: "SET",
-                    problem: format!(
-                        "the expiry {expiry:?} is under a millisecond, which Redis cannot keep; pass at least `Duration::from_millis(1)`, or `None` to keep the key"
-                    ),
-                });
-            }
-            cmd.arg("PX").arg(millis);
-        }
-        let outcome = self.run("SET", cmd, Resend::Safe).await;
-        self.wrote(key);
-        outcome
+        self.calls(None).set(key, value, expiry).await
     }
 
     /// Deletes `key`; whether it was there (`DEL`).
@@ -370,11 +420,7 @@ impl RedisConnection {
     ///
     /// See [`RedisConnection`].
     pub async fn del(&self, key: &str) -> Result<bool, Error> {
-        let outcome = self
-            .run::<u64>("DEL", redis::cmd("DEL").arg(key).to_owned(), Resend::Safe)
-            .await;
-        self.wrote(key);
-        outcome.map(|n| n > 0)
+        self.calls(None).del(key).await
     }
 
     /// Adds `by` to the integer at `key` (0 if there is none) and returns
@@ -403,15 +449,7 @@ impl RedisConnection {
     /// # }).unwrap();
     /// ```
     pub async fn incr(&self, key: &str, by: i64) -> Result<i64, Error> {
-        let outcome = self
-            .run(
-                "INCRBY",
-                redis::cmd("INCRBY").arg(key).arg(by).to_owned(),
-                Resend::Never,
-            )
-            .await;
-        self.wrote(key);
-        outcome
+        self.calls(None).incr(key, by).await
     }
 
     /// The value of `field` in the hash at `key`, `None` if either is missing (`HGET`).
@@ -439,8 +477,7 @@ impl RedisConnection {
     /// # }).unwrap();
     /// ```
     pub async fn hget<T: FromRedisValue>(&self, key: &str, field: &str) -> Result<Option<T>, Error> {
-        self.run("HGET", redis::cmd("HGET").arg(key).arg(field).to_owned(), Resend::Safe)
-            .await
+        self.calls(None).hget(key, field).await
     }
 
     /// Sets `field` of the hash at `key` to `value` (`HSET`).
@@ -458,15 +495,7 @@ impl RedisConnection {
         field: &str,
         value: V,
     ) -> Result<(), Error> {
-        let outcome = self
-            .run::<u64>(
-                "HSET",
-                redis::cmd("HSET").arg(key).arg(field).arg(value).to_owned(),
-                Resend::Safe,
-            )
-            .await;
-        self.wrote(key);
-        outcome.map(drop)
+        self.calls(None).hset(key, field, value).await
     }
 
     /// Every field of the hash at `key` with its value, empty if there is
@@ -480,8 +509,7 @@ impl RedisConnection {
     ///
     /// See [`hget`](RedisConnection::hget).
     pub async fn hgetall<T: FromRedisValue>(&self, key: &str) -> Result<HashMap<String, T>, Error> {
-        self.run("HGETALL", redis::cmd("HGETALL").arg(key).to_owned(), Resend::Safe)
-            .await
+        self.calls(None).hgetall(key).await
     }
 
     /// Reads through a cache that keeps each value for `ttl`: Streamlit's
@@ -542,6 +570,183 @@ impl RedisConnection {
     /// ```
     pub fn describe(&self) -> Result<Description, Error> {
         options::parse(&self.base().config()).map(|options| Description::new(&options))
+    }
+}
+
+/// A connection's helpers, each bounded by a timeout of its own; see
+/// [`RedisConnection::timeout`].
+#[must_use]
+pub struct WithTimeout<'c> {
+    conn: &'c RedisConnection,
+    /// `None`: only the section's `response_timeout`.
+    timeout: Option<Duration>,
+}
+
+impl WithTimeout<'_> {
+    /// [`RedisConnection::get`], within the timeout.
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisConnection::get`], and past the timeout, an
+    /// [`Error::Operation`] that says the server stopped answering.
+    ///
+    /// # Examples
+    ///
+    /// See [`RedisConnection::timeout`].
+    pub async fn get<T: FromRedisValue>(&self, key: &str) -> Result<Option<T>, Error> {
+        self.conn
+            .run("GET", redis::cmd("GET").arg(key).to_owned(), Resend::Safe, self.timeout)
+            .await
+    }
+
+    /// [`RedisConnection::set`], within the timeout.
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisConnection::set`], and past the timeout, an
+    /// [`Error::Operation`] that says the server stopped answering.
+    ///
+    /// # Examples
+    ///
+    /// See [`RedisConnection::timeout`].
+    pub async fn set<V: ToRedisArgs + ToSingleRedisArg + Send + Sync>(
+        &self,
+        key: &str,
+        value: V,
+        expiry: Option<Duration>,
+    ) -> Result<(), Error> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key).arg(value);
+        if let Some(expiry) = expiry {
+            let millis = u64::try_from(expiry.as_millis()).unwrap_or(u64::MAX);
+            if millis == 0 {
+                return Err(Error::InvalidCall {
+                    name: self.conn.name().to_owned(),
+                    operation: "SET",
+                    problem: format!(
+                        "the expiry {expiry:?} is under a millisecond, which Redis cannot keep; pass at least `Duration::from_millis(1)`, or `None` to keep the key"
+                    ),
+                });
+            }
+            cmd.arg("PX").arg(millis);
+        }
+        let outcome = self.conn.run("SET", cmd, Resend::Safe, self.timeout).await;
+        self.conn.wrote(key);
+        outcome
+    }
+
+    /// [`RedisConnection::del`], within the timeout.
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisConnection::del`], and past the timeout, an
+    /// [`Error::Operation`] that says the server stopped answering.
+    ///
+    /// # Examples
+    ///
+    /// See [`RedisConnection::timeout`].
+    pub async fn del(&self, key: &str) -> Result<bool, Error> {
+        let outcome = self
+            .conn
+            .run::<u64>("DEL", redis::cmd("DEL").arg(key).to_owned(), Resend::Safe, self.timeout)
+            .await;
+        self.conn.wrote(key);
+        outcome.map(|n| n > 0)
+    }
+
+    /// [`RedisConnection::incr`], within the timeout.
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisConnection::incr`], and past the timeout, an
+    /// [`Error::Operation`] that says the server stopped answering.
+    ///
+    /// # Examples
+    ///
+    /// See [`RedisConnection::timeout`].
+    pub async fn incr(&self, key: &str, by: i64) -> Result<i64, Error> {
+        let outcome = self
+            .conn
+            .run(
+                "INCRBY",
+                redis::cmd("INCRBY").arg(key).arg(by).to_owned(),
+                Resend::Never,
+                self.timeout,
+            )
+            .await;
+        self.conn.wrote(key);
+        outcome
+    }
+
+    /// [`RedisConnection::hget`], within the timeout.
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisConnection::hget`], and past the timeout, an
+    /// [`Error::Operation`] that says the server stopped answering.
+    ///
+    /// # Examples
+    ///
+    /// See [`RedisConnection::timeout`].
+    pub async fn hget<T: FromRedisValue>(&self, key: &str, field: &str) -> Result<Option<T>, Error> {
+        self.conn
+            .run(
+                "HGET",
+                redis::cmd("HGET").arg(key).arg(field).to_owned(),
+                Resend::Safe,
+                self.timeout,
+            )
+            .await
+    }
+
+    /// [`RedisConnection::hset`], within the timeout.
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisConnection::hset`], and past the timeout, an
+    /// [`Error::Operation`] that says the server stopped answering.
+    ///
+    /// # Examples
+    ///
+    /// See [`RedisConnection::timeout`].
+    pub async fn hset<V: ToRedisArgs + ToSingleRedisArg + Send + Sync>(
+        &self,
+        key: &str,
+        field: &str,
+        value: V,
+    ) -> Result<(), Error> {
+        let outcome = self
+            .conn
+            .run::<u64>(
+                "HSET",
+                redis::cmd("HSET").arg(key).arg(field).arg(value).to_owned(),
+                Resend::Safe,
+                self.timeout,
+            )
+            .await;
+        self.conn.wrote(key);
+        outcome.map(drop)
+    }
+
+    /// [`RedisConnection::hgetall`], within the timeout.
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisConnection::hgetall`], and past the timeout, an
+    /// [`Error::Operation`] that says the server stopped answering.
+    ///
+    /// # Examples
+    ///
+    /// See [`RedisConnection::timeout`].
+    pub async fn hgetall<T: FromRedisValue>(&self, key: &str) -> Result<HashMap<String, T>, Error> {
+        self.conn
+            .run(
+                "HGETALL",
+                redis::cmd("HGETALL").arg(key).to_owned(),
+                Resend::Safe,
+                self.timeout,
+            )
+            .await
     }
 }
 

@@ -54,6 +54,8 @@ pub struct Description {
     pub tls_required: bool,
     /// The bound on one connect attempt; `None` waits indefinitely.
     pub connect_timeout: Option<Duration>,
+    /// The bound on one statement; `None` waits indefinitely.
+    pub query_timeout: Option<Duration>,
     /// The wait between retries of a transient error.
     pub retry_wait: Duration,
     /// The pool's maximum number of sessions.
@@ -85,6 +87,7 @@ impl Description {
             tls_mode: options.tls.mode,
             tls_required: options.tls.required,
             connect_timeout: options.connect_timeout,
+            query_timeout: options.query_timeout,
             retry_wait: options.retry_wait,
             max_connections: pool.get_max_connections(),
             min_connections: pool.get_min_connections(),
@@ -108,7 +111,7 @@ impl fmt::Display for Description {
         write!(
             f,
             "dialect={} host={} port={} database={} username={} tls={} tls_required={} connect_timeout={} \
-             max_connections={} min_connections={} acquire_timeout={:?} idle_timeout={} max_lifetime={} \
+             query_timeout={} max_connections={} min_connections={} acquire_timeout={:?} idle_timeout={} max_lifetime={} \
              test_before_acquire={} retry_wait={:?} url={}",
             self.dialect,
             or_dash(self.host.as_ref()),
@@ -118,6 +121,7 @@ impl fmt::Display for Description {
             self.tls_mode,
             self.tls_required,
             secs(self.connect_timeout),
+            secs(self.query_timeout),
             self.max_connections,
             self.min_connections,
             self.acquire_timeout,

@@ -83,7 +83,9 @@ const MAX_MOVES: u32 = 8;
 /// `max_lifetime`, `test_before_acquire`, or SQLAlchemy's `pool_size`,
 /// `pool_timeout`, `pool_recycle`, `pool_pre_ping`, also inside
 /// `create_engine_kwargs`); `connect_timeout` (seconds, default 5) bounds one
-/// connect attempt, `retry_wait` (seconds, default 1) is the wait between
+/// connect attempt, `query_timeout` (seconds, default 30 on a server, none
+/// on SQLite) one statement with its wait for a session (see
+/// [`Query::timeout`]), `retry_wait` (seconds, default 1) is the wait between
 /// retries. Call-site kwargs override the secrets key by key.
 /// [`describe`](SqlConnection::describe) shows what all that resolves to.
 ///
@@ -244,6 +246,8 @@ impl Ord for Expiry {
 struct Settings {
     dialect: Dialect,
     retry_wait: Duration,
+    /// A statement's bound, its session's acquire included.
+    query_timeout: Option<Duration>,
     /// A hash of the URL the pool connects to, to tell a new database from a reconnect.
     url_hash: u64,
 }
@@ -398,6 +402,7 @@ impl SqlConnection {
         let settings = Settings {
             dialect: options.dialect,
             retry_wait: options.retry_wait,
+            query_timeout: options.query_timeout,
             url_hash: {
                 let mut hasher = std::hash::DefaultHasher::new();
                 options.url.hash(&mut hasher);
@@ -538,7 +543,7 @@ impl SqlConnection {
     /// ```
     pub async fn begin(&self) -> Result<Transaction, Error> {
         let tx = self
-            .with_retry("begin", |pool| async move {
+            .with_retry("begin", None, |pool| async move {
                 Ok(match &*pool {
                     Pool::Postgres(p) => Tx::Postgres(query::while_current(self, &pool, p.begin()).await??),
                     Pool::MySql(p) => Tx::MySql(query::while_current(self, &pool, p.begin()).await??),
@@ -579,6 +584,7 @@ impl SqlConnection {
         self.current_settings().unwrap_or(Settings {
             dialect: Dialect::Sqlite,
             retry_wait: Duration::from_secs(1),
+            query_timeout: None,
             url_hash: 0,
         })
     }
@@ -623,7 +629,12 @@ impl SqlConnection {
 
     /// Runs `op` on the pool; on a transient error resets (if that pool is
     /// still current), waits `retry_wait` and tries again, 3 attempts in all.
-    async fn with_retry<T, F, Fut>(&self, operation: &'static str, mut op: F) -> Result<T, Error>
+    async fn with_retry<T, F, Fut>(
+        &self,
+        operation: &'static str,
+        timeout: Option<Duration>,
+        mut op: F,
+    ) -> Result<T, Error>
     where
         F: FnMut(Arc<Pool>) -> Fut,
         Fut: Future<Output = Result<T, sqlx::Error>>,
@@ -632,7 +643,11 @@ impl SqlConnection {
         let mut moves = 0;
         loop {
             let failure = match self.instance().await {
-                Ok(pool) => match op(Arc::clone(&pool)).await {
+                // Boxed: the statement's future is large, and the bound's timer wraps it.
+                Ok(pool) => match self
+                    .bounded(&pool, operation, attempt, timeout, Box::pin(op(Arc::clone(&pool))))
+                    .await?
+                {
                     Ok(value) => return Ok(value),
                     // A reset or reload replaced the pool while this waited
                     // for a session: to the new one at once, not an attempt.
@@ -666,6 +681,50 @@ impl SqlConnection {
             tokio::time::sleep(wait).await;
             attempt += 1;
         }
+    }
+
+    /// Runs `work` (a statement, its session's acquire included) within
+    /// `timeout`, else the section's `query_timeout`. Past it, the server
+    /// is said to have stopped answering, and the pool is reset: its
+    /// sessions may all have fallen silent, and none is reused. Not retried:
+    /// the caller's bound holds.
+    async fn bounded<T>(
+        &self,
+        pool: &Arc<Pool>,
+        operation: &'static str,
+        attempts: u32,
+        timeout: Option<Duration>,
+        work: impl Future<Output = T>,
+    ) -> Result<T, Error> {
+        let settings = self.settings();
+        let (limit, key) = match timeout {
+            Some(limit) => (limit, "the query's `.timeout()`"),
+            None => match settings.query_timeout {
+                Some(limit) => (limit, "`query_timeout`"),
+                None => return Ok(work.await),
+            },
+        };
+        let Ok(outcome) = tokio::time::timeout(limit, work).await else {
+            // A SQLite file does not fall silent, and an in-memory one would be lost with its pool.
+            if settings.dialect != Dialect::Sqlite {
+                self.base.reset_if_because(pool, ResetReason::Broken);
+            }
+            let endpoint = options::parse_noting(&self.base().config(), &mut Vec::new())
+                .map_or_else(|_| "the server".to_owned(), |options| options.endpoint());
+            let message = format!(
+                "the server at {endpoint} stopped answering: no answer within {key} ({} s)",
+                limit.as_secs_f64()
+            );
+            let cause = std::io::Error::new(std::io::ErrorKind::TimedOut, message.clone());
+            return Err(Error::Operation {
+                name: self.name().to_owned(),
+                operation,
+                attempts,
+                source: Arc::new(Redacted::new(message.clone(), cause)),
+                message,
+            });
+        };
+        Ok(outcome)
     }
 
     fn sql_error(&self, operation: &'static str, attempts: u32, error: sqlx::Error) -> Error {

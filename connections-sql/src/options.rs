@@ -23,6 +23,10 @@ mod driver;
 /// One connect attempt's bound when none is set (libpq's `connect_timeout`).
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A statement's bound on a server when none is set: a server that stops
+/// answering fails a query in this long. Raise it for long reports.
+pub(crate) const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The database family, from the URL's scheme or the `dialect` key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Dialect {
@@ -115,6 +119,9 @@ pub(crate) struct SqlOptions {
     pub in_memory: bool,
     /// The bound on one connect attempt (`connect_timeout`, 5 s by default); `None` waits indefinitely.
     pub connect_timeout: Option<Duration>,
+    /// The bound on one statement, a session's acquire included
+    /// (`query_timeout`: 30 s by default on a server, none on SQLite); `None` waits indefinitely.
+    pub query_timeout: Option<Duration>,
     /// The TLS asked for.
     pub tls: Tls,
 }
@@ -128,6 +135,7 @@ impl fmt::Debug for SqlOptions {
             .field("retry_wait", &self.retry_wait)
             .field("in_memory", &self.in_memory)
             .field("connect_timeout", &self.connect_timeout)
+            .field("query_timeout", &self.query_timeout)
             .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
@@ -330,6 +338,13 @@ pub(crate) fn parse_noting(config: &Config, notes: &mut Vec<Diagnostic>) -> Resu
             None => Some(DEFAULT_CONNECT_TIMEOUT),
         },
     };
+    let query_timeout = match duration(config, "query_timeout")? {
+        // Zero waits indefinitely, as `connect_timeout`'s.
+        Some(timeout) => Some(timeout).filter(|t| !t.is_zero()),
+        // A local file does not fall silent; a long report on it is not cut.
+        None if target.dialect == Dialect::Sqlite => None,
+        None => Some(DEFAULT_QUERY_TIMEOUT),
+    };
     let display_url = display_url(&target.url);
     Ok(SqlOptions {
         url: target.url,
@@ -339,6 +354,7 @@ pub(crate) fn parse_noting(config: &Config, notes: &mut Vec<Diagnostic>) -> Resu
         retry_wait,
         in_memory: target.in_memory,
         connect_timeout,
+        query_timeout,
         tls: driver.tls,
     })
 }

@@ -189,6 +189,8 @@ pub struct Query<'c, C = Fresh> {
     pub(crate) statement: Statement,
     /// How long cached rows live; `None`: for ever. Read only when `C` is `Cached`.
     pub(crate) ttl: Option<Duration>,
+    /// This query's bound instead of the section's `query_timeout`.
+    pub(crate) timeout: Option<Duration>,
     cache: PhantomData<C>,
 }
 
@@ -198,6 +200,7 @@ impl<'c> Query<'c> {
             conn,
             statement: Statement::new(sql),
             ttl: None,
+            timeout: None,
             cache: PhantomData,
         }
     }
@@ -282,6 +285,31 @@ impl<'c, C> Query<'c, C> {
         self
     }
 
+    /// Bounds this query, its wait for a session included, instead of the
+    /// section's `query_timeout`. Past it the query fails with "the server
+    /// at host:port stopped answering", is not retried, and the pool's
+    /// sessions are dropped (on a server) so none that fell silent is reused.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use connections_core::{Config, Connection};
+    /// # use connections_sql::SqlConnection;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// // `.ci/run` sets this to the local server; without it there is nothing to wait for.
+    /// let Ok(url) = std::env::var("CONNECTIONS_TEST_POSTGRES_URL") else { return Ok(()) };
+    /// let db = SqlConnection::from_config("t", Config::from_toml("t", &format!("url = '{url}'"))?);
+    /// let err = db.query("SELECT pg_sleep(5)").timeout(Duration::from_millis(200)).execute().await.unwrap_err();
+    /// assert!(err.to_string().contains("no answer within the query's `.timeout()` (0.2 s)"), "{err}");
+    /// # Ok::<(), connections_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
     /// The statement, named parameters made positional for the connected
     /// database (connecting first if need be); borrowed when there are none.
     async fn resolved(&self) -> Result<Cow<'_, Statement>, Error> {
@@ -305,6 +333,7 @@ impl<'c, C> Query<'c, C> {
             conn: self.conn,
             statement: self.statement,
             ttl,
+            timeout: self.timeout,
             cache: PhantomData,
         }
     }
@@ -373,7 +402,7 @@ impl<'c> Query<'c, Fresh> {
     pub async fn fetch_all<T: FromAnyRow>(self) -> Result<Vec<T>, Error> {
         let statement = self.resolved().await?;
         self.conn
-            .with_retry("query", |pool| {
+            .with_retry("query", self.timeout, |pool| {
                 let statement = &statement;
                 async move {
                     let mut session = Session::acquire(self.conn, &pool).await?;
@@ -418,7 +447,7 @@ impl<'c> Query<'c, Fresh> {
         let statement = self.resolved().await?;
         self.conn.expect_database::<DB>().await?;
         self.conn
-            .with_retry("query", |pool| {
+            .with_retry("query", self.timeout, |pool| {
                 let statement = &statement;
                 async move {
                     let Some(native) = DB::pool(&pool) else {
@@ -459,7 +488,7 @@ impl<'c> Query<'c, Fresh> {
     pub async fn fetch_table(self) -> Result<Table, Error> {
         let statement = self.resolved().await?;
         self.conn
-            .with_retry("query", |pool| {
+            .with_retry("query", self.timeout, |pool| {
                 let statement = &statement;
                 async move {
                     let mut session = Session::acquire(self.conn, &pool).await?;
@@ -486,14 +515,24 @@ impl<'c> Query<'c, Fresh> {
         let conn = self.conn;
         let statement = self.resolved().await?;
         let (pool, mut session) = conn
-            .with_retry("execute", |pool| async move {
+            .with_retry("execute", self.timeout, |pool| async move {
                 let session = Session::acquire(conn, &pool).await?;
                 Ok((pool, session))
             })
             .await?;
-        let result = on_each!(Session, &mut session, s => async {
-            statement.query()?.execute(&mut **s).await.map(|done| done.rows_affected())
-        }.await);
+        let result = conn
+            .bounded(
+                &pool,
+                "execute",
+                1,
+                self.timeout,
+                Box::pin(async {
+                    on_each!(Session, &mut session, s => async {
+                        statement.query()?.execute(&mut **s).await.map(|done| done.rows_affected())
+                    }.await)
+                }),
+            )
+            .await?;
         result.map_err(|error| {
             if is_transient(&error) {
                 // Not retried (it may have run); the next call reconnects.
@@ -624,6 +663,7 @@ impl<'c> Query<'c, Fresh> {
             conn,
             statement,
             ttl: None,
+            timeout: None,
             cache: PhantomData,
         }
     }

@@ -82,6 +82,9 @@ with_pool_settings! {
         create_engine_kwargs: Option<EngineKwargs>,
         /// Seconds to wait for a connect; zero waits indefinitely.
         connect_timeout: Option<f64>,
+        /// Seconds a statement may take, a session's acquire included (30 on a
+        /// server, none on SQLite by default); zero waits indefinitely.
+        query_timeout: Option<f64>,
         /// Seconds to wait before retrying a statement after a transient error.
         retry_wait: Option<f64>,
     }
@@ -141,7 +144,7 @@ fn engine_extras(schema: &mut schemars::Schema) {
 
 /// Settings the doctor may show: the pool's sizes and timeouts, the retry
 /// wait. No credential is a number of connections or of seconds.
-const HARMLESS: [&str; 12] = [
+const HARMLESS: [&str; 13] = [
     "max_connections",
     "pool_size",
     "min_connections",
@@ -153,6 +156,7 @@ const HARMLESS: [&str; 12] = [
     "test_before_acquire",
     "pool_pre_ping",
     "connect_timeout",
+    "query_timeout",
     "retry_wait",
 ];
 

@@ -233,14 +233,61 @@ fn a_sql_connection_checks_with_select_1() {
     });
 }
 
+/// What the `metrics` facade recorded while `f` ran on this thread.
+pub(crate) fn recorded(f: impl FnOnce()) -> Recorded {
+    let recorder = metrics_util::debugging::DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, f);
+    Recorded(
+        snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(key, _, _, value)| {
+                let key = key.key();
+                let labels = key
+                    .labels()
+                    .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                    .collect();
+                (key.name().to_owned(), labels, value)
+            })
+            .collect(),
+    )
+}
+
+/// One metric as recorded: name, labels, value.
+type Metric = (String, Vec<(String, String)>, metrics_util::debugging::DebugValue);
+
+/// Metrics as recorded.
+pub(crate) struct Recorded(Vec<Metric>);
+
+impl Recorded {
+    /// The value of metric `name` for connection `connection` of type
+    /// `type_name`, with the label `extra`.
+    pub(crate) fn find(
+        &self,
+        name: &str,
+        (connection, type_name): (&str, &str),
+        extra: (&str, &str),
+    ) -> &metrics_util::debugging::DebugValue {
+        let has = |labels: &[(String, String)], (k, v): (&str, &str)| labels.iter().any(|(lk, lv)| lk == k && lv == v);
+        self.0
+            .iter()
+            .find(|(n, labels, _)| {
+                n == name
+                    && has(labels, ("connection", connection))
+                    && has(labels, ("type", type_name))
+                    && has(labels, extra)
+            })
+            .map_or_else(|| panic!("no {name} {extra:?} in {:?}", self.0), |(_, _, value)| value)
+    }
+}
+
 #[test]
 fn metrics_count_connects_resets_closes_and_checks() {
-    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-    type Metric = (String, Vec<(String, String)>, DebugValue);
+    use metrics_util::debugging::DebugValue;
 
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    metrics::with_local_recorder(&recorder, || {
+    let seen = recorded(|| {
         let reg = registry("[connections.hl_metrics]\ntype = 'hl-checked'\npassword = 'pw'\n");
         let conn = reg.connection::<Checked>("hl_metrics").unwrap();
         drop(conn.instance().unwrap());
@@ -248,29 +295,7 @@ fn metrics_count_connects_resets_closes_and_checks() {
         conn.instance().unwrap();
         futures_executor::block_on(reg.check());
     });
-    let seen: Vec<Metric> = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(key, _, _, value)| {
-            let key = key.key();
-            let labels = key
-                .labels()
-                .map(|l| (l.key().to_owned(), l.value().to_owned()))
-                .collect();
-            (key.name().to_owned(), labels, value)
-        })
-        .collect();
-    let find = |name: &str, extra: (&str, &str)| {
-        seen.iter()
-            .find(|(n, labels, _)| {
-                n == name
-                    && labels.contains(&("connection".to_owned(), "hl_metrics".to_owned()))
-                    && labels.contains(&("type".to_owned(), "hl-checked".to_owned()))
-                    && labels.contains(&(extra.0.to_owned(), extra.1.to_owned()))
-            })
-            .map_or_else(|| panic!("no {name} {extra:?} in {seen:?}"), |(_, _, value)| value)
-    };
+    let find = |name: &str, extra: (&str, &str)| seen.find(name, ("hl_metrics", "hl-checked"), extra);
     assert_eq!(
         find("connections_connects_total", ("outcome", "ok")),
         &DebugValue::Counter(2)

@@ -593,3 +593,42 @@ fn tls_is_verified_against_the_roots_asked_for_and_never_weakened() {
         assert_eq!(echoed["method"], "GET");
     });
 }
+
+#[test]
+fn metrics_carry_the_http_type_and_a_timeout_counts_as_a_broken_reset() {
+    use metrics_util::debugging::DebugValue;
+    let seen = super::health::recorded(|| {
+        // One thread: the recorder is this thread's.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (address, _seen) = start().await;
+            let relay = Relay::start(address).await;
+            let registry = registry_with(
+                "http_metrics",
+                &format!("base_url = 'http://127.0.0.1:{}/'\ntimeout = 0.2", relay.port),
+            );
+            let api = registry.connection::<HttpConnection>("http_metrics").unwrap();
+            api.get("echo").send().await.unwrap();
+            assert!(registry.check().await.iter().all(|c| c.ok));
+            relay.set_silent(true);
+            api.get("echo").send().await.unwrap_err();
+            relay.set_silent(false);
+        });
+    });
+    let find = |name: &str, extra: (&str, &str)| seen.find(name, ("http_metrics", "http"), extra);
+    assert_eq!(
+        find("connections_connects_total", ("outcome", "ok")),
+        &DebugValue::Counter(1)
+    );
+    assert_eq!(
+        find("connections_checks_total", ("outcome", "ok")),
+        &DebugValue::Counter(1)
+    );
+    assert_eq!(
+        find("connections_resets_total", ("reason", "broken")),
+        &DebugValue::Counter(1)
+    );
+}

@@ -347,6 +347,21 @@ fn a_silent_network_fails_within_response_timeout_and_heals_on_a_new_session() {
         let cache = registry.connection::<RedisConnection>("redis_silent").unwrap();
         let k = key("silent");
         cache.set(&k, "before", None).await.unwrap();
+
+        // A call's own bound, on the open session falling silent.
+        relay.set_silent(true);
+        let started = Instant::now();
+        let err = cache
+            .timeout(Duration::from_millis(150))
+            .get::<String>(&k)
+            .await
+            .unwrap_err();
+        println!("with .timeout(150 ms): failed after {:?}: {err}", started.elapsed());
+        assert!(started.elapsed() < Duration::from_millis(450));
+        assert!(err.to_string().contains("stopped answering"), "{err}");
+        assert!(err.to_string().contains("`.timeout()` (0.15 s)"), "{err}");
+        relay.set_silent(false);
+        cache.get::<String>(&k).await.unwrap();
         let sessions = relay.accepted();
 
         relay.set_silent(true);
@@ -470,4 +485,43 @@ fn a_rotated_password_is_taken_in_place_under_load_with_no_failed_request() {
         cache.del(&k).await.unwrap();
         let _: () = command(&mut admin, &["ACL", "DELUSER", &user]).await;
     });
+}
+
+#[test]
+fn metrics_carry_the_redis_type() {
+    use metrics_util::debugging::DebugValue;
+    let Some(url) = server_url("CONNECTIONS_TEST_REDIS_URL") else {
+        return;
+    };
+    let seen = super::health::recorded(|| {
+        // One thread: the recorder is this thread's.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let registry = registry_with("redis_metrics", &format!("url = '{url}'"));
+            let cache = registry.connection::<RedisConnection>("redis_metrics").unwrap();
+            cache.get::<String>(&key("metrics")).await.unwrap();
+            assert!(registry.check().await.iter().all(|c| c.ok));
+            cache.reset();
+        });
+    });
+    let find = |name: &str, extra: (&str, &str)| seen.find(name, ("redis_metrics", "redis"), extra);
+    assert_eq!(
+        find("connections_connects_total", ("outcome", "ok")),
+        &DebugValue::Counter(1)
+    );
+    assert_eq!(
+        find("connections_checks_total", ("outcome", "ok")),
+        &DebugValue::Counter(1)
+    );
+    assert_eq!(
+        find("connections_resets_total", ("reason", "manual")),
+        &DebugValue::Counter(1)
+    );
+    assert!(matches!(
+        find("connections_connect_duration_seconds", ("outcome", "ok")),
+        DebugValue::Histogram(h) if h.len() == 1
+    ));
 }

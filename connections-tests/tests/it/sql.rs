@@ -4,7 +4,7 @@
 //! servers). A set URL whose server is down fails; an unset one skips, saying so.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use connections::prelude::*;
 use connections::sql::{SqlConnection, SqlErrorExt as _, Value};
@@ -521,4 +521,109 @@ fn a_reload_to_another_database_never_serves_the_old_databases_cached_rows() {
             "not the cached rows of one.db"
         );
     });
+}
+
+/// `url` with its host and port replaced by `127.0.0.1:port`, and the
+/// server's `host:port` it named.
+fn through(url: &str, port: u16) -> (String, String) {
+    let mut parsed = url::Url::parse(url).unwrap();
+    let server = format!(
+        "{}:{}",
+        parsed.host_str().unwrap(),
+        parsed
+            .port_or_known_default()
+            .unwrap_or(if url.starts_with("mysql") { 3306 } else { 5432 })
+    );
+    parsed.set_host(Some("127.0.0.1")).unwrap();
+    parsed.set_port(Some(port)).unwrap();
+    (parsed.into(), server)
+}
+
+/// A server behind a relay that falls silent: a query fails within
+/// `query_timeout` (or its own `.timeout()`), saying the server stopped
+/// answering, the check within its bound, and the first query after the
+/// network heals succeeds on a new session.
+fn silent_network(var: &str, name: &str) {
+    let Some(url) = server_url(var) else {
+        return;
+    };
+    runtime().block_on(async {
+        let (_, server) = through(&url, 1);
+        let relay = super::relay::Relay::start(server).await;
+        let (relayed, _) = through(&url, relay.port);
+        let registry = registry_with(
+            name,
+            &format!("url = '{relayed}'\nquery_timeout = 0.5\nconnect_timeout = 0.5"),
+        );
+        let db = registry.connection::<SqlConnection>(name).unwrap();
+        db.query("SELECT 1").execute().await.unwrap();
+        let sessions = relay.accepted();
+
+        // A query's own bound, on an open session that falls silent.
+        relay.set_silent(true);
+        let started = Instant::now();
+        let err = db
+            .query("SELECT 1")
+            .timeout(Duration::from_millis(150))
+            .execute()
+            .await
+            .unwrap_err();
+        println!(
+            "{name}: with .timeout(150 ms): failed after {:?}: {err}",
+            started.elapsed()
+        );
+        assert!(started.elapsed() < Duration::from_millis(450));
+        assert!(err.to_string().contains("stopped answering"), "{err}");
+        assert!(err.to_string().contains("`.timeout()` (0.15 s)"), "{err}");
+
+        relay.set_silent(false);
+        let started = Instant::now();
+        db.query("SELECT 1").execute().await.unwrap();
+        println!("{name}: healed: the first query took {:?}", started.elapsed());
+        assert!(
+            relay.accepted() > sessions,
+            "on a new session: the silent ones are dropped"
+        );
+
+        // The section's bound.
+        relay.set_silent(true);
+        let started = Instant::now();
+        let err = db.query("SELECT 1").fetch_table().await.unwrap_err();
+        let took = started.elapsed();
+        println!("{name}: a silent network: failed after {took:?}: {err}");
+        assert!(took < Duration::from_millis(1500), "bounded by query_timeout: {took:?}");
+        let text = err.to_string();
+        assert!(text.contains("stopped answering"), "{text}");
+        assert!(!text.contains("could not connect"), "{text}");
+        assert!(
+            text.contains(&format!("127.0.0.1:{}", relay.port)),
+            "names the server: {text}"
+        );
+
+        // The check connects anew (the silent pool was dropped), within `connect_timeout`.
+        relay.set_silent(true);
+        let started = Instant::now();
+        let outcomes = registry.check().await;
+        println!(
+            "{name}: the check on a silent network, after {:?}: {outcomes:?}",
+            started.elapsed()
+        );
+        assert!(outcomes.iter().any(|o| !o.ok), "{outcomes:?}");
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "bounded by query_timeout"
+        );
+        relay.set_silent(false);
+        db.query("SELECT 1").execute().await.unwrap();
+    });
+}
+
+#[test]
+fn postgres_on_a_silent_network_fails_within_query_timeout_and_heals() {
+    silent_network("CONNECTIONS_TEST_POSTGRES_URL", "pg_silent");
+}
+
+#[test]
+fn mysql_on_a_silent_network_fails_within_query_timeout_and_heals() {
+    silent_network("CONNECTIONS_TEST_MYSQL_URL", "my_silent");
 }

@@ -240,7 +240,7 @@ fn describe_gives_the_resolved_settings_without_the_password() {
     assert_eq!(
         line,
         "dialect=postgresql host=db.internal port=5432 database=shop username=app tls=verify-full tls_required=true \
-         connect_timeout=2s max_connections=4 min_connections=0 acquire_timeout=30s idle_timeout=600s \
+         connect_timeout=2s query_timeout=30s max_connections=4 min_connections=0 acquire_timeout=30s idle_timeout=600s \
          max_lifetime=600s test_before_acquire=true retry_wait=1s \
          url=postgres://app:***@db.internal/shop?sslmode=verify-full"
     );
