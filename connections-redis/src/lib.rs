@@ -33,6 +33,7 @@ mod cache;
 mod credentials;
 mod options;
 mod settings;
+mod tls;
 
 /// How long [`Registry::check`](connections_core::Registry::check) waits for a
 /// `RedisConnection`'s `PING`, its connect included.
@@ -55,15 +56,20 @@ enum Resend {
 /// Redis: one multiplexed connection per `[connections.<name>]` section,
 /// reconnected by the driver when it drops.
 ///
-/// Configure it with a `url` (`redis://[username:password@]host[:port][/db]`
-/// or `unix:///path/to/redis.sock`) or the keys `host` (default
-/// `127.0.0.1`), `port` (6379), `db` (0), `username` and `password`;
+/// Configure it with a `url` (`redis://[username:password@]host[:port][/db]`,
+/// `rediss://` for TLS, or `unix:///path/to/redis.sock`) or the keys `host`
+/// (default `127.0.0.1`), `port` (6379), `db` (0), `username` and `password`;
+/// a `tls` table (`ca_file`, the roots to trust instead of Mozilla's;
+/// `client_cert` and `client_key`, PEM files) turns TLS on for the keys and
+/// needs `rediss://` with a `url`;
 /// `connect_timeout` (seconds, default 5) bounds one connect attempt and
 /// `response_timeout` (seconds, default 5) one command, so a server that
 /// stops answering fails a call instead of holding it; that call resets the
 /// connection, so the silent session is dropped and the next call connects
-/// anew. `rediss://` (TLS) is
-/// refused rather than sent in plaintext: this version has no TLS.
+/// anew. A TLS setting it cannot honour (a `tls` table on `redis://`,
+/// `#insecure`, `min_version`, a file it cannot read) is an error, never a
+/// plaintext or unverified connection. The driver's TLS uses the process's
+/// rustls provider, and installs ring as it if the application has none.
 ///
 /// It is async and runs on tokio, as the driver does. Errors name the
 /// connection, the server and the ACL user, never the password. When the
@@ -154,7 +160,11 @@ impl RedisConnection {
         // The section may point elsewhere now (a reload): no read of before is served.
         self.reads().forget_all();
         tracing::debug!(settings = %Description::new(&options), "connecting");
-        let client = redis::Client::open(options.info.clone()).map_err(|error| self.connect_error(&options, error))?;
+        let client = if options.is_tls() {
+            tls::client(config, &options)?
+        } else {
+            redis::Client::open(options.info.clone()).map_err(|error| self.connect_error(&options, error))?
+        };
         // No retries of the first connect: its error is the real cause, at
         // once, and the next call tries again. Later drops reconnect in the
         // background, as the manager does.
@@ -841,6 +851,8 @@ pub struct Description {
     db: i64,
     user: String,
     password: bool,
+    /// `None` in plaintext; else what the TLS trusts and shows.
+    tls: Option<String>,
     connect_timeout: Duration,
     response_timeout: Duration,
 }
@@ -853,22 +865,35 @@ impl Description {
             db: redis.db(),
             user: options.user().to_owned(),
             password: redis.password().is_some(),
+            tls: options.is_tls().then(|| {
+                let roots = match &options.tls.ca_file {
+                    Some(ca) => format!("roots from `{}`", ca.display()),
+                    None => "Mozilla's roots".to_owned(),
+                };
+                match options.tls.client {
+                    Some(_) => format!("{roots}, a client certificate"),
+                    None => roots,
+                }
+            }),
             connect_timeout: options.connect_timeout,
             response_timeout: options.response_timeout,
         }
     }
 }
 
-/// `redis at host:port, db N, user `u`, password set; connect_timeout 5 s, response_timeout 5 s`.
+/// `redis at host:port, db N, user `u`, password set[, TLS (...)]; connect_timeout 5 s, response_timeout 5 s`.
 impl fmt::Display for Description {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "redis at {}, db {}, user `{}`, {}; connect_timeout {} s, response_timeout {} s",
+            "redis at {}, db {}, user `{}`, {}{}; connect_timeout {} s, response_timeout {} s",
             self.endpoint,
             self.db,
             self.user,
             if self.password { "password set" } else { "no password" },
+            self.tls
+                .as_ref()
+                .map_or_else(String::new, |tls| format!(", TLS ({tls})")),
             self.connect_timeout.as_secs_f64(),
             self.response_timeout.as_secs_f64()
         )

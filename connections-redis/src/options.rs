@@ -1,7 +1,9 @@
 //! Reading a `type = "redis"` section: the URL or the discrete keys, and the
 //! timeouts, into what the driver connects with.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use connections_core::author::seconds_to_duration;
@@ -19,6 +21,17 @@ pub(crate) struct RedisOptions {
     pub(crate) info: ConnectionInfo,
     pub(crate) connect_timeout: Duration,
     pub(crate) response_timeout: Duration,
+    /// The `tls` table's files, if it has any.
+    pub(crate) tls: TlsFiles,
+}
+
+/// The files of a `tls` table.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct TlsFiles {
+    /// The certificates to trust instead of Mozilla's roots.
+    pub(crate) ca_file: Option<PathBuf>,
+    /// A client certificate and its key, both or neither.
+    pub(crate) client: Option<(PathBuf, PathBuf)>,
 }
 
 impl RedisOptions {
@@ -30,6 +43,11 @@ impl RedisOptions {
     /// The ACL user it logs in as, `default` when none is named.
     pub(crate) fn user(&self) -> &str {
         self.info.redis_settings().username().unwrap_or("default")
+    }
+
+    /// Whether it speaks TLS (`rediss://`, or a `tls` table).
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self.info.addr(), ConnectionAddr::TcpTls { .. })
     }
 }
 
@@ -52,6 +70,7 @@ impl fmt::Display for Endpoint<'_> {
 pub(crate) fn credentials_only(before: &RedisOptions, after: &RedisOptions) -> bool {
     let (b, a) = (before.info.redis_settings(), after.info.redis_settings());
     before.info.addr() == after.info.addr()
+        && before.tls == after.tls
         && b.db() == a.db()
         && b.protocol() == a.protocol()
         && before.connect_timeout == after.connect_timeout
@@ -61,33 +80,97 @@ pub(crate) fn credentials_only(before: &RedisOptions, after: &RedisOptions) -> b
 /// Reads `config`: the `url` if there is one, else `host`, `port`, `db`,
 /// `username` and `password`; then the timeouts.
 pub(crate) fn parse(config: &Config) -> Result<RedisOptions, Error> {
+    let tls = tls(config)?;
     let info = match config.get_opt::<String>("url")? {
         Some(url) => from_url(config, &url)?,
-        None => from_keys(config)?,
+        None => from_keys(config, config.contains("tls"))?,
     };
-    Ok(RedisOptions {
+    let options = RedisOptions {
         info,
         connect_timeout: seconds(config, "connect_timeout")?.unwrap_or(CONNECT_TIMEOUT),
         response_timeout: seconds(config, "response_timeout")?.unwrap_or(RESPONSE_TIMEOUT),
-    })
+        tls,
+    };
+    if config.contains("tls") && !options.is_tls() {
+        return Err(config.invalid(
+            "tls",
+            "sets TLS options, but `url` is `redis://` or `unix://`, which would send every command in plaintext; write `rediss://` for TLS, or remove the `tls` table",
+        ));
+    }
+    Ok(options)
+}
+
+/// The `tls` table: `ca_file`, `client_cert` and `client_key`.
+fn tls(config: &Config) -> Result<TlsFiles, Error> {
+    let Some(mut table) = config.get_opt::<BTreeMap<String, toml_value::Value>>("tls")? else {
+        return Ok(TlsFiles::default());
+    };
+    let mut path = |key: &str| -> Result<Option<PathBuf>, Error> {
+        match table.remove(key) {
+            None => Ok(None),
+            Some(toml_value::Value::String(path)) => Ok(Some(PathBuf::from(path))),
+            Some(toml_value::Value::Other(_)) => {
+                Err(config.invalid(format!("tls.{key}"), "should be a string: a PEM file's path"))
+            }
+        }
+    };
+    let ca_file = path("ca_file")?;
+    let client = match (path("client_cert")?, path("client_key")?) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(config.invalid(
+                "tls.client_cert",
+                "is set without `client_key`; a client certificate needs its private key: add `client_key`",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(config.invalid(
+                "tls.client_key",
+                "is set without `client_cert`; add the certificate it belongs to as `client_cert`",
+            ));
+        }
+    };
+    if let Some(key) = table.keys().next() {
+        let problem = if key == "min_version" {
+            "cannot be honoured: the driver's TLS negotiates 1.2 or 1.3 and takes no limit; remove it"
+        } else {
+            "is not a TLS setting of this connection; write `ca_file`, `client_cert` or `client_key`"
+        };
+        return Err(config.invalid(format!("tls.{key}"), problem));
+    }
+    Ok(TlsFiles { ca_file, client })
+}
+
+/// The values a `tls` table holds, read without knowing their kinds first.
+mod toml_value {
+    use serde::Deserialize;
+
+    /// A TOML value, as far as the `tls` table needs.
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    pub(super) enum Value {
+        String(String),
+        Other(serde::de::IgnoredAny),
+    }
 }
 
 fn from_url(config: &Config, url: &str) -> Result<ConnectionInfo, Error> {
     let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
     match scheme {
-        "redis" | "unix" | "redis+unix" => {}
-        "rediss" => {
-            return Err(config.invalid(
-                "url",
-                "asks for TLS (`rediss://`), which this version of connections-redis cannot speak; it is refused rather than sent in plaintext: connect over a trusted network with `redis://`, or through a TLS tunnel",
-            ));
-        }
+        "redis" | "rediss" | "unix" | "redis+unix" => {}
         _ => {
             return Err(config.invalid(
                 "url",
-                "is not a Redis URL; write `redis://[username:password@]host[:port][/db]` or `unix:///path/to/redis.sock`",
+                "is not a Redis URL; write `redis://[username:password@]host[:port][/db]`, `rediss://` for TLS, or `unix:///path/to/redis.sock`",
             ));
         }
+    }
+    if scheme == "rediss" && url.contains('#') {
+        return Err(config.invalid(
+            "url",
+            "has a fragment (`#insecure` turns certificate checks off), which this connection never does; trust a private CA with `ca_file` in the `tls` table instead",
+        ));
     }
     // The driver's message would quote the URL, password included: only the shape is said.
     url.into_connection_info().map_err(|_| {
@@ -98,7 +181,7 @@ fn from_url(config: &Config, url: &str) -> Result<ConnectionInfo, Error> {
     })
 }
 
-fn from_keys(config: &Config) -> Result<ConnectionInfo, Error> {
+fn from_keys(config: &Config, tls: bool) -> Result<ConnectionInfo, Error> {
     let host = config
         .get_opt::<String>("host")?
         .unwrap_or_else(|| "127.0.0.1".to_owned());
@@ -114,7 +197,17 @@ fn from_keys(config: &Config) -> Result<ConnectionInfo, Error> {
     if let Some(password) = config.get_opt::<Secret<String>>("password")? {
         redis = redis.set_password(password.expose());
     }
-    let info = ConnectionAddr::Tcp(host, port)
+    let addr = if tls {
+        ConnectionAddr::TcpTls {
+            host,
+            port,
+            insecure: false,
+            tls_params: None,
+        }
+    } else {
+        ConnectionAddr::Tcp(host, port)
+    };
+    let info = addr
         .into_connection_info()
         .map_err(|error| config.invalid("host", error.to_string()))?;
     Ok(info.set_redis_settings(redis))

@@ -30,4 +30,19 @@ pub(crate) struct RedisSettings {
     connect_timeout: Option<f64>,
     /// Seconds a command may wait for its answer (default 5).
     response_timeout: Option<f64>,
+    /// TLS files; the table turns TLS on for `host` and `port` (a `url` must be `rediss://`).
+    tls: Option<TlsSettings>,
+}
+
+/// `[connections.<name>.tls]`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "read for its checks and schema")]
+pub(crate) struct TlsSettings {
+    /// A PEM file of the certificates to trust instead of Mozilla's roots (a private CA).
+    ca_file: Option<String>,
+    /// A PEM file of the client certificate, for servers that ask for one; with `client_key`.
+    client_cert: Option<String>,
+    /// A PEM file of the client certificate's private key.
+    client_key: Option<String>,
 }

@@ -11,6 +11,8 @@ use connections::redis::RedisConnection;
 use connections::{Connection as _, Registry};
 use redis::aio::ConnectionManager;
 
+use tokio_rustls::rustls::version::{TLS12, TLS13};
+
 use super::relay::Relay;
 use super::sql::{runtime, server_url};
 
@@ -295,32 +297,50 @@ fn client_kill_of_every_client_under_load_fails_no_request() {
 }
 
 #[test]
-fn tls_and_foreign_urls_are_refused_before_any_connect() {
+fn tls_settings_it_cannot_honour_and_foreign_urls_are_refused_before_any_connect() {
     // No server needed: these fail while reading the section.
     runtime().block_on(async {
-        let registry = registry_with("redis_tls", "url = 'rediss://app:pw-7731@cache.example:6380'");
-        let err = registry
-            .connection::<RedisConnection>("redis_tls")
-            .unwrap()
-            .get::<String>("k")
-            .await
-            .unwrap_err();
-        println!("TLS asked for: {err}");
-        let text = err.to_string();
-        assert!(
-            text.contains("rediss://") && text.contains("refused rather than sent in plaintext"),
-            "{text}"
-        );
-        assert!(!text.contains("pw-7731"), "{text}");
-
-        let registry = registry_with("redis_http", "url = 'http://cache.example'");
-        let err = registry
-            .connection::<RedisConnection>("redis_http")
-            .unwrap()
-            .get::<String>("k")
-            .await
-            .unwrap_err();
-        assert!(err.to_string().contains("is not a Redis URL"), "{err}");
+        let cases = [
+            (
+                "url = 'redis://app:pw-7731@cache.example:6380'\n[connections.bad.tls]\nca_file = 'ca.pem'",
+                "`tls`",
+                "plaintext",
+            ),
+            (
+                "url = 'rediss://app:pw-7731@cache.example:6380/#insecure'",
+                "`url`",
+                "certificate checks off",
+            ),
+            (
+                "host = 'cache.example'\n[connections.bad.tls]\nmin_version = '1.3'",
+                "`tls.min_version`",
+                "does not read",
+            ),
+            (
+                "host = 'cache.example'\n[connections.bad.tls]\nclient_key = 'k.pem'",
+                "`tls.client_key`",
+                "without `client_cert`",
+            ),
+            (
+                "url = 'rediss://cache.example'\n[connections.bad.tls]\nca_file = '/nonexistent/ca.pem'",
+                "`tls.ca_file`",
+                "cannot be read",
+            ),
+            ("url = 'http://cache.example'", "`url`", "is not a Redis URL"),
+        ];
+        for (section, key, says) in cases {
+            let registry = registry_with("bad", section);
+            let err = registry
+                .connection::<RedisConnection>("bad")
+                .unwrap()
+                .get::<String>("k")
+                .await
+                .unwrap_err();
+            let text = err.to_string();
+            println!("{text}");
+            assert!(text.contains(key) && text.contains(says), "{key}, {says}: {text}");
+            assert!(!text.contains("pw-7731"), "{text}");
+        }
 
         let registry = registry_with("redis_zero", "response_timeout = 0");
         let diagnostics = registry.diagnostics();
@@ -328,6 +348,67 @@ fn tls_and_foreign_urls_are_refused_before_any_connect() {
             diagnostics.iter().any(|d| d.to_string().contains("response_timeout")),
             "{diagnostics:?}"
         );
+    });
+}
+
+#[test]
+fn tls_is_verified_against_the_roots_asked_for_with_a_client_certificate() {
+    let Some(url) = server_url("CONNECTIONS_TEST_REDIS_URL") else {
+        return;
+    };
+    runtime().block_on(async {
+        let (host, port) = host_port(&url);
+        let pki = super::tls::Pki::new();
+        let tls = pki.front(format!("{host}:{port}"), &[&TLS12, &TLS13], false).await;
+        let mtls = pki.front(format!("{host}:{port}"), &[&TLS13], true).await;
+        let ca = format!("ca_file = '{}'", pki.ca_file.display());
+        let client = format!(
+            "client_cert = '{}'\nclient_key = '{}'",
+            pki.client_cert.display(),
+            pki.client_key.display()
+        );
+        let ping = |name: &'static str, section: String| async move {
+            let registry = registry_with(name, &format!("connect_timeout = 2\n{section}"));
+            let cache = registry.connection::<RedisConnection>(name).unwrap();
+            let outcome = cache.get::<String>(&key("tls")).await;
+            (outcome, cache.describe().unwrap().to_string())
+        };
+
+        // Through `rediss://` with the private CA, and through the keys with a `tls` table.
+        let (outcome, described) = ping(
+            "redis_tls_url",
+            format!("url = 'rediss://localhost:{tls}'\n[connections.redis_tls_url.tls]\n{ca}"),
+        )
+        .await;
+        outcome.unwrap();
+        assert!(described.contains("TLS (roots from"), "{described}");
+        let (outcome, _) = ping(
+            "redis_tls_keys",
+            format!("host = 'localhost'\nport = {tls}\n[connections.redis_tls_keys.tls]\n{ca}"),
+        )
+        .await;
+        outcome.unwrap();
+
+        // Without `ca_file`, Mozilla's roots: the private CA is not among them.
+        let (outcome, _) = ping("redis_tls_untrusted", format!("url = 'rediss://localhost:{tls}'")).await;
+        let err = outcome.unwrap_err();
+        println!("untrusted: {err}");
+        assert!(err.to_string().contains("could not connect"), "{err}");
+
+        // A server that asks for a client certificate.
+        let (outcome, _) = ping(
+            "redis_mtls",
+            format!("url = 'rediss://localhost:{mtls}'\n[connections.redis_mtls.tls]\n{ca}\n{client}"),
+        )
+        .await;
+        outcome.unwrap();
+        let (outcome, _) = ping(
+            "redis_mtls_anonymous",
+            format!("url = 'rediss://localhost:{mtls}'\n[connections.redis_mtls_anonymous.tls]\n{ca}"),
+        )
+        .await;
+        println!("no client certificate: {outcome:?}");
+        assert!(outcome.is_err());
     });
 }
 
