@@ -224,8 +224,24 @@ impl HttpClient {
                     "the path `{path}` climbs with `.` or `..`, which could leave `base_url`; write the path below it"
                 ));
             }
-            base.join(relative)
-                .map_err(|error| format!("the path `{path}` cannot be joined to `base_url` ({error})"))?
+            // The base's own parts as they are, and the path (and query) set below its
+            // path: no host is parsed again, as a join would.
+            let (route, query) = match relative.split_once('?') {
+                Some((route, query)) => (route, Some(query)),
+                None => (relative, None),
+            };
+            if route.contains('#') || query.is_some_and(|q| q.contains('#')) {
+                return Err(format!(
+                    "the path `{path}` has a fragment (`#`), which a request never sends; leave it out"
+                ));
+            }
+            let mut url = base.clone();
+            let mut full = String::with_capacity(base.path().len() + route.len());
+            full.push_str(base.path());
+            full.push_str(route);
+            url.set_path(&full);
+            url.set_query(query);
+            url
         };
         let below = url.scheme() == base.scheme()
             && url.host() == base.host()
@@ -556,6 +572,33 @@ impl WithToken<'_> {
         self.request(Method::POST, path)
     }
 
+    /// [`HttpConnection::put`], with the user's token.
+    ///
+    /// # Examples
+    ///
+    /// See [`HttpConnection::with_token`].
+    pub fn put(&self, path: impl Into<String>) -> Request<'_> {
+        self.request(Method::PUT, path)
+    }
+
+    /// [`HttpConnection::patch`], with the user's token.
+    ///
+    /// # Examples
+    ///
+    /// See [`HttpConnection::with_token`].
+    pub fn patch(&self, path: impl Into<String>) -> Request<'_> {
+        self.request(Method::PATCH, path)
+    }
+
+    /// [`HttpConnection::delete`], with the user's token.
+    ///
+    /// # Examples
+    ///
+    /// See [`HttpConnection::with_token`].
+    pub fn delete(&self, path: impl Into<String>) -> Request<'_> {
+        self.request(Method::DELETE, path)
+    }
+
     /// [`HttpConnection::get_json`], with the user's token.
     ///
     /// # Errors
@@ -775,7 +818,19 @@ impl<'c> Request<'c> {
         if let Some(problem) = self.problem {
             return Err(conn.invalid_call(operation, problem));
         }
+        // Connected first: a reset or a reload builds the client anew, which forgets every cached read.
         let client = conn.instance().await?;
+        // A hit is found by the request as written, before its URL is resolved (a
+        // request that cannot be resolved is never kept, so a hit is one that was).
+        let cached = self.ttl.map(|ttl| {
+            let key = variant(&self.method, &self.path, &self.query, &self.headers, self.user);
+            (ttl, key)
+        });
+        if let Some((_, key)) = &cached
+            && let Some(response) = conn.reads().get(key, Instant::now())
+        {
+            return Ok(response);
+        }
         let mut url = client
             .resolve(&self.path)
             .map_err(|problem| conn.invalid_call(operation, problem))?;
@@ -789,10 +844,6 @@ impl<'c> Request<'c> {
             }
             url.set_query(Some(&query));
         }
-        // Before the credentials go in: the variant holds their identity, never their value.
-        let cached = self
-            .ttl
-            .map(|ttl| (ttl, variant(&self.method, &url, &self.headers, self.user)));
         let mut headers = self.headers;
         match (self.user, &client.auth_header) {
             (Some(user), _) => {
@@ -806,21 +857,22 @@ impl<'c> Request<'c> {
         if let (None, Auth::KeyQuery { parameter, key }) = (self.user, &client.options.auth) {
             url.query_pairs_mut().append_pair(parameter, key.expose());
         }
-        let path = path_of(&url);
-        let started = {
-            let mut reads = conn.reads();
-            if let Some((_, variant)) = &cached
-                && let Some(response) = reads.get(&path, variant, Instant::now())
-            {
-                return Ok(response);
+        let writes = changes_state(&self.method);
+        // Filed under the URL without its query, which a write to it drops.
+        let path = (cached.is_some() || writes).then(|| path_of(&url));
+        let started = match &path {
+            Some(path) => {
+                let mut reads = conn.reads();
+                if writes {
+                    reads.invalidate(path);
+                }
+                reads.writes()
             }
-            if changes_state(&self.method) {
-                reads.invalidate(&path);
-            }
-            reads.writes()
+            None => 0,
         };
         let exchange = Exchange {
             conn,
+            user: self.user,
             client: &client,
             method: self.method,
             url,
@@ -834,20 +886,21 @@ impl<'c> Request<'c> {
         } else {
             1
         });
-        let outcome = exchange.run(attempts).await;
-        if changes_state(&exchange.method) {
+        // Boxed: the exchange's future is large, and is moved as the caller's future is.
+        let outcome = Box::pin(exchange.run(attempts)).await;
+        if writes && let Some(path) = &path {
             // A read that began while the request was on its way holds the old state.
-            conn.reads().invalidate(&path);
+            conn.reads().invalidate(path);
         }
         let response = outcome?;
-        if let Some((ttl, variant)) = cached
+        if let (Some((ttl, key)), Some(path)) = (cached, path)
             && response.status().is_success()
         {
             let now = Instant::now();
             let expires = now
                 .checked_add(ttl)
                 .unwrap_or_else(|| now + Duration::from_hours(100 * 365 * 24));
-            conn.reads().insert(started, &path, &variant, expires, response.clone());
+            conn.reads().insert(started, &path, key, expires, response.clone());
         }
         Ok(response)
     }
@@ -856,6 +909,8 @@ impl<'c> Request<'c> {
 /// One request on its way: its attempts, and the errors they end in.
 struct Exchange<'a> {
     conn: &'a HttpConnection,
+    /// Whether a user's token replaced the section's credentials.
+    user: Option<&'a UserAuth>,
     client: &'a Arc<HttpClient>,
     method: Method,
     url: Url,
@@ -866,7 +921,7 @@ struct Exchange<'a> {
 }
 
 impl Exchange<'_> {
-    async fn run(&self, attempts: u32) -> Result<Response, Error> {
+    async fn run(self, attempts: u32) -> Result<Response, Error> {
         let options = &self.client.options;
         let mut attempt = 1;
         loop {
@@ -882,9 +937,9 @@ impl Exchange<'_> {
                 request = request.timeout(timeout);
             }
             let outcome = match request.send().await {
-                Ok(response) => {
+                Ok(mut response) => {
                     let status = response.status();
-                    let headers = response.headers().clone();
+                    let headers = std::mem::take(response.headers_mut());
                     response.bytes().await.map(|body| (status, headers, body))
                 }
                 Err(error) => Err(error),
@@ -892,47 +947,22 @@ impl Exchange<'_> {
             let wait = backoff(options.retry_backoff, options.retry_backoff_max, attempt);
             match outcome {
                 Ok((status, headers, body)) => {
-                    let busy = status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE;
-                    if busy && attempt < attempts {
-                        let asked = headers.get(RETRY_AFTER).and_then(retry_after);
-                        match asked {
-                            Some(asked) if asked > options.retry_backoff_max => {
-                                tracing::debug!(
-                                    connection = self.conn.name(),
-                                    %status,
-                                    retry_after_s = asked.as_secs_f64(),
-                                    "the server asks for a wait past `retry_backoff_max`; its answer comes back"
-                                );
-                            }
-                            _ => {
-                                let wait = asked.unwrap_or(wait);
-                                tracing::debug!(
-                                    connection = self.conn.name(),
-                                    operation = self.operation,
-                                    %status,
-                                    attempt,
-                                    wait_ms = wait.as_millis(),
-                                    "the server is busy; sending again"
-                                );
-                                tokio::time::sleep(wait).await;
-                                attempt += 1;
-                                continue;
-                            }
-                        }
+                    if attempt < attempts
+                        && let Some(wait) = self.busy(status, &headers, wait)
+                    {
+                        tracing::debug!(
+                            connection = self.conn.name(),
+                            operation = self.operation,
+                            %status,
+                            attempt,
+                            wait_ms = wait.as_millis(),
+                            "the server is busy; sending again"
+                        );
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                        continue;
                     }
-                    return Ok(Response {
-                        inner: Arc::new(Parts {
-                            name: self.conn.name().into(),
-                            operation: self.operation,
-                            shown: self.shown(),
-                            auth: self.client.options.auth.keys(),
-                            redactor: self.conn.base().redactor(),
-                            attempts: attempt,
-                            status,
-                            headers,
-                            body,
-                        }),
-                    });
+                    return Ok(self.answer(status, headers, body, attempt));
                 }
                 Err(error) if error.is_connect() && !error.is_timeout() && attempt < attempts => {
                     tracing::debug!(
@@ -953,6 +983,59 @@ impl Exchange<'_> {
                     return Err(self.error(&error, attempt));
                 }
             }
+        }
+    }
+
+    /// How long to wait before sending again, if the server answered that
+    /// it is busy (429, 503): its `Retry-After`, else `backoff`; `None` when
+    /// it is not busy, or asks for longer than `retry_backoff_max`.
+    fn busy(&self, status: StatusCode, headers: &HeaderMap, backoff: Duration) -> Option<Duration> {
+        if status != StatusCode::TOO_MANY_REQUESTS && status != StatusCode::SERVICE_UNAVAILABLE {
+            return None;
+        }
+        let max = self.client.options.retry_backoff_max;
+        match headers.get(RETRY_AFTER).and_then(retry_after) {
+            Some(asked) if asked > max => {
+                tracing::debug!(
+                    connection = self.conn.name(),
+                    %status,
+                    retry_after_s = asked.as_secs_f64(),
+                    "the server asks for a wait past `retry_backoff_max`; its answer comes back"
+                );
+                None
+            }
+            asked => Some(asked.unwrap_or(backoff)),
+        }
+    }
+
+    /// The response, after `attempts`.
+    fn answer(self, status: StatusCode, headers: HeaderMap, body: Bytes, attempts: u32) -> Response {
+        tracing::debug!(
+            connection = self.conn.name(),
+            operation = self.operation,
+            url = %self.shown(),
+            %status,
+            attempts,
+            "answered"
+        );
+        let options = &self.client.options;
+        Response {
+            inner: Arc::new(Parts {
+                name: self.conn.name().into(),
+                operation: self.operation,
+                masked: options.auth.query_parameter().map(Into::into),
+                auth: if self.user.is_some() {
+                    "the token given to `with_token`"
+                } else {
+                    options.auth.keys()
+                },
+                redactor: self.conn.base().redactor(),
+                url: self.url,
+                attempts,
+                status,
+                headers,
+                body,
+            }),
         }
     }
 
@@ -1100,17 +1183,28 @@ fn path_of(url: &Url) -> String {
     url.into()
 }
 
-/// What else tells one cached read from another at a URL: the method, the
-/// query, the request's own headers, and whose credentials.
-fn variant(method: &Method, url: &Url, headers: &HeaderMap, user: Option<&UserAuth>) -> String {
+/// What tells one cached read from another: the method, the path and query
+/// as written, the request's own headers, and whose credentials.
+fn variant(method: &Method, path: &str, query: &[String], headers: &HeaderMap, user: Option<&UserAuth>) -> Box<str> {
     use std::fmt::Write as _;
-    let mut key = format!("{method} ?{}", url.query().unwrap_or_default());
-    let mut names: Vec<&HeaderName> = headers.keys().collect();
-    names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-    for name in names {
-        for value in headers.get_all(name) {
-            let _ = write!(key, "\n{name}: ");
-            key.push_str(&String::from_utf8_lossy(value.as_bytes()));
+    let mut key = String::with_capacity(64 + path.len());
+    // The path is free text: its length first, so that no path reads as another path and a query.
+    let _ = write!(key, "{method} {}:{path}", path.len());
+    // URL-encoded pairs hold no line break, nor do header names and values.
+    for pairs in query {
+        key.push('\n');
+        key.push_str(pairs);
+    }
+    if !headers.is_empty() {
+        let mut names: Vec<&HeaderName> = headers.keys().collect();
+        names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        for name in names {
+            for value in headers.get_all(name) {
+                key.push('\n');
+                key.push_str(name.as_str());
+                key.push_str(": ");
+                key.push_str(&String::from_utf8_lossy(value.as_bytes()));
+            }
         }
     }
     match user {
@@ -1119,7 +1213,7 @@ fn variant(method: &Method, url: &Url, headers: &HeaderMap, user: Option<&UserAu
         }
         None => key.push_str("\nsection"),
     }
-    key
+    key.into_boxed_str()
 }
 
 /// A whole answer: status, headers and body, read before `send` returned.
@@ -1132,8 +1226,9 @@ pub struct Response {
 struct Parts {
     name: Box<str>,
     operation: &'static str,
-    /// The URL, an API key in its query masked.
-    shown: String,
+    url: Url,
+    /// The query parameter that holds the API key, masked where the URL is shown.
+    masked: Option<Box<str>>,
     /// The keys to check when the server refuses the credentials.
     auth: &'static str,
     redactor: Redactor,
@@ -1141,6 +1236,17 @@ struct Parts {
     status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
+}
+
+impl Parts {
+    /// The URL as messages show it.
+    fn shown(&self) -> String {
+        Shown {
+            url: &self.url,
+            masked: self.masked.as_deref(),
+        }
+        .to_string()
+    }
 }
 
 impl Response {
@@ -1211,7 +1317,7 @@ impl Response {
             return Ok(self);
         }
         let parts = &self.inner;
-        let mut message = format!("{} {} answered {}", parts.operation, parts.shown, parts.status);
+        let mut message = format!("{} {} answered {}", parts.operation, parts.shown(), parts.status);
         if matches!(parts.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
             message.push_str(" (the server refused the credentials: check ");
             message.push_str(parts.auth);
@@ -1253,7 +1359,7 @@ impl Response {
             let message = parts.redactor.redact(&format!(
                 "{} {}: the body is not the JSON `{}` reads ({error})",
                 parts.operation,
-                parts.shown,
+                parts.shown(),
                 std::any::type_name::<T>()
             ));
             Error::Operation {
@@ -1309,7 +1415,8 @@ impl Response {
             inner: Arc::new(Parts {
                 name: "test".into(),
                 operation: "GET",
-                shown: "http://h/".to_owned(),
+                url: Url::parse("http://h/").unwrap(),
+                masked: None,
                 auth: "`token`",
                 redactor: HttpConnection::from_config(
                     "test",
@@ -1334,7 +1441,7 @@ impl Response {
 impl fmt::Debug for Response {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Response")
-            .field("url", &self.inner.shown)
+            .field("url", &self.inner.shown())
             .field("status", &self.inner.status)
             .field("body_len", &self.inner.body.len())
             .finish_non_exhaustive()

@@ -5,20 +5,24 @@
 //! * `get/bare`, `get/ours`: a `GET` of a small JSON body, decoded into a
 //!   struct; ours is the registry lookup by name plus `get_json`, as a
 //!   request handler makes it; bare is reqwest's `get`, `send`, `bytes`
-//!   and `serde_json`;
+//!   and `serde_json` on a client with the section's default timeouts
+//!   (connect 5 s, request 30 s);
 //! * `cached_hit/ours`: the same read answered from the connection's read
 //!   cache (`.ttl()`, no request), decoded, and `harness`, the `block_on`
 //!   every iteration pays, to read the hit against;
 //! * then, printed: `get` paired call by call, bare and ours alternating,
-//!   with the median ratio of the pairs.
+//!   with the median ratio of the pairs; and `client`, the same pairs with
+//!   ours replaced by the connection's own reqwest client used directly
+//!   (`instance().await?.reqwest()`), which tells the client's settings
+//!   from what the connection's request path adds.
 #![allow(missing_docs)]
 
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use connections::Registry;
 use connections::http::HttpConnection;
+use connections::{Connection as _, Registry};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde::Deserialize;
 
@@ -69,7 +73,9 @@ fn bench(c: &mut Criterion) {
         .build();
     let ours = registry.connection::<HttpConnection>("bench").unwrap();
     rt.block_on(ours.get_json::<Item>("item")).unwrap();
-    // The bare client as reqwest builds it on the same TLS provider (not used over `http://`).
+    let client = rt.block_on(ours.instance()).unwrap();
+    // The bare client with the same timeouts (a service's client has them: each
+    // request then arms a timer) and TLS provider (not used over `http://`).
     let tls = tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(
         tokio_rustls::rustls::crypto::ring::default_provider(),
     ))
@@ -113,6 +119,22 @@ fn bench(c: &mut Criterion) {
     group.finish();
 
     // Bare and ours alternating, so drift in the machine's load touches both alike.
+    paired("http", "client", 4000, |ours_first| {
+        rt.block_on(async {
+            let bare_call = async {
+                let started = Instant::now();
+                black_box(bare_get().await);
+                started.elapsed()
+            };
+            let ours_call = async {
+                let started = Instant::now();
+                let body = client.reqwest().get(&url).send().await.unwrap().bytes().await.unwrap();
+                black_box(serde_json::from_slice::<Item>(&body).unwrap());
+                started.elapsed()
+            };
+            in_turn(ours_first, bare_call, ours_call).await
+        })
+    });
     paired("http", "get", 4000, |ours_first| {
         rt.block_on(async {
             let bare_call = async {
