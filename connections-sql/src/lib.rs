@@ -686,7 +686,8 @@ impl SqlConnection {
     /// Runs `work` (a statement, its session's acquire included) within
     /// `timeout`, else the section's `query_timeout`. Past it, the server
     /// is said to have stopped answering, and the pool is reset: its
-    /// sessions may all have fallen silent, and none is reused. Not retried:
+    /// sessions may all have fallen silent, and none is reused; unless every
+    /// session was busy, when the wait was for one of them. Not retried:
     /// the caller's bound holds.
     async fn bounded<T>(
         &self,
@@ -705,16 +706,26 @@ impl SqlConnection {
             },
         };
         let Ok(outcome) = tokio::time::timeout(limit, work).await else {
-            // A SQLite file does not fall silent, and an in-memory one would be lost with its pool.
-            if settings.dialect != Dialect::Sqlite {
-                self.base.reset_if_because(pool, ResetReason::Broken);
-            }
             let endpoint = options::parse_noting(&self.base().config(), &mut Vec::new())
                 .map_or_else(|_| "the server".to_owned(), |options| options.endpoint());
-            let message = format!(
-                "the server at {endpoint} stopped answering: no answer within {key} ({} s)",
-                limit.as_secs_f64()
-            );
+            let message = if pool.saturated() {
+                // Every session is busy: the wait was for one of them, and the
+                // queries holding them are bounded too. A healthy pool under
+                // load is not dropped.
+                format!(
+                    "no session of the pool to {endpoint} became free within {key} ({} s): every one is busy; raise `max_connections`, or the timeout",
+                    limit.as_secs_f64()
+                )
+            } else {
+                // A SQLite file does not fall silent, and an in-memory one would be lost with its pool.
+                if settings.dialect != Dialect::Sqlite {
+                    self.base.reset_if_because(pool, ResetReason::Broken);
+                }
+                format!(
+                    "the server at {endpoint} stopped answering: no answer within {key} ({} s)",
+                    limit.as_secs_f64()
+                )
+            };
             let cause = std::io::Error::new(std::io::ErrorKind::TimedOut, message.clone());
             return Err(Error::Operation {
                 name: self.name().to_owned(),

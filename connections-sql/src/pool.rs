@@ -52,6 +52,19 @@ pub enum Pool {
 }
 
 impl Pool {
+    /// Whether every session the pool may open is open and in use: a wait
+    /// for one is then a wait for a free session, not for the server.
+    pub(crate) fn saturated(&self) -> bool {
+        fn full<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> bool {
+            pool.num_idle() == 0 && pool.size() >= pool.options().get_max_connections()
+        }
+        match self {
+            Pool::Postgres(pool) => full(pool),
+            Pool::MySql(pool) => full(pool),
+            Pool::Sqlite(pool) => full(pool),
+        }
+    }
+
     /// The PostgreSQL pool, if this is one.
     ///
     /// # Examples

@@ -627,3 +627,41 @@ fn postgres_on_a_silent_network_fails_within_query_timeout_and_heals() {
 fn mysql_on_a_silent_network_fails_within_query_timeout_and_heals() {
     silent_network("CONNECTIONS_TEST_MYSQL_URL", "my_silent");
 }
+
+/// A query that waits past its bound for a session, while every session
+/// is busy, says so and drops nothing: a healthy pool under load is kept.
+fn busy_pool(var: &str, name: &str) {
+    let Some(url) = server_url(var) else {
+        return;
+    };
+    runtime().block_on(async {
+        let registry = registry_with(name, &format!("url = '{url}'\nmax_connections = 1"));
+        let db = registry.connection::<SqlConnection>(name).unwrap();
+        db.query("SELECT 1").execute().await.unwrap();
+        let generation = db.base().health().generation;
+        let tx = db.begin().await.unwrap();
+        let err = db
+            .query("SELECT 1")
+            .timeout(Duration::from_millis(200))
+            .execute()
+            .await
+            .unwrap_err();
+        println!("{name}: every session busy: {err}");
+        let text = err.to_string();
+        assert!(text.contains("no session of the pool"), "{text}");
+        assert!(!text.contains("stopped answering"), "{text}");
+        tx.commit().await.unwrap();
+        db.query("SELECT 1").execute().await.unwrap();
+        assert_eq!(db.base().health().generation, generation, "the pool was kept");
+    });
+}
+
+#[test]
+fn postgres_waiting_for_a_busy_pool_says_so_and_keeps_it() {
+    busy_pool("CONNECTIONS_TEST_POSTGRES_URL", "pg_busy");
+}
+
+#[test]
+fn mysql_waiting_for_a_busy_pool_says_so_and_keeps_it() {
+    busy_pool("CONNECTIONS_TEST_MYSQL_URL", "my_busy");
+}
