@@ -146,6 +146,9 @@ fn block_on(future: Pin<&mut dyn Future<Output = ()>>) -> Result<(), BoxError> {
 /// # }).unwrap();
 /// ```
 pub struct HttpClient {
+    /// The connection's name and redactor, for the messages of its responses.
+    name: Box<str>,
+    redactor: Redactor,
     reqwest: reqwest::Client,
     options: HttpOptions,
     /// The section's credentials as the header they travel in, if they do.
@@ -165,7 +168,7 @@ impl HttpClient {
         &self.options.base_url
     }
 
-    fn build(config: &Config, options: HttpOptions) -> Result<Self, Error> {
+    fn build(config: &Config, options: HttpOptions, redactor: Redactor) -> Result<Self, Error> {
         let tls = tls::client_config(config, &options.tls)?;
         let mut builder = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
@@ -201,6 +204,8 @@ impl HttpClient {
             Auth::None | Auth::KeyQuery { .. } => None,
         };
         Ok(Self {
+            name: config.name().into(),
+            redactor,
             reqwest,
             options,
             auth_header,
@@ -262,8 +267,17 @@ impl HttpClient {
 
 /// `.`, `..` or an encoding of them (`%2e%2E`), which URL parsers climb with.
 fn is_dot_segment(segment: &str) -> bool {
-    let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
-    decoded == "." || decoded == ".."
+    // Only a segment of one or two dots, each written `.` or `%2e`, in any case.
+    let mut rest = segment.as_bytes();
+    let mut dots = 0;
+    while !rest.is_empty() {
+        rest = match rest {
+            [b'.', tail @ ..] | [b'%', b'2', b'e' | b'E', tail @ ..] => tail,
+            _ => return false,
+        };
+        dots += 1;
+    }
+    dots == 1 || dots == 2
 }
 
 /// `Bearer <token>`, marked sensitive.
@@ -312,7 +326,8 @@ impl HttpConnection {
         // The section may point elsewhere now, or hold other credentials: no read of before is served.
         self.reads().forget_all();
         tracing::debug!(settings = %Description::new(&options), "building the client");
-        HttpClient::build(config, options)
+        // The redactor of this configuration (and the one it replaced), for its responses' messages.
+        HttpClient::build(config, options, self.base().redactor())
     }
 
     /// The health check [`Registry::check`](connections_core::Registry::check)
@@ -1021,7 +1036,7 @@ impl Exchange<'_> {
         let options = &self.client.options;
         Response {
             inner: Arc::new(Parts {
-                name: self.conn.name().into(),
+                client: Arc::clone(self.client),
                 operation: self.operation,
                 masked: options.auth.query_parameter().map(Into::into),
                 auth: if self.user.is_some() {
@@ -1029,7 +1044,6 @@ impl Exchange<'_> {
                 } else {
                     options.auth.keys()
                 },
-                redactor: self.conn.base().redactor(),
                 url: self.url,
                 attempts,
                 status,
@@ -1224,14 +1238,14 @@ pub struct Response {
 }
 
 struct Parts {
-    name: Box<str>,
+    /// The client that sent it: the connection's name and redactor, for messages.
+    client: Arc<HttpClient>,
     operation: &'static str,
     url: Url,
     /// The query parameter that holds the API key, masked where the URL is shown.
     masked: Option<Box<str>>,
     /// The keys to check when the server refuses the credentials.
     auth: &'static str,
-    redactor: Redactor,
     attempts: u32,
     status: StatusCode,
     headers: HeaderMap,
@@ -1332,9 +1346,9 @@ impl Response {
                 message.push('…');
             }
         }
-        let message = parts.redactor.redact(&message);
+        let message = parts.client.redactor.redact(&message);
         Err(Error::Operation {
-            name: parts.name.to_string(),
+            name: parts.client.name.to_string(),
             operation: parts.operation,
             attempts: parts.attempts,
             source: Arc::new(Redacted::new(message.clone(), StatusError { status: parts.status })),
@@ -1356,14 +1370,14 @@ impl Response {
         let response = self.clone().error_for_status()?;
         serde_json::from_slice(&response.inner.body).map_err(|error| {
             let parts = &self.inner;
-            let message = parts.redactor.redact(&format!(
+            let message = parts.client.redactor.redact(&format!(
                 "{} {}: the body is not the JSON `{}` reads ({error})",
                 parts.operation,
                 parts.shown(),
                 std::any::type_name::<T>()
             ));
             Error::Operation {
-                name: parts.name.to_string(),
+                name: parts.client.name.to_string(),
                 operation: parts.operation,
                 attempts: parts.attempts,
                 source: Arc::new(Redacted::new(message.clone(), error)),
@@ -1411,19 +1425,17 @@ impl Response {
 
     #[cfg(test)]
     fn for_test(body: &'static str) -> Self {
+        let conn = HttpConnection::from_config("test", Config::from_toml("test", "base_url = 'http://h/'").unwrap());
+        let config = conn.base().config();
+        let options = options::parse(&config).unwrap();
+        let client = HttpClient::build(&config, options, conn.base().redactor()).unwrap();
         Response {
             inner: Arc::new(Parts {
-                name: "test".into(),
+                client: Arc::new(client),
                 operation: "GET",
                 url: Url::parse("http://h/").unwrap(),
                 masked: None,
                 auth: "`token`",
-                redactor: HttpConnection::from_config(
-                    "test",
-                    Config::from_toml("test", "base_url = 'http://h/'").unwrap(),
-                )
-                .base()
-                .redactor(),
                 attempts: 1,
                 status: StatusCode::OK,
                 headers: HeaderMap::new(),
@@ -1551,3 +1563,18 @@ pub async fn doc_server() -> String {
 }
 
 mod doc_server;
+
+#[cfg(test)]
+mod tests {
+    use super::is_dot_segment;
+
+    #[test]
+    fn dot_segments_are_found_in_every_spelling_and_only_them() {
+        for climbs in [".", "..", "%2e", "%2E", "%2e%2E", ".%2e", "%2E."] {
+            assert!(is_dot_segment(climbs), "{climbs}");
+        }
+        for stays in ["", "...", "a", "a..", "..a", "%2e%2e%2e", "%2f", "%2", "%2e%2"] {
+            assert!(!is_dot_segment(stays), "{stays}");
+        }
+    }
+}
