@@ -215,7 +215,10 @@ impl HttpClient {
     /// The URL of `path`: below `base_url`, or refused with what to write.
     fn resolve(&self, path: &str) -> Result<Url, String> {
         let base = &self.options.base_url;
-        let url = if path.contains("://") || path.starts_with("//") {
+        // Absolute: a scheme before the first `/`, `?` or `#`, then `//`; or `//host`.
+        let first = path.find(['/', '?', '#']).unwrap_or(path.len());
+        let absolute = path.starts_with("//") || (path[..first].ends_with(':') && path[first..].starts_with("//"));
+        let url = if absolute {
             // An absolute URL is taken only below the base (a `next` link of a page).
             Url::parse(path).map_err(|error| format!("`{path}` is not a URL ({error})"))?
         } else {

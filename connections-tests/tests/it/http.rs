@@ -405,8 +405,17 @@ fn paths_cannot_leave_base_url() {
             .send()
             .await
             .unwrap();
+        // A URL in a query value is not the request's URL.
+        api.get("items?next=http://elsewhere.example/").send().await.unwrap();
         let uris: Vec<String> = seen.requests().into_iter().map(|(uri, _)| uri).collect();
-        assert_eq!(uris, ["/v1/items", "/v1/items?page=2"]);
+        assert_eq!(
+            uris,
+            [
+                "/v1/items",
+                "/v1/items?page=2",
+                "/v1/items?next=http://elsewhere.example/"
+            ]
+        );
     });
 }
 
