@@ -17,6 +17,7 @@
 //! | `sql-tls` | TLS (rustls, webpki roots) for SQL servers; a TLS mode asked for without it is an error, never plaintext |
 //! | `redis` | `type = "redis"`: `redis::RedisConnection` on the `redis` crate's multiplexed connection with automatic reconnect, on tokio |
 //! | `http` | `type = "http"`: `http::HttpConnection`, an HTTP API on reqwest with rustls: base URL, credentials, retries, a read cache |
+//! | `files` | `type = "files"`: `files::FilesConnection`, files on `object_store` (local disk and memory so far) |
 //! | `metrics` | counters and histograms through the `metrics` facade |
 //! | `doctor` | `doctor`: the secrets report that the `connections` command prints, as a table or JSON |
 //!
@@ -76,3 +77,9 @@ pub use connections_redis as redis;
 /// `connections-http` crate, built by the `http` feature).
 #[cfg(feature = "http")]
 pub use connections_http as http;
+
+/// `type = "files"`: files and objects on the `object_store` crate, with a
+/// read cache its own writes invalidate (the `connections-files` crate,
+/// built by the `files` feature).
+#[cfg(feature = "files")]
+pub use connections_files as files;

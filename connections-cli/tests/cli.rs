@@ -259,7 +259,7 @@ fn an_applications_own_types_are_warnings_that_point_to_its_doctor() {
     assert!(out.status.success(), "nothing else is wrong: {text}");
     assert!(
         text.contains(
-            "warning  [connections.cache]: type `mongo` is not one this command knows (it knows `connections_http::HttpConnection`, `connections_redis::RedisConnection`, `connections_sql::SqlConnection`, `http`, `redis`, `sql`); \
+            "warning  [connections.cache]: type `mongo` is not one this command knows (it knows `connections_files::FilesConnection`, `connections_http::HttpConnection`, `connections_redis::RedisConnection`, `connections_sql::SqlConnection`, `files`, `http`, `redis`, `sql`); \
              if it is your application's own type, check this section with your application's doctor (`connections::doctor::run(Registry::global())` in its binary)"
         ),
         "{text}"

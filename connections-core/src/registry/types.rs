@@ -121,6 +121,12 @@ const FIRST_PARTY: &[FirstParty] = &[
         keys: &[],
     },
     FirstParty {
+        type_name: "files",
+        feature: "files",
+        written_as: &["filesconnection", "fsspec", "file"],
+        keys: &[],
+    },
+    FirstParty {
         type_name: "http",
         feature: "http",
         written_as: &["https", "rest", "api"],

@@ -18,6 +18,7 @@ mod environment;
 mod errors;
 mod factory;
 mod faults;
+mod files;
 mod heal;
 mod health;
 mod http;

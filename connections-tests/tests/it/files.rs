@@ -1,0 +1,161 @@
+//! `type = "files"` on the local disk (a temporary folder) and in memory:
+//! nothing to skip, on any machine.
+
+use std::time::Duration;
+
+use connections::files::FilesConnection;
+use connections::{Error, Registry};
+use serde::{Deserialize, Serialize};
+
+use super::sql::runtime;
+
+/// A registry with `[connections.<name>]` of type `files` and `section`'s keys.
+fn registry_with(name: &str, section: &str) -> Registry {
+    Registry::builder()
+        .secrets_toml(
+            "secrets.toml",
+            format!("[connections.{name}]\ntype = 'files'\n{section}"),
+        )
+        .build()
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct Pet {
+    name: String,
+    age: u32,
+}
+
+#[test]
+fn bytes_text_and_json_round_trip_on_disk_and_in_memory() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let on_disk = format!("root = 'file://{}'", dir.path().display());
+        for (name, section) in [("files_disk", on_disk.as_str()), ("files_memory", "url = 'memory://'")] {
+            let registry = registry_with(name, section);
+            let files = registry.connection::<FilesConnection>(name).unwrap();
+            files.write("raw/blob.bin", vec![0_u8, 1, 2, 255]).await.unwrap();
+            assert_eq!(&files.read("raw/blob.bin").bytes().await.unwrap()[..], [0, 1, 2, 255]);
+            files.write("notes/hello.txt", "hello, files").await.unwrap();
+            assert_eq!(files.read("notes/hello.txt").text().await.unwrap(), "hello, files");
+            let pets = vec![
+                Pet {
+                    name: "Rex".into(),
+                    age: 3,
+                },
+                Pet {
+                    name: "Tom".into(),
+                    age: 5,
+                },
+            ];
+            files
+                .write("pets.json", serde_json::to_vec(&pets).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(files.read("pets.json").json::<Vec<Pet>>().await.unwrap(), pets);
+            assert_eq!(
+                files.list("").await.unwrap(),
+                ["notes/hello.txt", "pets.json", "raw/blob.bin"],
+                "{name}"
+            );
+            assert_eq!(files.head("raw/blob.bin").await.unwrap().size, 4);
+            assert!(registry.check().await.iter().all(|c| c.ok), "{name}");
+        }
+        // On disk, the files are where the root says.
+        let written = std::fs::read_to_string(dir.path().join("notes/hello.txt")).unwrap();
+        assert_eq!(written, "hello, files");
+    });
+}
+
+#[test]
+fn a_write_or_delete_through_the_connection_drops_the_cached_read_of_its_path() {
+    runtime().block_on(async {
+        let registry = registry_with("files_cache", "url = 'memory://'");
+        let files = registry.connection::<FilesConnection>("files_cache").unwrap();
+        let minute = Duration::from_mins(1);
+        files.write("a.txt", "first").await.unwrap();
+        files.write("b.txt", "other").await.unwrap();
+        assert_eq!(files.read("a.txt").ttl(minute).text().await.unwrap(), "first");
+        assert_eq!(files.read("b.txt").ttl(minute).text().await.unwrap(), "other");
+
+        // Behind the connection's back, the cached read is served.
+        let store = connections::Connection::instance(&*files).await.unwrap();
+        let location = object_store::path::Path::from("b.txt");
+        object_store::ObjectStoreExt::put(&**store.object_store(), &location, "changed".into())
+            .await
+            .unwrap();
+        assert_eq!(files.read("b.txt").ttl(minute).text().await.unwrap(), "other", "a hit");
+        assert_eq!(
+            files.read("b.txt").text().await.unwrap(),
+            "changed",
+            "without ttl, afresh"
+        );
+
+        // Through the connection: read, write, read again sees the write.
+        files.write("a.txt", "second").await.unwrap();
+        assert_eq!(files.read("a.txt").ttl(minute).text().await.unwrap(), "second");
+        files.delete("a.txt").await.unwrap();
+        let err = files.read("a.txt").ttl(minute).text().await.unwrap_err();
+        assert!(err.to_string().contains("`a.txt` was not found under memory:"), "{err}");
+    });
+}
+
+#[test]
+fn paths_cannot_leave_the_root_and_a_missing_object_names_its_path() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(dir.path().join("secret.txt"), "outside").unwrap();
+        let registry = registry_with("files_fence", &format!("url = 'file://{}'", root.display()));
+        let files = registry.connection::<FilesConnection>("files_fence").unwrap();
+        for path in [
+            "../secret.txt",
+            "a/../../secret.txt",
+            "./x",
+            "/etc/passwd",
+            "file:///etc/passwd",
+            "s3://bucket/key",
+            "..%2Fsecret.txt",
+            "%2e%2e/secret.txt",
+            "a\\..\\secret.txt",
+            "a//b",
+            "",
+        ] {
+            let err = files.read(path).bytes().await.unwrap_err();
+            println!("{path:?}: {err}");
+            assert!(matches!(err, Error::InvalidCall { .. }), "{path}: {err}");
+            let err = files.write(path, "x").await.unwrap_err();
+            assert!(matches!(err, Error::InvalidCall { .. }), "{path}: {err}");
+        }
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("secret.txt")).unwrap(),
+            "outside"
+        );
+
+        let err = files.read("reports/2026.csv").bytes().await.unwrap_err();
+        println!("{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("`reports/2026.csv` was not found under file://"),
+            "{text}"
+        );
+    });
+}
+
+#[test]
+fn a_root_it_cannot_reach_is_an_error_before_any_read() {
+    runtime().block_on(async {
+        for (section, says) in [
+            ("url = 's3://bucket/prefix'", "cannot reach yet"),
+            ("url = 'ftp://host/x'", "scheme `ftp`"),
+            ("url = 'memory://'\nroot = 'memory://'", "keep one"),
+            ("", "url"),
+        ] {
+            let registry = registry_with("files_bad", section);
+            let files = registry.connection::<FilesConnection>("files_bad").unwrap();
+            let err = files.read("x").bytes().await.unwrap_err();
+            println!("{err}");
+            assert!(err.to_string().contains(says), "{section}: {err}");
+        }
+    });
+}
