@@ -351,6 +351,90 @@ impl FilesConnection {
         outcome.map_err(|error| self.store_error("delete", path, &store, error))
     }
 
+    /// Copies `from` to `to` inside the store, replacing what `to` held,
+    /// and drops the cached reads of `to` at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](FilesConnection::write); a missing `from` names it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{Config, Connection};
+    /// # use connections_files::FilesConnection;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let files = FilesConnection::from_config("f", Config::from_toml("f", "url = 'memory://'")?);
+    /// files.write("today.txt", "sunny").await?;
+    /// files.copy("today.txt", "archive/2026-12-02.txt").await?;
+    /// assert_eq!(files.read("archive/2026-12-02.txt").text().await?, "sunny");
+    /// # Ok::<(), connections_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn copy(&self, from: &str, to: &str) -> Result<(), Error> {
+        let store = self.instance().await?;
+        let source = self.locate("copy", &store, from)?;
+        let target = self.locate("copy", &store, to)?;
+        self.forget(to);
+        let outcome = store.objects.copy(&source, &target).await;
+        self.forget(to);
+        outcome.map_err(|error| {
+            let path = if matches!(error, object_store::Error::NotFound { .. }) {
+                from
+            } else {
+                to
+            };
+            self.store_error("copy", path, &store, error)
+        })
+    }
+
+    /// The body of `path` as a stream of chunks, read as they are consumed:
+    /// how to read an object larger than memory. Never cached.
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](FilesConnection::write) before the first chunk; a chunk
+    /// that fails is an error naming the path.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{Config, Connection};
+    /// # use connections_files::FilesConnection;
+    /// use futures_util::TryStreamExt as _;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let files = FilesConnection::from_config("f", Config::from_toml("f", "url = 'memory://'")?);
+    /// files.write("big.bin", vec![7_u8; 100_000]).await?;
+    /// let mut total = 0;
+    /// let mut chunks = files.open("big.bin").await?;
+    /// while let Some(chunk) = chunks.try_next().await? {
+    ///     total += chunk.len();
+    /// }
+    /// assert_eq!(total, 100_000);
+    /// # Ok::<(), connections_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn open(&self, path: &str) -> Result<Chunks, Error> {
+        let store = self.instance().await?;
+        let location = self.locate("open", &store, path)?;
+        let got = store
+            .objects
+            .get(&location)
+            .await
+            .map_err(|error| self.store_error("open", path, &store, error))?;
+        let (name, path, url) = (self.name().to_owned(), path.to_owned(), store.url.clone());
+        Ok(Box::pin(got.into_stream().map_err(move |error| {
+            let message = format!("`{path}` under {url}: {error}");
+            Error::Operation {
+                name: name.clone(),
+                operation: "open",
+                attempts: 1,
+                source: Arc::new(Redacted::new(message.clone(), error)),
+                message,
+            }
+        })))
+    }
+
     /// The size and last change of `path`.
     ///
     /// # Errors
@@ -413,6 +497,24 @@ impl FilesConnection {
         Ok(paths)
     }
 
+    /// A body that is not the `format` a `type_name` reads.
+    fn format_error(
+        &self,
+        path: &str,
+        format: &str,
+        type_name: &str,
+        error: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        let message = format!("`{path}` is not the {format} `{type_name}` reads ({error})");
+        Error::Operation {
+            name: self.name().to_owned(),
+            operation: "read",
+            attempts: 1,
+            source: Arc::new(Redacted::new(message.clone(), error)),
+            message,
+        }
+    }
+
     /// Drops the cached reads of `path`.
     fn forget(&self, path: &str) {
         let mut reads = self.reads();
@@ -448,6 +550,9 @@ impl FilesConnection {
         })
     }
 }
+
+/// The chunks of an object's body; see [`FilesConnection::open`].
+pub type Chunks = Pin<Box<dyn futures_util::Stream<Item = Result<Bytes, Error>> + Send>>;
 
 /// What a `files` section resolves to; see [`FilesConnection::describe`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -593,5 +698,120 @@ impl Read<'_> {
                 message,
             }
         })
+    }
+
+    /// The body as CSV, each row after the header line as a `T` (a struct
+    /// whose fields are the columns, or a `HashMap<String, String>`).
+    ///
+    /// # Errors
+    ///
+    /// As [`bytes`](Read::bytes), and a row `T` cannot read, naming its line.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{Config, Connection};
+    /// # use connections_files::FilesConnection;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// #[derive(serde::Deserialize)]
+    /// struct Pet { name: String, age: u32 }
+    /// let files = FilesConnection::from_config("f", Config::from_toml("f", "url = 'memory://'")?);
+    /// files.write("pets.csv", "name,age\nRex,3\nTom,5\n").await?;
+    /// let pets: Vec<Pet> = files.read("pets.csv").csv().await?;
+    /// assert_eq!((pets[1].name.as_str(), pets[1].age), ("Tom", 5));
+    /// # Ok::<(), connections_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn csv<T: DeserializeOwned>(self) -> Result<Vec<T>, Error> {
+        let (conn, path) = (self.conn, self.path);
+        let body = self.bytes().await?;
+        csv::Reader::from_reader(&body[..])
+            .deserialize()
+            .collect::<Result<Vec<T>, _>>()
+            .map_err(|error| conn.format_error(path, "CSV", std::any::type_name::<T>(), error))
+    }
+
+    /// The body as JSON lines (`.jsonl`, `.ndjson`): each non-blank line a `T`.
+    ///
+    /// # Errors
+    ///
+    /// As [`bytes`](Read::bytes), and a line `T` cannot read, naming its number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{Config, Connection};
+    /// # use connections_files::FilesConnection;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let files = FilesConnection::from_config("f", Config::from_toml("f", "url = 'memory://'")?);
+    /// files.write("events.jsonl", "{\"n\": 1}\n\n{\"n\": 2}\n").await?;
+    /// let events: Vec<serde_json::Value> = files.read("events.jsonl").json_lines().await?;
+    /// assert_eq!(events.len(), 2);
+    /// # Ok::<(), connections_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn json_lines<T: DeserializeOwned>(self) -> Result<Vec<T>, Error> {
+        let (conn, path) = (self.conn, self.path);
+        let body = self.bytes().await?;
+        body.split(|b| *b == b'\n')
+            .enumerate()
+            .filter(|(_, line)| !line.trim_ascii().is_empty())
+            .map(|(n, line)| {
+                serde_json::from_slice(line).map_err(|error| {
+                    conn.format_error(
+                        path,
+                        &format!("JSON on line {}", n + 1),
+                        std::any::type_name::<T>(),
+                        error,
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// The body's records as `T`, in the format its extension names, as
+    /// Streamlit infers it: `.csv` ([`csv`](Read::csv)), `.json` (an array,
+    /// [`json`](Read::json)), `.jsonl` and `.ndjson`
+    /// ([`json_lines`](Read::json_lines)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCall`] for another extension, saying which reads to
+    /// use; else as the format's own read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{Config, Connection};
+    /// # use connections_files::FilesConnection;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let files = FilesConnection::from_config("f", Config::from_toml("f", "url = 'memory://'")?);
+    /// files.write("a.csv", "n\n1\n2\n").await?;
+    /// files.write("b.json", "[{\"n\": 1}, {\"n\": 2}]").await?;
+    /// let a: Vec<serde_json::Value> = files.read("a.csv").records().await?;
+    /// let b: Vec<serde_json::Value> = files.read("b.json").records().await?;
+    /// assert_eq!((a.len(), b.len()), (2, 2));
+    /// # Ok::<(), connections_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn records<T: DeserializeOwned>(self) -> Result<Vec<T>, Error> {
+        let extension = self
+            .path
+            .rsplit_once('.')
+            .map(|(_, extension)| extension.to_ascii_lowercase())
+            .unwrap_or_default();
+        match extension.as_str() {
+            "csv" => self.csv().await,
+            "json" => self.json().await,
+            "jsonl" | "ndjson" => self.json_lines().await,
+            _ => Err(Error::InvalidCall {
+                name: self.conn.name().to_owned(),
+                operation: "read",
+                problem: format!(
+                    "`{}` has no extension that names a format of records (`.csv`, `.json`, `.jsonl`, `.ndjson`); call `csv()`, `json()` or `json_lines()` for the format it holds, or `text()` or `bytes()`",
+                    self.path
+                ),
+            }),
+        }
     }
 }

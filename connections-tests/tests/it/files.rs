@@ -159,3 +159,90 @@ fn a_root_it_cannot_reach_is_an_error_before_any_read() {
         }
     });
 }
+
+#[test]
+fn csv_json_lines_and_records_by_extension_round_trip() {
+    use std::collections::HashMap;
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = registry_with("files_formats", &format!("url = 'file://{}'", dir.path().display()));
+        let files = registry.connection::<FilesConnection>("files_formats").unwrap();
+        let pets = vec![
+            Pet {
+                name: "Rex".into(),
+                age: 3,
+            },
+            Pet {
+                name: "Tom".into(),
+                age: 5,
+            },
+        ];
+        files.write("pets.csv", "name,age\nRex,3\nTom,5\n").await.unwrap();
+        files
+            .write(
+                "pets.jsonl",
+                "{\"name\":\"Rex\",\"age\":3}\n\n{\"name\":\"Tom\",\"age\":5}\n",
+            )
+            .await
+            .unwrap();
+        files
+            .write("pets.json", serde_json::to_vec(&pets).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(files.read("pets.csv").csv::<Pet>().await.unwrap(), pets);
+        let rows: Vec<HashMap<String, String>> = files.read("pets.csv").csv().await.unwrap();
+        assert_eq!(rows[0]["name"], "Rex");
+        assert_eq!(files.read("pets.jsonl").json_lines::<Pet>().await.unwrap(), pets);
+        for path in ["pets.csv", "pets.json", "pets.jsonl"] {
+            assert_eq!(files.read(path).records::<Pet>().await.unwrap(), pets, "{path}");
+        }
+        files.write("notes.txt", "hi").await.unwrap();
+        let err = files.read("notes.txt").records::<Pet>().await.unwrap_err();
+        assert!(matches!(err, Error::InvalidCall { .. }), "{err}");
+        files.write("bad.csv", "name,age\nRex,old\n").await.unwrap();
+        let err = files.read("bad.csv").csv::<Pet>().await.unwrap_err();
+        println!("{err}");
+        assert!(err.to_string().contains("`bad.csv` is not the CSV"), "{err}");
+        files
+            .write("bad.jsonl", "{\"name\":\"Rex\",\"age\":3}\nnot json\n")
+            .await
+            .unwrap();
+        let err = files.read("bad.jsonl").json_lines::<Pet>().await.unwrap_err();
+        assert!(err.to_string().contains("JSON on line 2"), "{err}");
+    });
+}
+
+#[test]
+fn copy_drops_the_targets_cached_read_and_open_streams_in_chunks() {
+    use futures_util::TryStreamExt as _;
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = registry_with("files_copy", &format!("url = 'file://{}'", dir.path().display()));
+        let files = registry.connection::<FilesConnection>("files_copy").unwrap();
+        let minute = Duration::from_mins(1);
+        files.write("src.txt", "new").await.unwrap();
+        files.write("dst.txt", "old").await.unwrap();
+        assert_eq!(files.read("dst.txt").ttl(minute).text().await.unwrap(), "old");
+        files.copy("src.txt", "dst.txt").await.unwrap();
+        assert_eq!(files.read("dst.txt").ttl(minute).text().await.unwrap(), "new");
+        let err = files.copy("missing.txt", "x.txt").await.unwrap_err();
+        assert!(err.to_string().contains("`missing.txt` was not found"), "{err}");
+
+        // 8 MiB through `open`: in chunks, none of them the whole object.
+        let size = 8 * 1024 * 1024;
+        files.write("big.bin", vec![42_u8; size]).await.unwrap();
+        let mut chunks = files.open("big.bin").await.unwrap();
+        let (mut total, mut largest, mut count) = (0, 0, 0);
+        while let Some(chunk) = chunks.try_next().await.unwrap() {
+            assert!(chunk.iter().all(|b| *b == 42));
+            total += chunk.len();
+            largest = largest.max(chunk.len());
+            count += 1;
+        }
+        println!("open: {total} bytes in {count} chunks, the largest {largest}");
+        assert_eq!(total, size);
+        assert!(largest < size / 2, "streamed, not loaded whole: {largest}");
+        let err = files.open("nope.bin").await.err().unwrap();
+        assert!(err.to_string().contains("`nope.bin` was not found"), "{err}");
+    });
+}
