@@ -1,23 +1,81 @@
 //! Files and objects, on the `object_store` crate: Streamlit's
-//! `FilesConnection` for Rust.
+//! `FilesConnection` for Rust, on S3 (and S3-protocol servers), Google
+//! Cloud Storage, Azure Blob Storage, local disks and memory.
 //!
 //! [`FilesConnection`] is `type = "files"`: a root (`url` or `root`), and
 //! paths relative to it that cannot leave it. [`read`](FilesConnection::read)
-//! gives bytes, text or JSON, with an optional [`ttl`](Read::ttl) cache that
-//! the connection's own [`write`](FilesConnection::write) and
-//! [`delete`](FilesConnection::delete) of a path invalidate at once;
-//! [`head`](FilesConnection::head) and [`list`](FilesConnection::list)
-//! describe what is there.
+//! gives bytes, text, JSON, JSON lines, CSV, or records in the format the
+//! extension names, with an optional [`ttl`](Read::ttl) cache that the
+//! connection's own [`write`](FilesConnection::write),
+//! [`delete`](FilesConnection::delete) and [`copy`](FilesConnection::copy)
+//! of a path invalidate at once; [`open`](FilesConnection::open) streams an
+//! object larger than memory; [`head`](FilesConnection::head) and
+//! [`list`](FilesConnection::list) describe what is there.
 //!
-//! This version reaches local disks (`file:///path/to/dir`) and memory
-//! (`memory://`); a cloud store's URL is refused with what to use instead.
+//! # Sections
+//!
+//! ```toml
+//! [connections.reports]
+//! type = "files"
+//! url = "s3://my-bucket/reports"        # gs://bucket, az://container, file:///dir, memory://
+//! access_key_id = "AKIA..."             # or s3fs's `key`
+//! secret_access_key = "..."             # or s3fs's `secret`
+//! region = "eu-west-1"
+//! # endpoint_url = "https://minio.internal:9000"   # an S3-protocol server
+//! # timeout = 30, connect_timeout = 5, retries = 10, retry_timeout = 180
+//! ```
+//!
+//! The provider's keys are the ones `object_store`'s builders read, under
+//! any of their names (`aws_region` or `region`, `azure_storage_account_name`
+//! or `account_name`, `google_service_account` or `service_account_path`...);
+//! a key no builder reads is an error naming it. Credentials the section
+//! does not hold are found as `object_store` finds them: the environment
+//! (`AWS_ACCESS_KEY_ID`...), a profile, the instance's role.
+//!
+//! # A Streamlit section, unchanged
+//!
+//! Streamlit's `FilesConnection` passes a section's keys to fsspec (s3fs,
+//! gcsfs, adlfs). The same section works here; each path then starts with
+//! its bucket, as in Streamlit, and the protocol is the `protocol` key or
+//! the connection's name:
+//!
+//! ```toml
+//! [connections.s3]            # st.connection("s3", type=FilesConnection)
+//! key = "AKIA..."
+//! secret = "..."
+//! client_kwargs = { region_name = "eu-west-1" }
+//! ```
+//!
+//! | Streamlit (fsspec) | here | |
+//! |---|---|---|
+//! | `key`, `secret`, `token` | `access_key_id`, `secret_access_key`, `session_token` | either name |
+//! | `endpoint_url`, `client_kwargs.endpoint_url` | `endpoint_url` | either place |
+//! | `client_kwargs.region_name` | `region` | either place |
+//! | `client_kwargs.verify = "/ca.pem"` | `ca_file` | either name |
+//! | `client_kwargs.verify = false` | refused | certificates are always checked |
+//! | `anon = true` | `skip_signature = true` | either name |
+//! | GCS: the key file's fields in the section | `service_account_path`, or the same fields | either |
+//! | GCS: `token = "/key.json"` | `service_account_path` | either name |
+//! | Azure: `account_name`, `account_key`, `sas_token` | the same | |
+//! | Azure: `connection_string` | refused | write `account_name` and `account_key` |
+//! | `protocol = "s3"`, or the connection's name | `url = "s3://bucket/prefix"` | a `url` also fences paths below a prefix |
+//! | an `http://` `endpoint_url` | needs `allow_http = true` | plain HTTP only when asked |
+//! | no protocol: the working directory | `url = "file:///dir"` required | a local root is always named |
+//!
+//! # Differences from Streamlit, on purpose
+//!
+//! - Paths never leave the root: `..`, absolute paths and URLs, and encoded
+//!   separators are refused before anything is sent.
+//! - A cached read is dropped when the connection writes, deletes or copies
+//!   onto its path; Streamlit's read cache keeps serving the old body.
+//! - Certificates are always checked; plain HTTP needs `allow_http = true`.
+//! - Errors name the path, the bucket and the access key id; never a secret.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use connections_core::author::Redacted;
@@ -27,19 +85,31 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt as _};
 use serde::de::DeserializeOwned;
 
+mod cache;
 mod settings;
+mod store;
+
+use cache::Reads;
+
+use store::{Kind, Layout};
 
 /// How long [`Registry::check`](connections_core::Registry::check) waits for
 /// a `FilesConnection`'s listing of its root.
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Files under one root, per `[connections.<name>]` section.
+/// Files under one root, per `[connections.<name>]` section; see the
+/// [crate docs](crate) for the keys of each store.
 ///
 /// ```toml
 /// [connections.reports]
 /// type = "files"
-/// url = "file:///srv/reports"    # or root = ...; memory:// for a store in memory
+/// url = "file:///srv/reports"    # or root = ...; s3://bucket/prefix; memory://
 /// ```
+///
+/// An object larger than memory is read through [`open`](Self::open), a
+/// chunk at a time, and written through
+/// [`write_stream`](Self::write_stream), a part at a time; `read` and
+/// `write` hold the whole body.
 ///
 /// Every path is relative to the root: `..`, `.`, a leading `/`, `\`, an
 /// absolute URL and encoded separators (`%2F`, `%5C`) or dots (`%2E`) are
@@ -99,20 +169,29 @@ fn block_on(future: Pin<&mut dyn Future<Output = ()>>) -> Result<(), BoxError> {
 /// let store = files.instance().await?;
 /// assert!(store.url().starts_with("memory:"));
 /// assert_eq!(store.root().as_ref(), "");
+/// assert!(store.object_store().is_some());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
 pub struct Store {
-    objects: Arc<dyn ObjectStore>,
+    layout: Layout,
     root: Path,
+    kind: Kind,
     url: String,
+    /// Who the store is asked as (an access key id, an account), for errors.
+    identity: Option<String>,
 }
 
 impl Store {
     /// The `object_store` the files live in, for what the connection's
     /// methods do not cover; paths in it start with [`root`](Store::root).
-    pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
-        &self.objects
+    /// `None` for a section in Streamlit's shape (no `url`), where each
+    /// path's bucket is a store of its own.
+    pub fn object_store(&self) -> Option<&Arc<dyn ObjectStore>> {
+        match &self.layout {
+            Layout::Rooted { objects, .. } => Some(objects),
+            Layout::Buckets { .. } => None,
+        }
     }
 
     /// The root within the store.
@@ -120,56 +199,25 @@ impl Store {
         &self.root
     }
 
-    /// The section's root as a URL.
+    /// The section's root as a URL (`s3://` alone where paths carry their bucket).
     pub fn url(&self) -> &str {
         &self.url
     }
 }
 
-/// The read cache: bodies by path, each until its time.
-#[derive(Default)]
-struct Reads {
-    bodies: HashMap<String, (Instant, Bytes)>,
-    /// Bumped by every write or delete: a read that started before one stores nothing.
-    writes: u64,
-}
-
-/// The root of `config`: its `url`, or `root`.
-fn root_url(config: &Config) -> Result<url::Url, Error> {
-    let (key, written) = match (config.get_opt::<String>("url")?, config.get_opt::<String>("root")?) {
-        (Some(url), None) => ("url", url),
-        (None, Some(root)) => ("root", root),
-        (Some(_), Some(_)) => {
-            return Err(config.invalid("root", "is set with `url`; they say the same thing: keep one"));
-        }
-        (None, None) => return Err(config.missing("url")),
-    };
-    let url = url::Url::parse(&written).map_err(|error| {
-        config.invalid(
-            key,
-            format!("is not a URL ({error}); write `file:///path/to/dir` or `memory://`"),
-        )
-    })?;
-    match url.scheme() {
-        "file" | "memory" => Ok(url),
-        "s3" | "s3a" | "gs" | "az" | "abfs" | "abfss" | "azure" | "adl" | "http" | "https" => Err(config.invalid(
-            key,
-            format!(
-                "is a `{}://` store, which this version of connections-files cannot reach yet; it reaches `file://` and `memory://`",
-                url.scheme()
-            ),
-        )),
-        other => Err(config.invalid(
-            key,
-            format!("has the scheme `{other}`; write `file:///path/to/dir` or `memory://`"),
-        )),
-    }
+/// Where a path lands: its store and its location in it.
+struct Target {
+    objects: Arc<dyn ObjectStore>,
+    location: Path,
+    /// The bucket or container, for errors.
+    bucket: Option<String>,
 }
 
 impl FilesConnection {
-    /// What can be told without opening the store: the root's mistakes.
+    /// What can be told without opening the store: the root's and the
+    /// provider keys' mistakes.
     fn diagnose(config: &Config) -> Vec<Diagnostic> {
-        match root_url(config) {
+        match store::root(config).and_then(|root| store::recipe(config, root.kind)) {
             Ok(_) => Vec::new(),
             Err(error) => vec![Diagnostic::from_error(&error)],
         }
@@ -177,99 +225,193 @@ impl FilesConnection {
 
     #[expect(
         clippy::unused_async,
-        reason = "an async type's connect is async; opening a local or memory store reads nothing"
+        reason = "an async type's connect is async; opening a store builds its client and sends nothing"
     )]
     async fn _connect(&self, config: &Config) -> Result<Store, Error> {
-        let url = root_url(config)?;
+        let root = store::root(config)?;
+        let recipe = store::recipe(config, root.kind)?;
         // The section may point elsewhere now: no read of before is served.
-        let mut reads = self.reads();
-        reads.writes += 1;
-        reads.bodies.clear();
-        drop(reads);
-        let key = if config.contains("url") { "url" } else { "root" };
-        let (store, root) = object_store::parse_url(&url)
-            .map_err(|error| config.invalid(key, format!("could not be opened as a store ({error})")))?;
-        tracing::debug!(root = %url, "opening the store");
+        self.reads().clear();
+        tracing::debug!(root = %root, "opening the store");
+        let identity = recipe.identity.clone();
+        let (layout, prefix) = match &root.url {
+            Some(url) => {
+                let key = if config.contains("url") { "url" } else { "root" };
+                let objects = recipe
+                    .open(url)
+                    .map_err(|error| config.invalid(key, format!("could not be opened as a store ({error})")))?;
+                let prefix = if root.kind.is_cloud() {
+                    Path::parse(url.path()).map_err(|error| {
+                        config.invalid(key, format!("has a prefix that is not a store path ({error})"))
+                    })?
+                } else {
+                    object_store::parse_url(url)
+                        .map_err(|error| config.invalid(key, format!("could not be opened as a store ({error})")))?
+                        .1
+                };
+                (Layout::Rooted { objects }, prefix)
+            }
+            None => (
+                Layout::Buckets {
+                    recipe: Box::new(recipe),
+                    opened: Mutex::default(),
+                },
+                Path::default(),
+            ),
+        };
         Ok(Store {
-            objects: Arc::from(store),
-            root,
-            url: url.to_string(),
+            layout,
+            root: prefix,
+            kind: root.kind,
+            url: root.to_string(),
+            identity,
         })
     }
 
     /// The health check [`Registry::check`](connections_core::Registry::check)
     /// runs: a listing of the root's first level, within [`CHECK_TIMEOUT`].
+    /// A section in Streamlit's shape lists each bucket its paths have named.
     async fn _check(&self) -> Result<(), BoxError> {
         let store = self.instance().await?;
-        let listing = store.objects.list_with_delimiter(Some(&store.root));
-        match tokio::time::timeout(CHECK_TIMEOUT, listing).await {
-            Ok(outcome) => outcome
-                .map(drop)
-                .map_err(|error| self.store_error("list", "", &store, error).into()),
-            Err(_) => Err(format!(
-                "listing the root of connection `{}` did not answer within {} s",
-                self.name(),
-                CHECK_TIMEOUT.as_secs()
-            )
-            .into()),
+        let stores: Vec<(Option<String>, Arc<dyn ObjectStore>)> = match &store.layout {
+            Layout::Rooted { objects, .. } => vec![(None, Arc::clone(objects))],
+            Layout::Buckets { opened, .. } => opened
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .map(|(bucket, objects)| (Some(bucket.clone()), Arc::clone(objects)))
+                .collect(),
+        };
+        for (bucket, objects) in stores {
+            let root = if bucket.is_some() { None } else { Some(&store.root) };
+            let listing = objects.list_with_delimiter(root);
+            match tokio::time::timeout(CHECK_TIMEOUT, listing).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => {
+                    let path = bucket.clone().unwrap_or_default();
+                    return Err(self.store_error("list", &path, &store, bucket, error).into());
+                }
+                Err(_) => {
+                    return Err(format!(
+                        "listing the root of connection `{}` did not answer within {} s",
+                        self.name(),
+                        CHECK_TIMEOUT.as_secs()
+                    )
+                    .into());
+                }
+            }
         }
+        Ok(())
     }
 
     fn reads(&self) -> std::sync::MutexGuard<'_, Reads> {
         self.reads.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// `path` below the root, or the call refused with what to write.
-    fn locate(&self, operation: &'static str, store: &Store, path: &str) -> Result<Path, Error> {
-        let refuse = |problem: String| Error::InvalidCall {
+    /// The refusal of a call's `path`.
+    fn refuse(&self, operation: &'static str, problem: String) -> Error {
+        Error::InvalidCall {
             name: self.name().to_owned(),
             operation,
             problem,
-        };
+        }
+    }
+
+    /// Checks that `path` is a path below the root, or says what to write.
+    fn check_path(&self, operation: &'static str, path: &str) -> Result<(), Error> {
         if path.is_empty() {
-            return Err(refuse(
+            return Err(self.refuse(
+                operation,
                 "the path is empty; name a file below the root, e.g. `data/rows.csv`".to_owned(),
             ));
         }
         if path.contains("://") || path.starts_with('/') || path.contains('\\') {
-            return Err(refuse(format!(
+            return Err(self.refuse(operation, format!(
                 "`{path}` is not a path below the root; write one relative to it, with `/` between segments, e.g. `data/rows.csv`"
             )));
         }
         let lower = path.to_ascii_lowercase();
         if lower.contains("%2f") || lower.contains("%5c") || lower.contains("%2e") {
-            return Err(refuse(format!(
-                "`{path}` holds an encoded separator or dot; write the path as it is, below the root"
-            )));
+            return Err(self.refuse(
+                operation,
+                format!("`{path}` holds an encoded separator or dot; write the path as it is, below the root"),
+            ));
         }
         if path
             .split('/')
             .any(|segment| segment == ".." || segment == "." || segment.is_empty())
         {
-            return Err(refuse(format!(
+            return Err(self.refuse(operation, format!(
                 "`{path}` climbs with `..`, stays with `.` or has an empty segment, which could leave the root; write the path below it"
             )));
         }
+        Ok(())
+    }
+
+    /// Where `path` lands: below the root, or, in Streamlit's shape, in the
+    /// bucket its first segment names. `whole_bucket` lets the path be a
+    /// bucket alone (a listing).
+    fn locate(&self, operation: &'static str, store: &Store, path: &str, whole_bucket: bool) -> Result<Target, Error> {
+        self.check_path(operation, path)?;
+        let (objects, bucket, rest) = match &store.layout {
+            Layout::Rooted { objects, .. } => (Arc::clone(objects), None, path),
+            Layout::Buckets { .. } => {
+                let (bucket, rest) = path.split_once('/').unwrap_or((path, ""));
+                if rest.is_empty() && !whole_bucket {
+                    return Err(self.refuse(operation, format!(
+                        "`{path}` names a {word} alone; without a `url`, each path starts with its {word}: write `{path}/data/rows.csv`, or set `url = \"{}{path}\"` and write paths below it",
+                        store.url,
+                        word = store.kind.bucket_word(),
+                    )));
+                }
+                let objects = store
+                    .layout
+                    .bucket(store.kind, bucket)
+                    .map_err(|error| self.store_error(operation, path, store, Some(bucket.to_owned()), error))?;
+                (objects, Some(bucket.to_owned()), rest)
+            }
+        };
         let mut full: Vec<object_store::path::PathPart<'_>> = store.root.parts().collect();
-        for segment in path.split('/') {
+        for segment in rest.split('/').filter(|segment| !segment.is_empty()) {
             full.push(object_store::path::PathPart::from(segment));
         }
-        Ok(Path::from_iter(full))
+        Ok(Target {
+            objects,
+            location: Path::from_iter(full),
+            bucket,
+        })
     }
 
     /// An [`Error::Operation`] for `error` on `path`: a missing object names
-    /// the path and the root.
-    fn store_error(&self, operation: &'static str, path: &str, store: &Store, error: object_store::Error) -> Error {
+    /// the path and the root; refused credentials name the bucket and who
+    /// asked (an access key id, never its secret).
+    fn store_error(
+        &self,
+        operation: &'static str,
+        path: &str,
+        store: &Store,
+        bucket: Option<String>,
+        error: object_store::Error,
+    ) -> Error {
+        let text = self.base().redactor().redact(&chain(&error));
         let message = match &error {
             object_store::Error::NotFound { .. } => format!("`{path}` was not found under {}", store.url),
-            other => {
-                let text = self.base().redactor().redact(&other.to_string());
-                if path.is_empty() {
-                    format!("{text} (under {})", store.url)
-                } else {
-                    format!("`{path}` under {}: {text}", store.url)
-                }
+            object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
+                let bucket = bucket
+                    .or_else(|| url::Url::parse(&store.url).ok()?.host_str().map(str::to_owned))
+                    .unwrap_or_default();
+                let who = match &store.identity {
+                    Some(id) => store.kind.who(id),
+                    None => "the credentials found outside the section (environment, profile, instance)".to_owned(),
+                };
+                format!(
+                    "the {} store refused {who} for {} `{bucket}`: check the section's secret for that key ({text})",
+                    store.kind.label(),
+                    store.kind.bucket_word(),
+                )
             }
+            _ if path.is_empty() => format!("{text} (under {})", store.url),
+            _ => format!("`{path}` under {}: {text}", store.url),
         };
         Error::Operation {
             name: self.name().to_owned(),
@@ -295,7 +437,10 @@ impl FilesConnection {
     }
 
     /// Writes `body` to `path`, replacing what was there, and drops the
-    /// cached reads of `path` at once.
+    /// cached reads of `path` at once. A body over [`MULTIPART_THRESHOLD`]
+    /// goes up as a multipart upload of [`PART_SIZE`] parts (no copy of it
+    /// is made); one that does not fit in memory goes through
+    /// [`write_stream`](FilesConnection::write_stream).
     ///
     /// # Errors
     ///
@@ -306,15 +451,106 @@ impl FilesConnection {
     ///
     /// See [`FilesConnection`].
     pub async fn write(&self, path: &str, body: impl Into<Bytes>) -> Result<(), Error> {
+        let body = body.into();
+        if body.len() > MULTIPART_THRESHOLD {
+            let chunks = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(body)]);
+            return self.upload("write", path, chunks).await.map(drop);
+        }
         let store = self.instance().await?;
-        let location = self.locate("write", &store, path)?;
+        let target = self.locate("write", &store, path, false)?;
         self.forget(path);
-        let outcome = store.objects.put(&location, body.into().into()).await;
+        let outcome = target.objects.put(&target.location, body.into()).await;
         // A read that began while the write was on its way holds the old body.
         self.forget(path);
         outcome
             .map(drop)
-            .map_err(|error| self.store_error("write", path, &store, error))
+            .map_err(|error| self.store_error("write", path, &store, target.bucket, error))
+    }
+
+    /// Writes the chunks of `body` to `path` as they come: a multipart
+    /// upload of [`PART_SIZE`] parts, at most [`PARTS_IN_FLIGHT`] of them on
+    /// their way at once, so memory stays near
+    /// `PART_SIZE × (PARTS_IN_FLIGHT + 1)` whatever the object's size. Nothing is visible at `path` until
+    /// the last part is in; a failed chunk or part aborts the upload. Drops
+    /// the cached reads of `path`, and returns the bytes written.
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](FilesConnection::write); an error of `body` itself is an
+    /// error naming the path, after the upload is aborted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use connections_core::{Config, Connection};
+    /// # use connections_files::FilesConnection;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let files = FilesConnection::from_config("f", Config::from_toml("f", "url = 'memory://'")?);
+    /// use futures_util::StreamExt as _;
+    ///
+    /// // Ten chunks of 1 MiB, made as they are sent.
+    /// let chunks = futures_util::stream::iter(0..10_u8)
+    ///     .map(|n| Ok::<_, std::io::Error>(vec![n; 1 << 20]));
+    /// assert_eq!(files.write_stream("big.bin", chunks).await?, 10 << 20);
+    /// assert_eq!(files.head("big.bin").await?.size, 10 << 20);
+    /// # Ok::<(), connections_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn write_stream<S, B, E>(&self, path: &str, body: S) -> Result<u64, Error>
+    where
+        S: futures_util::Stream<Item = Result<B, E>> + Send,
+        B: Into<Bytes>,
+        E: Into<BoxError>,
+    {
+        self.upload("write", path, body).await
+    }
+
+    /// A multipart upload of `body`'s chunks to `path`.
+    async fn upload<S, B, E>(&self, operation: &'static str, path: &str, body: S) -> Result<u64, Error>
+    where
+        S: futures_util::Stream<Item = Result<B, E>> + Send,
+        B: Into<Bytes>,
+        E: Into<BoxError>,
+    {
+        use futures_util::StreamExt as _;
+        let store = self.instance().await?;
+        let target = self.locate(operation, &store, path, false)?;
+        self.forget(path);
+        let failed = |error| self.store_error(operation, path, &store, target.bucket.clone(), error);
+        let upload = target.objects.put_multipart(&target.location).await.map_err(failed)?;
+        let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        let mut written = 0_u64;
+        let mut body = std::pin::pin!(body);
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk.into(),
+                Err(error) => {
+                    // The parts sent so far are dropped; nothing appears at `path`.
+                    let _ = writer.abort().await;
+                    let error: BoxError = error.into();
+                    let message = self.base().redactor().redact(&format!(
+                        "`{path}` under {}: its body failed after {written} bytes ({error})",
+                        store.url
+                    ));
+                    return Err(Error::Operation {
+                        name: self.name().to_owned(),
+                        operation,
+                        attempts: 1,
+                        source: Arc::new(Redacted::new(message.clone(), BodyFailed(error.to_string()))),
+                        message,
+                    });
+                }
+            };
+            if let Err(error) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                let _ = writer.abort().await;
+                return Err(failed(error));
+            }
+            written += chunk.len() as u64;
+            writer.put(chunk);
+        }
+        let outcome = writer.finish().await;
+        self.forget(path);
+        outcome.map(|_| written).map_err(failed)
     }
 
     /// Deletes `path`; deleting what is not there is not an error.
@@ -341,14 +577,14 @@ impl FilesConnection {
     /// ```
     pub async fn delete(&self, path: &str) -> Result<(), Error> {
         let store = self.instance().await?;
-        let location = self.locate("delete", &store, path)?;
+        let target = self.locate("delete", &store, path, false)?;
         self.forget(path);
-        let outcome = match store.objects.delete(&location).await {
+        let outcome = match target.objects.delete(&target.location).await {
             Err(object_store::Error::NotFound { .. }) => Ok(()),
             other => other,
         };
         self.forget(path);
-        outcome.map_err(|error| self.store_error("delete", path, &store, error))
+        outcome.map_err(|error| self.store_error("delete", path, &store, target.bucket, error))
     }
 
     /// Copies `from` to `to` inside the store, replacing what `to` held,
@@ -373,10 +609,18 @@ impl FilesConnection {
     /// ```
     pub async fn copy(&self, from: &str, to: &str) -> Result<(), Error> {
         let store = self.instance().await?;
-        let source = self.locate("copy", &store, from)?;
-        let target = self.locate("copy", &store, to)?;
+        let source = self.locate("copy", &store, from, false)?;
+        let target = self.locate("copy", &store, to, false)?;
+        if source.bucket != target.bucket {
+            return Err(self.refuse(
+                "copy",
+                format!(
+                    "`{from}` and `{to}` are in different buckets; a copy stays within one: read and write instead"
+                ),
+            ));
+        }
         self.forget(to);
-        let outcome = store.objects.copy(&source, &target).await;
+        let outcome = target.objects.copy(&source.location, &target.location).await;
         self.forget(to);
         outcome.map_err(|error| {
             let path = if matches!(error, object_store::Error::NotFound { .. }) {
@@ -384,7 +628,7 @@ impl FilesConnection {
             } else {
                 to
             };
-            self.store_error("copy", path, &store, error)
+            self.store_error("copy", path, &store, target.bucket, error)
         })
     }
 
@@ -416,15 +660,15 @@ impl FilesConnection {
     /// ```
     pub async fn open(&self, path: &str) -> Result<Chunks, Error> {
         let store = self.instance().await?;
-        let location = self.locate("open", &store, path)?;
-        let got = store
+        let target = self.locate("open", &store, path, false)?;
+        let got = target
             .objects
-            .get(&location)
+            .get(&target.location)
             .await
-            .map_err(|error| self.store_error("open", path, &store, error))?;
+            .map_err(|error| self.store_error("open", path, &store, target.bucket, error))?;
         let (name, path, url) = (self.name().to_owned(), path.to_owned(), store.url.clone());
         Ok(Box::pin(got.into_stream().map_err(move |error| {
-            let message = format!("`{path}` under {url}: {error}");
+            let message = format!("`{path}` under {url}: {}", chain(&error));
             Error::Operation {
                 name: name.clone(),
                 operation: "open",
@@ -446,12 +690,12 @@ impl FilesConnection {
     /// See [`delete`](FilesConnection::delete).
     pub async fn head(&self, path: &str) -> Result<Meta, Error> {
         let store = self.instance().await?;
-        let location = self.locate("head", &store, path)?;
-        let meta = store
+        let target = self.locate("head", &store, path, false)?;
+        let meta = target
             .objects
-            .head(&location)
+            .head(&target.location)
             .await
-            .map_err(|error| self.store_error("head", path, &store, error))?;
+            .map_err(|error| self.store_error("head", path, &store, target.bucket, error))?;
         Ok(Meta {
             size: meta.size,
             last_modified: meta.last_modified.into(),
@@ -469,26 +713,38 @@ impl FilesConnection {
     /// See [`delete`](FilesConnection::delete).
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, Error> {
         let store = self.instance().await?;
-        let location = if prefix.is_empty() {
-            store.root.clone()
-        } else {
-            self.locate("list", &store, prefix)?
+        let target = match (&store.layout, prefix.is_empty()) {
+            (Layout::Rooted { objects, .. }, true) => Target {
+                objects: Arc::clone(objects),
+                location: store.root.clone(),
+                bucket: None,
+            },
+            (Layout::Buckets { .. }, true) => {
+                return Err(self.refuse(
+                    "list",
+                    format!(
+                        "without a `url`, each path starts with its {}: list `<{0}>` or `<{0}>/<prefix>`",
+                        store.kind.bucket_word()
+                    ),
+                ));
+            }
+            _ => self.locate("list", &store, prefix, true)?,
         };
-        let objects: Vec<_> = store
+        let objects: Vec<_> = target
             .objects
-            .list(Some(&location))
+            .list(Some(&target.location))
             .try_collect()
             .await
-            .map_err(|error| self.store_error("list", prefix, &store, error))?;
+            .map_err(|error| self.store_error("list", prefix, &store, target.bucket.clone(), error))?;
         let skip = store.root.parts().count();
         let mut paths: Vec<String> = objects
             .into_iter()
             .map(|object| {
-                object
-                    .location
-                    .parts()
-                    .skip(skip)
-                    .map(|part| part.as_ref().to_owned())
+                target
+                    .bucket
+                    .iter()
+                    .cloned()
+                    .chain(object.location.parts().skip(skip).map(|part| part.as_ref().to_owned()))
                     .collect::<Vec<_>>()
                     .join("/")
             })
@@ -515,11 +771,17 @@ impl FilesConnection {
         }
     }
 
+    /// The whole body of `path`, from the store.
+    async fn fetch(&self, store: &Store, path: &str) -> Result<Bytes, Error> {
+        let target = self.locate("read", store, path, false)?;
+        async { target.objects.get(&target.location).await?.bytes().await }
+            .await
+            .map_err(|error| self.store_error("read", path, store, target.bucket, error))
+    }
+
     /// Drops the cached reads of `path`.
     fn forget(&self, path: &str) {
-        let mut reads = self.reads();
-        reads.writes += 1;
-        reads.bodies.remove(path);
+        self.reads().forget(path);
     }
 
     /// What the section resolves to, without opening the store.
@@ -539,17 +801,57 @@ impl FilesConnection {
     /// # Ok::<(), connections_core::Error>(())
     /// ```
     pub fn describe(&self) -> Result<Description, Error> {
-        let url = root_url(&self.base().config())?;
+        let config = self.base().config();
+        let root = store::root(&config)?;
+        let recipe = store::recipe(&config, root.kind)?;
         Ok(Description {
-            kind: if url.scheme() == "memory" {
-                "memory"
-            } else {
-                "local disk"
-            },
-            url: url.to_string(),
+            kind: root.kind.label(),
+            url: root.to_string(),
+            identity: recipe.identity.map(|id| root.kind.who(&id)),
+            buckets_in_paths: root.url.is_none(),
         })
     }
 }
+
+/// `error` and its causes, `: `-separated: a store's "error sending
+/// request" says why (a certificate refused, a connection reset).
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        let more = next.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = next.source();
+    }
+    text
+}
+
+/// The size of each part of a multipart upload
+/// ([`write_stream`](FilesConnection::write_stream), and a large
+/// [`write`](FilesConnection::write)): S3's smallest is 5 MiB.
+pub const PART_SIZE: usize = 8 * 1024 * 1024;
+
+/// The parts of one upload on their way at once.
+pub const PARTS_IN_FLIGHT: usize = 2;
+
+/// The body size above which [`write`](FilesConnection::write) uploads in
+/// parts.
+pub const MULTIPART_THRESHOLD: usize = 2 * PART_SIZE;
+
+/// A body stream's own error, as text (its type is the caller's).
+#[derive(Debug)]
+struct BodyFailed(String);
+
+impl fmt::Display for BodyFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BodyFailed {}
 
 /// The chunks of an object's body; see [`FilesConnection::open`].
 pub type Chunks = Pin<Box<dyn futures_util::Stream<Item = Result<Bytes, Error>> + Send>>;
@@ -559,12 +861,22 @@ pub type Chunks = Pin<Box<dyn futures_util::Stream<Item = Result<Bytes, Error>> 
 pub struct Description {
     url: String,
     kind: &'static str,
+    identity: Option<String>,
+    buckets_in_paths: bool,
 }
 
-/// `files at URL (kind)`.
+/// `files at URL (kind)`, with who asks (an access key id, an account) and
+/// where paths carry their bucket.
 impl fmt::Display for Description {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "files at {} ({})", self.url, self.kind)
+        write!(f, "files at {} ({}", self.url, self.kind)?;
+        if let Some(identity) = &self.identity {
+            write!(f, ", as {identity}")?;
+        }
+        if self.buckets_in_paths {
+            write!(f, ", each path starting with its bucket")?;
+        }
+        write!(f, ")")
     }
 }
 
@@ -625,31 +937,54 @@ impl Read<'_> {
     pub async fn bytes(self) -> Result<Bytes, Error> {
         let conn = self.conn;
         let store = conn.instance().await?;
-        let location = conn.locate("read", &store, self.path)?;
         let started = {
+            // Only a path that was read is cached: a hit needs no check of it.
             let reads = conn.reads();
             if self.ttl.is_some()
-                && let Some((expires, body)) = reads.bodies.get(self.path)
-                && *expires > Instant::now()
+                && let Some(body) = reads.body(self.path)
             {
-                return Ok(body.clone());
+                return Ok(body);
             }
             reads.writes
         };
-        let body = async { store.objects.get(&location).await?.bytes().await }
-            .await
-            .map_err(|error| conn.store_error("read", self.path, &store, error))?;
+        let body = conn.fetch(&store, self.path).await?;
         if let Some(ttl) = self.ttl {
             let mut reads = conn.reads();
             if reads.writes == started {
-                let now = Instant::now();
-                let expires = now
-                    .checked_add(ttl)
-                    .unwrap_or_else(|| now + Duration::from_hours(100 * 365 * 24));
-                reads.bodies.insert(self.path.to_owned(), (expires, body.clone()));
+                reads.keep_body(self.path, ttl, body.clone());
             }
         }
         Ok(body)
+    }
+
+    /// The rows of the body in `format`, parsed by `parse`; with a `ttl`,
+    /// shared from the cache, where they are kept parsed: a hit parses and
+    /// clones nothing.
+    async fn rows<T, F>(self, format: &'static str, parse: F) -> Result<Arc<[T]>, Error>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce(&FilesConnection, &str, &[u8]) -> Result<Vec<T>, Error>,
+    {
+        let conn = self.conn;
+        let store = conn.instance().await?;
+        let started = {
+            let reads = conn.reads();
+            if self.ttl.is_some()
+                && let Some(rows) = reads.rows::<T>(self.path, format)
+            {
+                return Ok(rows);
+            }
+            reads.writes
+        };
+        let body = conn.fetch(&store, self.path).await?;
+        let rows: Arc<[T]> = parse(conn, self.path, &body)?.into();
+        if let Some(ttl) = self.ttl {
+            let mut reads = conn.reads();
+            if reads.writes == started {
+                reads.keep_rows(self.path, format, ttl, Arc::clone(&rows));
+            }
+        }
+        Ok(rows)
     }
 
     /// The body as UTF-8 text.
@@ -703,6 +1038,10 @@ impl Read<'_> {
     /// The body as CSV, each row after the header line as a `T` (a struct
     /// whose fields are the columns, or a `HashMap<String, String>`).
     ///
+    /// The rows are shared: with a [`ttl`](Read::ttl), the cache keeps them
+    /// parsed, and a hit hands out the same `Arc<[T]>` without parsing or
+    /// cloning a row (as SQL's `fetch_all` does).
+    ///
     /// # Errors
     ///
     /// As [`bytes`](Read::bytes), and a row `T` cannot read, naming its line.
@@ -717,21 +1056,26 @@ impl Read<'_> {
     /// struct Pet { name: String, age: u32 }
     /// let files = FilesConnection::from_config("f", Config::from_toml("f", "url = 'memory://'")?);
     /// files.write("pets.csv", "name,age\nRex,3\nTom,5\n").await?;
-    /// let pets: Vec<Pet> = files.read("pets.csv").csv().await?;
+    /// let minute = std::time::Duration::from_secs(60);
+    /// let pets = files.read("pets.csv").ttl(minute).csv::<Pet>().await?;
     /// assert_eq!((pets[1].name.as_str(), pets[1].age), ("Tom", 5));
+    /// let again = files.read("pets.csv").ttl(minute).csv::<Pet>().await?;
+    /// assert!(std::sync::Arc::ptr_eq(&pets, &again), "a hit shares the rows");
     /// # Ok::<(), connections_core::Error>(())
     /// # }).unwrap();
     /// ```
-    pub async fn csv<T: DeserializeOwned>(self) -> Result<Vec<T>, Error> {
-        let (conn, path) = (self.conn, self.path);
-        let body = self.bytes().await?;
-        csv::Reader::from_reader(&body[..])
-            .deserialize()
-            .collect::<Result<Vec<T>, _>>()
-            .map_err(|error| conn.format_error(path, "CSV", std::any::type_name::<T>(), error))
+    pub async fn csv<T: DeserializeOwned + Send + Sync + 'static>(self) -> Result<Arc<[T]>, Error> {
+        self.rows("csv", |conn, path, body| {
+            csv::Reader::from_reader(body)
+                .deserialize()
+                .collect::<Result<Vec<T>, _>>()
+                .map_err(|error| conn.format_error(path, "CSV", std::any::type_name::<T>(), error))
+        })
+        .await
     }
 
-    /// The body as JSON lines (`.jsonl`, `.ndjson`): each non-blank line a `T`.
+    /// The body as JSON lines (`.jsonl`, `.ndjson`): each non-blank line a
+    /// `T`, shared as [`csv`](Read::csv)'s rows are.
     ///
     /// # Errors
     ///
@@ -745,34 +1089,35 @@ impl Read<'_> {
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let files = FilesConnection::from_config("f", Config::from_toml("f", "url = 'memory://'")?);
     /// files.write("events.jsonl", "{\"n\": 1}\n\n{\"n\": 2}\n").await?;
-    /// let events: Vec<serde_json::Value> = files.read("events.jsonl").json_lines().await?;
+    /// let events = files.read("events.jsonl").json_lines::<serde_json::Value>().await?;
     /// assert_eq!(events.len(), 2);
     /// # Ok::<(), connections_core::Error>(())
     /// # }).unwrap();
     /// ```
-    pub async fn json_lines<T: DeserializeOwned>(self) -> Result<Vec<T>, Error> {
-        let (conn, path) = (self.conn, self.path);
-        let body = self.bytes().await?;
-        body.split(|b| *b == b'\n')
-            .enumerate()
-            .filter(|(_, line)| !line.trim_ascii().is_empty())
-            .map(|(n, line)| {
-                serde_json::from_slice(line).map_err(|error| {
-                    conn.format_error(
-                        path,
-                        &format!("JSON on line {}", n + 1),
-                        std::any::type_name::<T>(),
-                        error,
-                    )
+    pub async fn json_lines<T: DeserializeOwned + Send + Sync + 'static>(self) -> Result<Arc<[T]>, Error> {
+        self.rows("jsonl", |conn, path, body| {
+            body.split(|b| *b == b'\n')
+                .enumerate()
+                .filter(|(_, line)| !line.trim_ascii().is_empty())
+                .map(|(n, line)| {
+                    serde_json::from_slice(line).map_err(|error| {
+                        conn.format_error(
+                            path,
+                            &format!("JSON on line {}", n + 1),
+                            std::any::type_name::<T>(),
+                            error,
+                        )
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
+        .await
     }
 
     /// The body's records as `T`, in the format its extension names, as
-    /// Streamlit infers it: `.csv` ([`csv`](Read::csv)), `.json` (an array,
-    /// [`json`](Read::json)), `.jsonl` and `.ndjson`
-    /// ([`json_lines`](Read::json_lines)).
+    /// Streamlit infers it: `.csv` ([`csv`](Read::csv)), `.json` (an array
+    /// of `T`), `.jsonl` and `.ndjson` ([`json_lines`](Read::json_lines)).
+    /// Shared as [`csv`](Read::csv)'s rows are.
     ///
     /// # Errors
     ///
@@ -788,13 +1133,13 @@ impl Read<'_> {
     /// let files = FilesConnection::from_config("f", Config::from_toml("f", "url = 'memory://'")?);
     /// files.write("a.csv", "n\n1\n2\n").await?;
     /// files.write("b.json", "[{\"n\": 1}, {\"n\": 2}]").await?;
-    /// let a: Vec<serde_json::Value> = files.read("a.csv").records().await?;
-    /// let b: Vec<serde_json::Value> = files.read("b.json").records().await?;
+    /// let a = files.read("a.csv").records::<serde_json::Value>().await?;
+    /// let b = files.read("b.json").records::<serde_json::Value>().await?;
     /// assert_eq!((a.len(), b.len()), (2, 2));
     /// # Ok::<(), connections_core::Error>(())
     /// # }).unwrap();
     /// ```
-    pub async fn records<T: DeserializeOwned>(self) -> Result<Vec<T>, Error> {
+    pub async fn records<T: DeserializeOwned + Send + Sync + 'static>(self) -> Result<Arc<[T]>, Error> {
         let extension = self
             .path
             .rsplit_once('.')
@@ -802,7 +1147,13 @@ impl Read<'_> {
             .unwrap_or_default();
         match extension.as_str() {
             "csv" => self.csv().await,
-            "json" => self.json().await,
+            "json" => {
+                self.rows("json", |conn, path, body| {
+                    serde_json::from_slice::<Vec<T>>(body)
+                        .map_err(|error| conn.format_error(path, "JSON array", std::any::type_name::<Vec<T>>(), error))
+                })
+                .await
+            }
             "jsonl" | "ndjson" => self.json_lines().await,
             _ => Err(Error::InvalidCall {
                 name: self.conn.name().to_owned(),

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::sql::runtime;
 
 /// A registry with `[connections.<name>]` of type `files` and `section`'s keys.
-fn registry_with(name: &str, section: &str) -> Registry {
+pub(crate) fn registry_with(name: &str, section: &str) -> Registry {
     Registry::builder()
         .secrets_toml(
             "secrets.toml",
@@ -80,7 +80,7 @@ fn a_write_or_delete_through_the_connection_drops_the_cached_read_of_its_path() 
         // Behind the connection's back, the cached read is served.
         let store = connections::Connection::instance(&*files).await.unwrap();
         let location = object_store::path::Path::from("b.txt");
-        object_store::ObjectStoreExt::put(&**store.object_store(), &location, "changed".into())
+        object_store::ObjectStoreExt::put(&**store.object_store().unwrap(), &location, "changed".into())
             .await
             .unwrap();
         assert_eq!(files.read("b.txt").ttl(minute).text().await.unwrap(), "other", "a hit");
@@ -146,7 +146,6 @@ fn paths_cannot_leave_the_root_and_a_missing_object_names_its_path() {
 fn a_root_it_cannot_reach_is_an_error_before_any_read() {
     runtime().block_on(async {
         for (section, says) in [
-            ("url = 's3://bucket/prefix'", "cannot reach yet"),
             ("url = 'ftp://host/x'", "scheme `ftp`"),
             ("url = 'memory://'\nroot = 'memory://'", "keep one"),
             ("", "url"),
@@ -189,13 +188,30 @@ fn csv_json_lines_and_records_by_extension_round_trip() {
             .write("pets.json", serde_json::to_vec(&pets).unwrap())
             .await
             .unwrap();
-        assert_eq!(files.read("pets.csv").csv::<Pet>().await.unwrap(), pets);
-        let rows: Vec<HashMap<String, String>> = files.read("pets.csv").csv().await.unwrap();
+        assert_eq!(*files.read("pets.csv").csv::<Pet>().await.unwrap(), pets);
+        let rows = files.read("pets.csv").csv::<HashMap<String, String>>().await.unwrap();
         assert_eq!(rows[0]["name"], "Rex");
-        assert_eq!(files.read("pets.jsonl").json_lines::<Pet>().await.unwrap(), pets);
+        assert_eq!(*files.read("pets.jsonl").json_lines::<Pet>().await.unwrap(), pets);
         for path in ["pets.csv", "pets.json", "pets.jsonl"] {
-            assert_eq!(files.read(path).records::<Pet>().await.unwrap(), pets, "{path}");
+            assert_eq!(*files.read(path).records::<Pet>().await.unwrap(), pets, "{path}");
         }
+        // With a ttl, the rows are kept parsed: a hit shares them, by type and format.
+        let minute = Duration::from_mins(1);
+        for path in ["pets.csv", "pets.json", "pets.jsonl"] {
+            let first = files.read(path).ttl(minute).records::<Pet>().await.unwrap();
+            let hit = files.read(path).ttl(minute).records::<Pet>().await.unwrap();
+            assert!(std::sync::Arc::ptr_eq(&first, &hit), "{path}: no row cloned on a hit");
+            let as_maps = files
+                .read(path)
+                .ttl(minute)
+                .records::<serde_json::Value>()
+                .await
+                .unwrap();
+            assert_eq!(as_maps.len(), 2, "{path}: another type reads afresh");
+        }
+        files.write("pets.csv", "name,age\nRex,3\n").await.unwrap();
+        let after = files.read("pets.csv").ttl(minute).records::<Pet>().await.unwrap();
+        assert_eq!(after.len(), 1, "a write drops the parsed rows too");
         files.write("notes.txt", "hi").await.unwrap();
         let err = files.read("notes.txt").records::<Pet>().await.unwrap_err();
         assert!(matches!(err, Error::InvalidCall { .. }), "{err}");

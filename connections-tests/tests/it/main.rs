@@ -31,6 +31,7 @@ mod relay;
 mod reload;
 mod reset;
 mod rotation;
+mod s3;
 mod scope;
 mod scope_life;
 mod secret_typos;
