@@ -46,6 +46,8 @@ fn stores(dir: &std::path::Path) -> Vec<(&'static str, String, Arc<dyn ObjectSto
             format!("http://{}:{}", url.host_str().unwrap(), url.port().unwrap()),
         );
         let prefix = format!("bench-{}", std::process::id());
+        // object_store's reqwest client needs a process-wide TLS provider, as the connection installs.
+        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
         let section = format!(
             "url = 's3://{bucket}/{prefix}'\nendpoint_url = '{endpoint}'\nallow_http = true\naccess_key_id = '{}'\nsecret_access_key = '{}'\nregion = 'us-east-1'\n",
             url.username(),
