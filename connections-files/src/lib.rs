@@ -661,8 +661,14 @@ impl FilesConnection {
     pub async fn open(&self, path: &str) -> Result<Chunks, Error> {
         let store = self.instance().await?;
         let target = self.locate("open", &store, path, false)?;
-        let got = target
-            .objects
+        let objects = if store.kind == Kind::Local {
+            // A local file is read a chunk per blocking task: object_store's 8 KiB
+            // chunks cap `open` near 300 MiB/s, 256 KiB ones reach the disk's speed.
+            Arc::new(object_store::chunked::ChunkedStore::new(target.objects, LOCAL_CHUNK))
+        } else {
+            target.objects
+        };
+        let got = objects
             .get(&target.location)
             .await
             .map_err(|error| self.store_error("open", path, &store, target.bucket, error))?;
@@ -833,6 +839,9 @@ fn chain(error: &dyn std::error::Error) -> String {
 /// ([`write_stream`](FilesConnection::write_stream), and a large
 /// [`write`](FilesConnection::write)): S3's smallest is 5 MiB.
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
+
+/// The chunks [`open`](FilesConnection::open) reads a local file in.
+const LOCAL_CHUNK: usize = 256 * 1024;
 
 /// The parts of one upload on their way at once.
 pub const PARTS_IN_FLIGHT: usize = 2;

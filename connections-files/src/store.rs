@@ -539,3 +539,92 @@ impl Layout {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(name: &str, toml: &str) -> Config {
+        Config::from_toml(name, toml).unwrap()
+    }
+
+    fn option<'r>(recipe: &'r Recipe, key: &str) -> Option<&'r str> {
+        recipe.options.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn s3fs_names_map_onto_object_stores() {
+        let config = config(
+            "s3",
+            "key = 'AKID'\nsecret = 's'\ntoken = 't'\nendpoint_url = 'https://minio:9000'\nclient_kwargs = { region_name = 'eu-west-1' }\nanon = false",
+        );
+        let root = root(&config).unwrap();
+        assert_eq!(
+            (root.kind, root.url.is_none()),
+            (Kind::S3, true),
+            "the protocol from the name"
+        );
+        let recipe = recipe(&config, root.kind).unwrap();
+        assert_eq!(option(&recipe, "access_key_id"), Some("AKID"));
+        assert_eq!(option(&recipe, "secret_access_key"), Some("s"));
+        assert_eq!(option(&recipe, "token"), Some("t"));
+        assert_eq!(option(&recipe, "endpoint"), Some("https://minio:9000"));
+        assert_eq!(option(&recipe, "region"), Some("eu-west-1"));
+        assert_eq!(option(&recipe, "skip_signature"), None);
+        assert_eq!(recipe.identity.as_deref(), Some("AKID"));
+        let store = recipe.open(&url::Url::parse("s3://bucket").unwrap());
+        assert!(store.is_ok(), "{store:?}");
+    }
+
+    #[test]
+    fn a_gcs_section_holding_the_key_files_fields_is_that_key_file() {
+        // Streamlit's shape for GCS: the service account's JSON key file, field by field.
+        let config = config(
+            "gcs",
+            "type = 'service_account'\nproject_id = 'p'\nprivate_key_id = 'k1'\nprivate_key = '-----BEGIN PRIVATE KEY-----\\n-----END PRIVATE KEY-----\\n'\nclient_email = 'app@p.iam.gserviceaccount.com'\ntoken_uri = 'https://oauth2.googleapis.com/token'",
+        );
+        let root = root(&config).unwrap();
+        assert_eq!(root.kind, Kind::Gcs);
+        let gcs = recipe(&config, root.kind).unwrap();
+        let key: Value = serde_json::from_str(option(&gcs, "service_account_key").unwrap()).unwrap();
+        assert_eq!(key["type"], "service_account");
+        assert_eq!(key["client_email"], "app@p.iam.gserviceaccount.com");
+        assert_eq!(key["private_key_id"], "k1");
+        assert_eq!(gcs.options.len(), 1, "{gcs:?}");
+        assert_eq!(gcs.identity.as_deref(), Some("app@p.iam.gserviceaccount.com"));
+        // gcsfs's `token` as a key file's path.
+        let config = Config::from_toml("g", "url = 'gs://b'\ntoken = '/etc/gcs.json'").unwrap();
+        let by_path = recipe(&config, Kind::Gcs).unwrap();
+        assert_eq!(option(&by_path, "service_account_path"), Some("/etc/gcs.json"));
+    }
+
+    #[test]
+    fn an_azure_section_opens_a_container_and_its_connection_string_is_refused() {
+        let config = config(
+            "az",
+            "url = 'az://reports'\naccount_name = 'acct'\naccount_key = 'a2V5'",
+        );
+        let root = root(&config).unwrap();
+        assert_eq!(root.kind, Kind::Azure);
+        let recipe = recipe(&config, root.kind).unwrap();
+        assert_eq!(recipe.identity.as_deref(), Some("acct"));
+        let store = recipe.open(root.url.as_ref().unwrap());
+        assert!(store.is_ok(), "{store:?}");
+        let config = config_refused();
+        let err = recipe_error(&config);
+        assert!(err.contains("`account_name`"), "{err}");
+        assert!(!err.contains("AccountKey=c2VjcmV0"), "{err}");
+    }
+
+    fn config_refused() -> Config {
+        Config::from_toml(
+            "az",
+            "url = 'az://reports'\nconnection_string = 'AccountName=acct;AccountKey=c2VjcmV0'",
+        )
+        .unwrap()
+    }
+
+    fn recipe_error(config: &Config) -> String {
+        recipe(config, Kind::Azure).unwrap_err().to_string()
+    }
+}

@@ -262,3 +262,36 @@ fn copy_drops_the_targets_cached_read_and_open_streams_in_chunks() {
         assert!(err.to_string().contains("`nope.bin` was not found"), "{err}");
     });
 }
+
+#[test]
+fn metrics_carry_the_files_type() {
+    use metrics_util::debugging::DebugValue;
+    let seen = super::health::recorded(|| {
+        // One thread: the recorder is this thread's.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let registry = registry_with("files_metrics", "url = 'memory://'");
+            let files = registry.connection::<FilesConnection>("files_metrics").unwrap();
+            files.write("a.txt", "a").await.unwrap();
+            assert!(registry.check().await.iter().all(|c| c.ok));
+            connections::Connection::reset(&*files);
+            files.read("a.txt").bytes().await.unwrap_err();
+        });
+    });
+    let find = |name: &str, extra: (&str, &str)| seen.find(name, ("files_metrics", "files"), extra);
+    assert_eq!(
+        find("connections_connects_total", ("outcome", "ok")),
+        &DebugValue::Counter(2)
+    );
+    assert_eq!(
+        find("connections_checks_total", ("outcome", "ok")),
+        &DebugValue::Counter(1)
+    );
+    assert_eq!(
+        find("connections_resets_total", ("reason", "manual")),
+        &DebugValue::Counter(1)
+    );
+}
