@@ -17,7 +17,7 @@
 //! | `sql-tls` | TLS (rustls, webpki roots) for SQL servers; a TLS mode asked for without it is an error, never plaintext |
 //! | `redis` | `type = "redis"`: `redis::RedisConnection` on the `redis` crate's multiplexed connection with automatic reconnect, on tokio |
 //! | `http` | `type = "http"`: `http::HttpConnection`, an HTTP API on reqwest with rustls: base URL, credentials, retries, a read cache |
-//! | `files` | `type = "files"`: `files::FilesConnection`, files on `object_store` (local disk and memory so far) |
+//! | `files` | `type = "files"`: `files::FilesConnection`, files on `object_store` (S3, GCS, Azure, local disk, memory) |
 //! | `metrics` | counters and histograms through the `metrics` facade |
 //! | `doctor` | `doctor`: the secrets report that the `connections` command prints, as a table or JSON |
 //!
