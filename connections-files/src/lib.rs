@@ -241,7 +241,7 @@ impl FilesConnection {
                     .open(url)
                     .map_err(|error| config.invalid(key, format!("could not be opened as a store ({error})")))?;
                 let prefix = if root.kind.is_cloud() {
-                    Path::parse(url.path()).map_err(|error| {
+                    Path::from_url_path(url.path()).map_err(|error| {
                         config.invalid(key, format!("has a prefix that is not a store path ({error})"))
                     })?
                 } else {

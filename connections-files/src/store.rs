@@ -184,15 +184,15 @@ fn bucket_in_path(config: &Config, protocol: Option<&str>) -> Result<Root, Error
             url: Some(url::Url::parse("memory:///").map_err(|error| config.invalid("protocol", error.to_string()))?),
         }),
         Some(kind) if kind.is_cloud() => Ok(Root { kind, url: None }),
+        _ if !from_key => Err(config.missing("url")),
         Some(_) => Err(config.invalid(
-            if from_key { "protocol" } else { "url" },
+            "protocol",
             "names the local disk without a folder; write `url = \"file:///path/to/dir\"`: every path stays below it (Streamlit's FilesConnection reads from the working directory, and anywhere else)",
         )),
-        None if from_key => Err(config.invalid(
+        None => Err(config.invalid(
             "protocol",
             format!("is `{named}`, which names no store; write `s3`, `gcs`, `az`, `file` or `memory`, or a `url`"),
         )),
-        None => Err(config.missing("url")),
     }
 }
 
@@ -393,42 +393,7 @@ pub(crate) fn recipe(config: &Config, kind: Kind) -> Result<Recipe, Error> {
             ));
         }
     }
-    let mut client = ClientOptions::new();
-    if let Some((key, path)) = ca_file {
-        let pem = std::fs::read(&path)
-            .map_err(|error| config.invalid(&key, format!("could not be read from `{path}` ({error})")))?;
-        let certificates = Certificate::from_pem_bundle(&pem)
-            .map_err(|error| config.invalid(&key, format!("`{path}` is not a PEM file of certificates ({error})")))?;
-        if certificates.is_empty() {
-            return Err(config.invalid(key, format!("`{path}` holds no PEM certificate")));
-        }
-        for certificate in certificates {
-            client = client.with_root_certificate(certificate);
-        }
-    }
-    let allow_http = config.get_opt::<bool>("allow_http")?.unwrap_or(false);
-    client = client.with_allow_http(allow_http);
-    for key in ["timeout", "connect_timeout"] {
-        if let Some(text) = duration_text(config, key)? {
-            let parsed: ClientConfigKey = key
-                .parse()
-                .map_err(|error: object_store::Error| config.invalid(key, error.to_string()))?;
-            client = client.with_config(parsed, text);
-        }
-    }
-    if !allow_http
-        && let Some((key, endpoint)) = options
-            .iter()
-            .find(|(key, value)| is_endpoint(kind, key) && value.to_ascii_lowercase().starts_with("http://"))
-    {
-        let written = origin_of.get(key).map_or(key.as_str(), String::as_str);
-        return Err(config.invalid(
-            written,
-            format!(
-                "is a plain `http://` address ({endpoint}), which sends every object unencrypted; use `https://`, or set `allow_http = true` to allow it (a test server on localhost, say)"
-            ),
-        ));
-    }
+    let client = client_options(config, kind, &options, &origin_of, ca_file)?;
     let mut retry = RetryConfig::default();
     if let Some(retries) = config.get_opt::<usize>("retries")? {
         retry.max_retries = retries;
@@ -460,6 +425,75 @@ pub(crate) fn recipe(config: &Config, kind: Kind) -> Result<Recipe, Error> {
         retry,
         identity,
     })
+}
+
+/// The HTTP client's options of `config`: the CA to trust, plain HTTP only
+/// when asked, the timeouts.
+fn client_options(
+    config: &Config,
+    kind: Kind,
+    options: &[(String, String)],
+    origin_of: &HashMap<String, String>,
+    ca_file: Option<(String, String)>,
+) -> Result<ClientOptions, Error> {
+    let mut client = ClientOptions::new();
+    if let Some((key, path)) = ca_file {
+        let pem = std::fs::read(&path)
+            .map_err(|error| config.invalid(&key, format!("could not be read from `{path}` ({error})")))?;
+        let certificates = Certificate::from_pem_bundle(&pem)
+            .map_err(|error| config.invalid(&key, format!("`{path}` is not a PEM file of certificates ({error})")))?;
+        if certificates.is_empty() {
+            return Err(config.invalid(key, format!("`{path}` holds no PEM certificate")));
+        }
+        for certificate in certificates {
+            client = client.with_root_certificate(certificate);
+        }
+    }
+    // The same settings under a provider's prefix (`aws_allow_http`...) are the same decision.
+    let unprefixed = |key: &str| {
+        ["aws_", "google_", "azure_"]
+            .iter()
+            .find_map(|prefix| key.strip_prefix(prefix))
+            .unwrap_or(key)
+            .to_owned()
+    };
+    let mut allow_http = config.get_opt::<bool>("allow_http")?.unwrap_or(false);
+    for (key, value) in options {
+        let written = origin_of.get(key).map_or(key.as_str(), String::as_str);
+        match unprefixed(key).as_str() {
+            "allow_http" => allow_http |= value.eq_ignore_ascii_case("true"),
+            "allow_invalid_certificates" if !value.eq_ignore_ascii_case("false") => {
+                return Err(config.invalid(
+                    written,
+                    "turns certificate checks off, which this crate never does; name the CA that signed the server's certificate with `ca_file` instead",
+                ));
+            }
+            _ => {}
+        }
+    }
+    client = client.with_allow_http(allow_http);
+    for key in ["timeout", "connect_timeout"] {
+        if let Some(text) = duration_text(config, key)? {
+            let parsed: ClientConfigKey = key
+                .parse()
+                .map_err(|error: object_store::Error| config.invalid(key, error.to_string()))?;
+            client = client.with_config(parsed, text);
+        }
+    }
+    if !allow_http
+        && let Some((key, endpoint)) = options
+            .iter()
+            .find(|(key, value)| is_endpoint(kind, key) && value.to_ascii_lowercase().starts_with("http://"))
+    {
+        let written = origin_of.get(key).map_or(key.as_str(), String::as_str);
+        return Err(config.invalid(
+            written,
+            format!(
+                "is a plain `http://` address ({endpoint}), which sends every object unencrypted; use `https://`, or set `allow_http = true` to allow it (a test server on localhost, say)"
+            ),
+        ));
+    }
+    Ok(client)
 }
 
 /// Whether `key` names the store's address.

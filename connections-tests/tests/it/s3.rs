@@ -296,6 +296,7 @@ fn sections_mistakes_name_the_key_and_never_a_secret() {
             ),
             ("url = 's3://b'\nclient_kwargs = { verify = false }", "never does"),
             ("url = 's3://b'\npasword = 's3cr3t-Hq27'", "`pasword`"),
+            ("url = 's3://b'\naws_allow_invalid_certificates = true", "never does"),
             ("url = 'gs://b'\nclient_kwargs = { region_name = 'x' }", "s3fs's table"),
             ("protocol = 'ftp'", "names no store"),
             ("protocol = 'file'", "file:///path/to/dir"),
