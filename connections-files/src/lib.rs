@@ -413,6 +413,18 @@ impl FilesConnection {
             _ if path.is_empty() => format!("{text} (under {})", store.url),
             _ => format!("`{path}` under {}: {text}", store.url),
         };
+        // No credentials in the section or the environment: the store asked
+        // the machine's metadata service, which a laptop or CI runner lacks.
+        let asked_metadata = ["169.254.169.254", "/latest/api/token", "/latest/meta-data/"]
+            .iter()
+            .any(|address| message.contains(address));
+        let message = if store.identity.is_none() && asked_metadata {
+            format!(
+                "{message}; the section holds no credentials and the environment none, so the store asked the instance metadata service: set the section's keys (for S3 `key` and `secret`), the provider's variables (`AWS_ACCESS_KEY_ID`...), or `skip_signature = true` for a public bucket"
+            )
+        } else {
+            message
+        };
         Error::Operation {
             name: self.name().to_owned(),
             operation,

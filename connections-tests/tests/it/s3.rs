@@ -316,3 +316,22 @@ fn sections_mistakes_name_the_key_and_never_a_secret() {
         }
     });
 }
+
+#[test]
+fn a_section_without_credentials_says_where_they_were_looked_for() {
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+        println!("skipped: AWS_ACCESS_KEY_ID is set, so the store has credentials");
+        return;
+    }
+    runtime().block_on(async {
+        // The metadata service a cloud machine has, here a closed port: refused at once.
+        let section = "url = 's3://b/x'\nregion = 'us-east-1'\nmetadata_endpoint = 'http://127.0.0.1:9'\nretries = 0\n";
+        let registry = registry_with("s3_anonymous", section);
+        let files = registry.connection::<FilesConnection>("s3_anonymous").unwrap();
+        let err = files.read("a.txt").bytes().await.unwrap_err();
+        println!("{err}");
+        let text = err.to_string();
+        assert!(text.contains("the section holds no credentials"), "{text}");
+        assert!(text.contains("`key` and `secret`"), "{text}");
+    });
+}
