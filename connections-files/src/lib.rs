@@ -394,9 +394,15 @@ impl FilesConnection {
         error: object_store::Error,
     ) -> Error {
         let text = self.base().redactor().redact(&chain(&error));
+        // A listing's refusal comes as a generic error around the answer's status.
+        let refused = matches!(
+            error,
+            object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. }
+        ) || text.contains(" 403 Forbidden")
+            || text.contains(" 401 Unauthorized");
         let message = match &error {
             object_store::Error::NotFound { .. } => format!("`{path}` was not found under {}", store.url),
-            object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
+            _ if refused => {
                 let bucket = bucket
                     .or_else(|| url::Url::parse(&store.url).ok()?.host_str().map(str::to_owned))
                     .unwrap_or_default();
