@@ -488,9 +488,10 @@ impl FilesConnection {
     /// Writes the chunks of `body` to `path` as they come: a multipart
     /// upload of [`PART_SIZE`] parts, at most [`PARTS_IN_FLIGHT`] of them on
     /// their way at once, so memory stays near
-    /// `PART_SIZE × (PARTS_IN_FLIGHT + 1)` whatever the object's size. Nothing is visible at `path` until
-    /// the last part is in; a failed chunk or part aborts the upload. Drops
-    /// the cached reads of `path`, and returns the bytes written.
+    /// `PART_SIZE × (PARTS_IN_FLIGHT + 1)` whatever the object's size.
+    /// Nothing is visible at `path` until the last part is in; a failed
+    /// chunk or part aborts the upload. Drops the cached reads of `path`,
+    /// and returns the bytes written.
     ///
     /// # Errors
     ///
@@ -502,10 +503,10 @@ impl FilesConnection {
     /// ```
     /// # use connections_core::{Config, Connection};
     /// # use connections_files::FilesConnection;
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let files = FilesConnection::from_config("f", Config::from_toml("f", "url = 'memory://'")?);
     /// use futures_util::StreamExt as _;
     ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let files = FilesConnection::from_config("f", Config::from_toml("f", "url = 'memory://'")?);
     /// // Ten chunks of 1 MiB, made as they are sent.
     /// let chunks = futures_util::stream::iter(0..10_u8)
     ///     .map(|n| Ok::<_, std::io::Error>(vec![n; 1 << 20]));
