@@ -23,6 +23,7 @@ mod heal;
 mod health;
 mod http;
 mod hygiene;
+mod kubernetes;
 mod lazy_init;
 mod redaction;
 mod redis;

@@ -205,9 +205,9 @@ fn a_connection_in_a_ttl_cache_is_reloaded_too() {
     assert_eq!(text_of(&conn), "two");
 }
 
-/// A registry watching `file` (events, or polling every 10 ms), with a
-/// short debounce so the tests run quickly.
-fn watching(file: &Path, poll: bool) -> Registry {
+/// A registry watching `file` (or a secrets directory), by events or by
+/// polling every 10 ms, with a short debounce so the tests run quickly.
+pub(crate) fn watching(file: &Path, poll: bool) -> Registry {
     let builder: RegistryBuilder = Registry::builder()
         .secrets_paths([file])
         .watch(true)
