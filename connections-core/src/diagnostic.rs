@@ -58,6 +58,9 @@ pub enum DiagnosticKind {
     NoSecrets,
     /// A secrets file is readable by group or others.
     Permissions,
+    /// A secrets file is a mount of its own (a Kubernetes `subPath` mount),
+    /// which is never updated when its source changes.
+    FrozenMount,
     /// A `CONNECTIONS__...` environment variable was ignored.
     IgnoredVariable,
     /// A singular `[connection.<name>]` table, where `[connections.<name>]` was meant.
@@ -88,6 +91,7 @@ impl DiagnosticKind {
             DiagnosticKind::Unreadable => "unreadable",
             DiagnosticKind::NoSecrets => "no-secrets",
             DiagnosticKind::Permissions => "permissions",
+            DiagnosticKind::FrozenMount => "frozen-mount",
             DiagnosticKind::IgnoredVariable => "ignored-variable",
             DiagnosticKind::SingularTable => "singular-table",
             DiagnosticKind::NoType => "no-type",

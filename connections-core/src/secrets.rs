@@ -507,6 +507,7 @@ fn load_sources(sources: &[Source]) -> Result<Secrets> {
                         // An empty file counts as found, as in Streamlit.
                         Ok(text) => {
                             secrets.diagnostics.extend(readable_by_others(path));
+                            secrets.diagnostics.extend(mounted_alone(path));
                             let table = parse_toml(path, &text)?;
                             secrets.merge(table, path);
                         }
@@ -537,11 +538,8 @@ impl Secrets {
 /// logged once per file per process, returned on every load.
 #[cfg(unix)]
 fn readable_by_others(path: &Path) -> Option<Diagnostic> {
-    use std::collections::BTreeSet;
     use std::os::unix::fs::PermissionsExt;
-    use std::sync::Mutex;
 
-    static WARNED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
     let meta = fs::metadata(path).ok()?;
     let mode = meta.permissions().mode() & 0o777;
     // The group and other bits, as `chmod` spells them.
@@ -554,19 +552,90 @@ fn readable_by_others(path: &Path) -> Option<Diagnostic> {
         path.display(),
         path.display()
     );
+    Some(warn_once(path, DiagnosticKind::Permissions, message))
+}
+
+/// A warning of `kind` about the secrets file `path`: logged the first time
+/// this process finds it, returned as data on every load (the doctor and
+/// `diagnostics()` see it each time).
+#[cfg_attr(not(unix), allow(dead_code))]
+fn warn_once(path: &Path, kind: DiagnosticKind, message: String) -> Diagnostic {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+
+    static WARNED: Mutex<BTreeSet<(PathBuf, &'static str)>> = Mutex::new(BTreeSet::new());
     let first_time = WARNED
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(path.to_path_buf());
+        .insert((path.to_path_buf(), kind.as_str()));
     if first_time {
-        tracing::warn!(file = %path.display(), mode = format_args!("{mode:o}"), "{message}");
+        tracing::warn!(file = %path.display(), kind = kind.as_str(), "{message}");
     }
-    Some(Diagnostic::warning(DiagnosticKind::Permissions, message).origin(path))
+    Diagnostic::warning(kind, message).origin(path)
 }
 
 #[cfg(not(unix))]
 fn readable_by_others(_path: &Path) -> Option<Diagnostic> {
     None
+}
+
+/// A warning when a secrets file is a mount point of its own, as a
+/// Kubernetes `subPath` mount (or a single-file `docker run -v`) makes it:
+/// the kubelet never updates such a file when its Secret changes, so no
+/// reload can see a new value. Logged once per file per process.
+#[cfg(target_os = "linux")]
+fn mounted_alone(path: &Path) -> Option<Diagnostic> {
+    let canonical = fs::canonicalize(path).ok()?;
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").ok()?;
+    if !canonical.is_file() || !is_mount_point(&mountinfo, &canonical) {
+        return None;
+    }
+    let message = format!(
+        "secrets file {} is a mount of its own (a Kubernetes `subPath` mount, or a single file given to `docker run -v`): it is never updated when its source changes, so a reload cannot see new values; mount the Secret's whole folder and name the file inside it",
+        path.display()
+    );
+    Some(warn_once(path, DiagnosticKind::FrozenMount, message))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn mounted_alone(_path: &Path) -> Option<Diagnostic> {
+    None
+}
+
+/// Whether `path` is a mount point in `mountinfo` (`/proc/self/mountinfo`:
+/// the fifth field of each line, with spaces and the like written `\040`).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn is_mount_point(mountinfo: &str, path: &Path) -> bool {
+    let unescape = |field: &str| -> Vec<u8> {
+        let bytes = field.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let octal = bytes
+                .get(i + 1..i + 4)
+                .filter(|digits| digits.iter().all(|d| (b'0'..=b'7').contains(d)));
+            match (bytes[i], octal) {
+                (b'\\', Some(digits)) => {
+                    out.push(
+                        digits
+                            .iter()
+                            .fold(0_u8, |n, d| n.wrapping_mul(8).wrapping_add(d - b'0')),
+                    );
+                    i += 4;
+                }
+                (byte, _) => {
+                    out.push(byte);
+                    i += 1;
+                }
+            }
+        }
+        out
+    };
+    let wanted = path.as_os_str().as_encoded_bytes();
+    mountinfo
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .any(|point| unescape(point) == wanted)
 }
 
 /// Merges `src` into `dst` key by key: tables merge recursively, anything else replaces.
@@ -663,6 +732,38 @@ fn sorted_entries(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
 mod tests {
     use super::*;
     use crate::config::line_col;
+
+    #[test]
+    fn a_file_mounted_on_its_own_is_told_from_one_in_a_mounted_folder() {
+        // A Kubernetes pod: the Secret's folder mounted, and one key mounted by `subPath`.
+        let mountinfo = "\
+22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
+1480 1461 0:96 / /etc/connections rw,relatime - tmpfs tmpfs ro
+1481 1461 8:1 /var/lib/kubelet/pods/p/volumes/kubernetes.io~secret/app/..2026_12_03/secrets.toml /app/.streamlit/secrets.toml ro,relatime - ext4 /dev/sda1 rw
+1482 1461 8:1 /x /srv/my\\040app/secrets.toml ro - ext4 /dev/sda1 rw
+";
+        assert!(is_mount_point(mountinfo, Path::new("/app/.streamlit/secrets.toml")));
+        assert!(
+            is_mount_point(mountinfo, Path::new("/srv/my app/secrets.toml")),
+            "an escaped space"
+        );
+        assert!(
+            !is_mount_point(mountinfo, Path::new("/etc/connections/secrets.toml")),
+            "inside a mounted folder"
+        );
+        assert!(!is_mount_point(mountinfo, Path::new("/app/.streamlit")));
+        assert!(!is_mount_point("garbage\n\n", Path::new("/")));
+    }
+
+    #[test]
+    fn a_file_on_the_root_file_system_is_not_mounted_alone() {
+        let dir = std::env::temp_dir().join(format!("connections-mount-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("secrets.toml");
+        fs::write(&file, "").unwrap();
+        assert!(mounted_alone(&file).is_none());
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn ttl_seconds_parse_or_say_what_is_wrong() {

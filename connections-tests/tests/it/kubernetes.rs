@@ -9,6 +9,7 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
+use connections::Registry;
 use connections::prelude::*;
 
 use crate::common::{Counted, wait_until};
@@ -88,4 +89,64 @@ fn a_mounted_secret_is_read_and_each_swap_is_seen_by_events() {
 #[test]
 fn a_mounted_secret_is_read_and_each_swap_is_seen_by_polling() {
     a_mounted_secret_is_read_and_each_swap_is_seen("k8s_poll", true);
+}
+
+/// `source` bind-mounted over `target`, unmounted when dropped; `None`
+/// where this process may not mount (not root, no `mount`).
+struct BindMount(std::path::PathBuf);
+
+impl BindMount {
+    fn new(source: &Path, target: &Path) -> Option<BindMount> {
+        let mounted = std::process::Command::new("mount")
+            .arg("--bind")
+            .arg(source)
+            .arg(target)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        mounted.then(|| BindMount(target.to_path_buf()))
+    }
+}
+
+impl Drop for BindMount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_secrets_file_mounted_on_its_own_is_a_warning_that_says_it_never_updates() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    // What a `subPath` mount does: one file of the Secret's folder mounted over the app's path.
+    let source = dir.path().join("secret-volume.toml");
+    fs::write(&source, "[connections.k8s_subpath]\ntype = 'counted'\ntext = 'one'\n").unwrap();
+    let app = dir.path().join("app");
+    fs::create_dir(&app).unwrap();
+    let target = app.join("secrets.toml");
+    fs::write(&target, "").unwrap();
+    for file in [&source, &target] {
+        fs::set_permissions(file, fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let Some(_mount) = BindMount::new(&source, &target) else {
+        println!("skipped: this process cannot bind-mount a file (it needs root and `mount`)");
+        return;
+    };
+    let registry = Registry::builder().secrets_paths([&target]).build();
+    let conn = registry.connection::<Counted>("k8s_subpath").unwrap();
+    assert_eq!(
+        conn.config().get::<String>("text").unwrap(),
+        "one",
+        "read through the mount"
+    );
+    let found = registry.diagnostics();
+    println!("{found:?}");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].kind, connections::DiagnosticKind::FrozenMount);
+    assert_eq!(found[0].origin.as_deref(), Some(target.as_path()));
+    assert!(found[0].message.contains("never updated"), "{}", found[0]);
+
+    // The same file read where it lies, not mounted: no warning.
+    let registry = Registry::builder().secrets_paths([&source]).build();
+    assert!(registry.diagnostics().is_empty());
 }
