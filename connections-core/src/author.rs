@@ -16,6 +16,7 @@
 //! | [`nearest`], [`nearest_hint`], [`list_or_none`] | end a message about a name it does not know with "did you mean" and the names it does |
 //! | [`seconds_to_duration`] | read a timeout in seconds, as Streamlit's `ttl` and SQLAlchemy's `connect_timeout` are written, rejecting NaN and negatives |
 //! | [`percent_decode`] | read a user or password out of a URL |
+//! | [`ReadCache`] | keep reads made with a `ttl` (Redis values, a file's rows) until they expire or the connection writes what they read |
 //! | [`BlockOn`], `#[connection(block_on = path)]` | have its futures driven by the runtime its client needs (tokio for sqlx) where none runs, as in the doctor's `--connect` |
 //!
 //! # Stability
@@ -97,6 +98,7 @@ use std::pin::Pin;
 pub use crate::base::ResetReason;
 pub use crate::config::Origin;
 pub use crate::error::{Redacted, list_or_none, nearest, nearest_hint};
+pub use crate::read_cache::ReadCache;
 pub use crate::redact::percent_decode;
 pub use crate::secrets::seconds_to_duration;
 pub use crate::trace::Redactor;

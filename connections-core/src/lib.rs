@@ -280,6 +280,7 @@ mod handle;
 mod health;
 mod instance;
 mod origin;
+mod read_cache;
 mod redact;
 mod registry;
 mod secret;

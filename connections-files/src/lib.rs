@@ -75,23 +75,20 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use connections_core::author::Redacted;
+use connections_core::author::{ReadCache, Redacted};
 use connections_core::{BaseConnection, BoxError, Config, Connection, Diagnostic, Error};
 use futures_util::TryStreamExt as _;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt as _};
 use serde::de::DeserializeOwned;
 
-mod cache;
 mod settings;
 mod store;
 
-use cache::Reads;
-
-use store::{Kind, Layout};
+use store::{Buckets, Kind, Layout};
 
 /// How long [`Registry::check`](connections_core::Registry::check) waits for
 /// a `FilesConnection`'s listing of its root.
@@ -141,9 +138,9 @@ pub const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 )]
 pub struct FilesConnection {
     base: BaseConnection<Store>,
-    /// Bodies read with a `ttl`, by path. Held for a lookup or an insert,
+    /// Bodies and rows read with a `ttl`, by path. Held for a lookup or an insert,
     /// never across a read.
-    reads: Mutex<Reads>,
+    reads: Mutex<ReadCache>,
 }
 
 /// Drives a future on a current-thread tokio runtime of its own: how the
@@ -189,8 +186,8 @@ impl Store {
     /// path's bucket is a store of its own.
     pub fn object_store(&self) -> Option<&Arc<dyn ObjectStore>> {
         match &self.layout {
-            Layout::Rooted { objects, .. } => Some(objects),
-            Layout::Buckets { .. } => None,
+            Layout::Rooted(objects) => Some(objects),
+            Layout::Buckets(_) => None,
         }
     }
 
@@ -231,31 +228,22 @@ impl FilesConnection {
         let root = store::root(config)?;
         let recipe = store::recipe(config, root.kind)?;
         // The section may point elsewhere now: no read of before is served.
-        self.reads().clear();
+        self.reads().forget_all();
         tracing::debug!(root = %root, "opening the store");
         let identity = recipe.identity.clone();
         let (layout, prefix) = match &root.url {
             Some(url) => {
                 let key = if config.contains("url") { "url" } else { "root" };
-                let objects = recipe
-                    .open(url)
-                    .map_err(|error| config.invalid(key, format!("could not be opened as a store ({error})")))?;
-                let prefix = if root.kind.is_cloud() {
-                    Path::from_url_path(url.path()).map_err(|error| {
-                        config.invalid(key, format!("has a prefix that is not a store path ({error})"))
-                    })?
-                } else {
-                    object_store::parse_url(url)
-                        .map_err(|error| config.invalid(key, format!("could not be opened as a store ({error})")))?
-                        .1
-                };
-                (Layout::Rooted { objects }, prefix)
+                let (objects, prefix) = recipe.open(url).map_err(|error| {
+                    config.invalid(key, config.redact(&format!("could not be opened as a store ({error})")))
+                })?;
+                (Layout::Rooted(objects), prefix)
             }
             None => (
-                Layout::Buckets {
-                    recipe: Box::new(recipe),
+                Layout::Buckets(Box::new(Buckets {
+                    recipe,
                     opened: Mutex::default(),
-                },
+                })),
                 Path::default(),
             ),
         };
@@ -274,8 +262,9 @@ impl FilesConnection {
     async fn _check(&self) -> Result<(), BoxError> {
         let store = self.instance().await?;
         let stores: Vec<(Option<String>, Arc<dyn ObjectStore>)> = match &store.layout {
-            Layout::Rooted { objects, .. } => vec![(None, Arc::clone(objects))],
-            Layout::Buckets { opened, .. } => opened
+            Layout::Rooted(objects) => vec![(None, Arc::clone(objects))],
+            Layout::Buckets(buckets) => buckets
+                .opened
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .iter()
@@ -304,7 +293,7 @@ impl FilesConnection {
         Ok(())
     }
 
-    fn reads(&self) -> std::sync::MutexGuard<'_, Reads> {
+    fn reads(&self) -> std::sync::MutexGuard<'_, ReadCache> {
         self.reads.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -354,8 +343,8 @@ impl FilesConnection {
     fn locate(&self, operation: &'static str, store: &Store, path: &str, whole_bucket: bool) -> Result<Target, Error> {
         self.check_path(operation, path)?;
         let (objects, bucket, rest) = match &store.layout {
-            Layout::Rooted { objects, .. } => (Arc::clone(objects), None, path),
-            Layout::Buckets { .. } => {
+            Layout::Rooted(objects) => (Arc::clone(objects), None, path),
+            Layout::Buckets(buckets) => {
                 let (bucket, rest) = path.split_once('/').unwrap_or((path, ""));
                 if rest.is_empty() && !whole_bucket {
                     return Err(self.refuse(operation, format!(
@@ -364,9 +353,8 @@ impl FilesConnection {
                         word = store.kind.bucket_word(),
                     )));
                 }
-                let objects = store
-                    .layout
-                    .bucket(store.kind, bucket)
+                let objects = buckets
+                    .open(bucket)
                     .map_err(|error| self.store_error(operation, path, store, Some(bucket.to_owned()), error))?;
                 (objects, Some(bucket.to_owned()), rest)
             }
@@ -393,6 +381,8 @@ impl FilesConnection {
         bucket: Option<String>,
         error: object_store::Error,
     ) -> Error {
+        // The store's words redacted; the identity added after is an access
+        // key id or an account, which names who asked and is no secret.
         let text = self.base().redactor().redact(&chain(&error));
         // A listing's refusal comes as a generic error around the answer's status.
         let refused = matches!(
@@ -431,13 +421,18 @@ impl FilesConnection {
         } else {
             message
         };
-        Error::Operation {
-            name: self.name().to_owned(),
-            operation,
-            attempts: 1,
-            source: Arc::new(Redacted::new(message.clone(), error)),
-            message,
-        }
+        operation_error(self.name(), operation, message, error)
+    }
+
+    /// An [`Error::Operation`] of this connection saying `message`, its
+    /// secrets masked, with `source` behind it.
+    fn failed(
+        &self,
+        operation: &'static str,
+        message: &str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        operation_error(self.name(), operation, self.base().redactor().redact(message), source)
     }
 
     /// A read of `path`: [`bytes`](Read::bytes), [`text`](Read::text) or
@@ -547,17 +542,11 @@ impl FilesConnection {
                     // The parts sent so far are dropped; nothing appears at `path`.
                     let _ = writer.abort().await;
                     let error: BoxError = error.into();
-                    let message = self.base().redactor().redact(&format!(
+                    let message = format!(
                         "`{path}` under {}: its body failed after {written} bytes ({error})",
                         store.url
-                    ));
-                    return Err(Error::Operation {
-                        name: self.name().to_owned(),
-                        operation,
-                        attempts: 1,
-                        source: Arc::new(Redacted::new(message.clone(), BodyFailed(error.to_string()))),
-                        message,
-                    });
+                    );
+                    return Err(self.failed(operation, &message, BodyFailed(error.to_string())));
                 }
             };
             if let Err(error) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
@@ -692,15 +681,10 @@ impl FilesConnection {
             .await
             .map_err(|error| self.store_error("open", path, &store, target.bucket, error))?;
         let (name, path, url) = (self.name().to_owned(), path.to_owned(), store.url.clone());
+        let redactor = self.base().redactor();
         Ok(Box::pin(got.into_stream().map_err(move |error| {
             let message = format!("`{path}` under {url}: {}", chain(&error));
-            Error::Operation {
-                name: name.clone(),
-                operation: "open",
-                attempts: 1,
-                source: Arc::new(Redacted::new(message.clone(), error)),
-                message,
-            }
+            operation_error(&name, "open", redactor.redact(&message), error)
         })))
     }
 
@@ -739,12 +723,12 @@ impl FilesConnection {
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, Error> {
         let store = self.instance().await?;
         let target = match (&store.layout, prefix.is_empty()) {
-            (Layout::Rooted { objects, .. }, true) => Target {
+            (Layout::Rooted(objects), true) => Target {
                 objects: Arc::clone(objects),
                 location: store.root.clone(),
                 bucket: None,
             },
-            (Layout::Buckets { .. }, true) => {
+            (Layout::Buckets(_), true) => {
                 return Err(self.refuse(
                     "list",
                     format!(
@@ -787,13 +771,7 @@ impl FilesConnection {
         error: impl std::error::Error + Send + Sync + 'static,
     ) -> Error {
         let message = format!("`{path}` is not the {format} `{type_name}` reads ({error})");
-        Error::Operation {
-            name: self.name().to_owned(),
-            operation: "read",
-            attempts: 1,
-            source: Arc::new(Redacted::new(message.clone(), error)),
-            message,
-        }
+        self.failed("read", &message, error)
     }
 
     /// The whole body of `path`, from the store.
@@ -806,7 +784,7 @@ impl FilesConnection {
 
     /// Drops the cached reads of `path`.
     fn forget(&self, path: &str) {
-        self.reads().forget(path);
+        self.reads().invalidate(path);
     }
 
     /// What the section resolves to, without opening the store.
@@ -835,6 +813,23 @@ impl FilesConnection {
             identity: recipe.identity.map(|id| root.kind.who(&id)),
             buckets_in_paths: root.url.is_none(),
         })
+    }
+}
+
+/// An [`Error::Operation`] of connection `name` saying `message`, already
+/// redacted, with `source` behind it.
+fn operation_error(
+    name: &str,
+    operation: &'static str,
+    message: String,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> Error {
+    Error::Operation {
+        name: name.to_owned(),
+        operation,
+        attempts: 1,
+        source: Arc::new(Redacted::new(message.clone(), source)),
+        message,
     }
 }
 
@@ -963,56 +958,48 @@ impl Read<'_> {
     ///
     /// See [`FilesConnection`].
     pub async fn bytes(self) -> Result<Bytes, Error> {
+        self.cached("body", |_, _, body| Ok(body)).await
+    }
+
+    /// The body made into a `V` by `make`; with a `ttl`, the `V` is kept
+    /// under the read's `kind` (`"body"`, or a format of rows) and a hit
+    /// hands out a clone of it: share it (`Bytes`, `Arc<[T]>`), and a hit
+    /// parses and copies nothing.
+    async fn cached<V, F>(self, kind: &'static str, make: F) -> Result<V, Error>
+    where
+        V: Clone + Send + Sync + 'static,
+        F: FnOnce(&FilesConnection, &str, Bytes) -> Result<V, Error>,
+    {
         let conn = self.conn;
         let store = conn.instance().await?;
         let started = {
             // Only a path that was read is cached: a hit needs no check of it.
             let reads = conn.reads();
             if self.ttl.is_some()
-                && let Some(body) = reads.body(self.path)
+                && let Some(value) = reads.get::<V>(kind, self.path, None, Instant::now())
             {
-                return Ok(body);
+                return Ok(value);
             }
-            reads.writes
+            reads.writes()
         };
-        let body = conn.fetch(&store, self.path).await?;
+        let value = make(conn, self.path, conn.fetch(&store, self.path).await?)?;
         if let Some(ttl) = self.ttl {
-            let mut reads = conn.reads();
-            if reads.writes == started {
-                reads.keep_body(self.path, ttl, body.clone());
-            }
+            let kept = (kind, self.path, None);
+            conn.reads()
+                .insert(started, kept, ReadCache::expiry(ttl), value.clone());
         }
-        Ok(body)
+        Ok(value)
     }
 
-    /// The rows of the body in `format`, parsed by `parse`; with a `ttl`,
-    /// shared from the cache, where they are kept parsed: a hit parses and
-    /// clones nothing.
+    /// The rows of the body in `format`, parsed by `parse`, shared: with a
+    /// `ttl`, kept parsed, so a hit parses and clones no row.
     async fn rows<T, F>(self, format: &'static str, parse: F) -> Result<Arc<[T]>, Error>
     where
         T: Send + Sync + 'static,
         F: FnOnce(&FilesConnection, &str, &[u8]) -> Result<Vec<T>, Error>,
     {
-        let conn = self.conn;
-        let store = conn.instance().await?;
-        let started = {
-            let reads = conn.reads();
-            if self.ttl.is_some()
-                && let Some(rows) = reads.rows::<T>(self.path, format)
-            {
-                return Ok(rows);
-            }
-            reads.writes
-        };
-        let body = conn.fetch(&store, self.path).await?;
-        let rows: Arc<[T]> = parse(conn, self.path, &body)?.into();
-        if let Some(ttl) = self.ttl {
-            let mut reads = conn.reads();
-            if reads.writes == started {
-                reads.keep_rows(self.path, format, ttl, Arc::clone(&rows));
-            }
-        }
-        Ok(rows)
+        self.cached(format, |conn, path, body| parse(conn, path, &body).map(Arc::from))
+            .await
     }
 
     /// The body as UTF-8 text.
@@ -1027,12 +1014,12 @@ impl Read<'_> {
     pub async fn text(self) -> Result<String, Error> {
         let (conn, path) = (self.conn, self.path);
         let body = self.bytes().await?;
-        String::from_utf8(body.to_vec()).map_err(|error| Error::Operation {
-            name: conn.name().to_owned(),
-            operation: "read",
-            attempts: 1,
-            message: format!("`{path}` is not UTF-8 text ({error}); read it with `bytes()`"),
-            source: Arc::new(Redacted::new(format!("`{path}` is not UTF-8 text"), error)),
+        String::from_utf8(body.to_vec()).map_err(|error| {
+            conn.failed(
+                "read",
+                &format!("`{path}` is not UTF-8 text ({error}); read it with `bytes()`"),
+                error,
+            )
         })
     }
 
@@ -1048,19 +1035,8 @@ impl Read<'_> {
     pub async fn json<T: DeserializeOwned>(self) -> Result<T, Error> {
         let (conn, path) = (self.conn, self.path);
         let body = self.bytes().await?;
-        serde_json::from_slice(&body).map_err(|error| {
-            let message = format!(
-                "`{path}` is not the JSON `{}` reads ({error})",
-                std::any::type_name::<T>()
-            );
-            Error::Operation {
-                name: conn.name().to_owned(),
-                operation: "read",
-                attempts: 1,
-                source: Arc::new(Redacted::new(message.clone(), error)),
-                message,
-            }
-        })
+        serde_json::from_slice(&body)
+            .map_err(|error| conn.format_error(path, "JSON", std::any::type_name::<T>(), error))
     }
 
     /// The body as CSV, each row after the header line as a `T` (a struct

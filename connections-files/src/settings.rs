@@ -147,16 +147,5 @@ pub(crate) struct FilesSettings {
     /// (`aws_session_token`, `azure_storage_sas_key`, `google_bucket`...),
     /// checked when the store opens. Masked in every output.
     #[serde(flatten)]
-    provider: BTreeMap<String, toml_value::Any>,
-}
-
-/// A value of any kind, for the provider's other keys.
-mod toml_value {
-    use schemars::JsonSchema;
-    use serde::Deserialize;
-
-    /// Any TOML value.
-    #[derive(Deserialize, JsonSchema)]
-    #[serde(transparent)]
-    pub(crate) struct Any(#[expect(dead_code, reason = "read for its checks")] serde_json::Value);
+    provider: BTreeMap<String, serde_json::Value>,
 }

@@ -25,11 +25,10 @@ use connections_core::{BaseConnection, BoxError, Config, Connection, Diagnostic,
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, FromRedisValue, ToRedisArgs, ToSingleRedisArg};
 
-use self::cache::ReadCache;
 use self::credentials::Credentials;
 use self::options::RedisOptions;
+use connections_core::author::ReadCache;
 
-mod cache;
 mod credentials;
 mod options;
 mod settings;
@@ -834,11 +833,7 @@ impl CachedReads<'_> {
             reads.writes()
         };
         let value = fetch.await?;
-        let now = Instant::now();
-        // A ttl past what an `Instant` holds: a century.
-        let expires = now
-            .checked_add(self.ttl)
-            .unwrap_or_else(|| now + Duration::from_hours(100 * 365 * 24));
+        let expires = ReadCache::expiry(self.ttl);
         self.conn.reads().insert(started, read, expires, value.clone());
         Ok(value)
     }

@@ -25,6 +25,15 @@ struct Pet {
     age: u32,
 }
 
+/// Rex, 3, and Tom, 5: the rows every format test writes.
+fn pets() -> Vec<Pet> {
+    ["Rex", "Tom"]
+        .into_iter()
+        .zip([3, 5])
+        .map(|(name, age)| Pet { name: name.into(), age })
+        .collect()
+}
+
 #[test]
 fn bytes_text_and_json_round_trip_on_disk_and_in_memory() {
     runtime().block_on(async {
@@ -37,16 +46,7 @@ fn bytes_text_and_json_round_trip_on_disk_and_in_memory() {
             assert_eq!(&files.read("raw/blob.bin").bytes().await.unwrap()[..], [0, 1, 2, 255]);
             files.write("notes/hello.txt", "hello, files").await.unwrap();
             assert_eq!(files.read("notes/hello.txt").text().await.unwrap(), "hello, files");
-            let pets = vec![
-                Pet {
-                    name: "Rex".into(),
-                    age: 3,
-                },
-                Pet {
-                    name: "Tom".into(),
-                    age: 5,
-                },
-            ];
+            let pets = pets();
             files
                 .write("pets.json", serde_json::to_vec(&pets).unwrap())
                 .await
@@ -161,71 +161,69 @@ fn a_root_it_cannot_reach_is_an_error_before_any_read() {
 
 #[test]
 fn csv_json_lines_and_records_by_extension_round_trip() {
-    use std::collections::HashMap;
     runtime().block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let registry = registry_with("files_formats", &format!("url = 'file://{}'", dir.path().display()));
         let files = registry.connection::<FilesConnection>("files_formats").unwrap();
-        let pets = vec![
-            Pet {
-                name: "Rex".into(),
-                age: 3,
-            },
-            Pet {
-                name: "Tom".into(),
-                age: 5,
-            },
-        ];
-        files.write("pets.csv", "name,age\nRex,3\nTom,5\n").await.unwrap();
-        files
-            .write(
-                "pets.jsonl",
-                "{\"name\":\"Rex\",\"age\":3}\n\n{\"name\":\"Tom\",\"age\":5}\n",
-            )
-            .await
-            .unwrap();
-        files
-            .write("pets.json", serde_json::to_vec(&pets).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(*files.read("pets.csv").csv::<Pet>().await.unwrap(), pets);
-        let rows = files.read("pets.csv").csv::<HashMap<String, String>>().await.unwrap();
-        assert_eq!(rows[0]["name"], "Rex");
-        assert_eq!(*files.read("pets.jsonl").json_lines::<Pet>().await.unwrap(), pets);
-        for path in ["pets.csv", "pets.json", "pets.jsonl"] {
-            assert_eq!(*files.read(path).records::<Pet>().await.unwrap(), pets, "{path}");
-        }
-        // With a ttl, the rows are kept parsed: a hit shares them, by type and format.
-        let minute = Duration::from_mins(1);
-        for path in ["pets.csv", "pets.json", "pets.jsonl"] {
-            let first = files.read(path).ttl(minute).records::<Pet>().await.unwrap();
-            let hit = files.read(path).ttl(minute).records::<Pet>().await.unwrap();
-            assert!(std::sync::Arc::ptr_eq(&first, &hit), "{path}: no row cloned on a hit");
-            let as_maps = files
-                .read(path)
-                .ttl(minute)
-                .records::<serde_json::Value>()
-                .await
-                .unwrap();
-            assert_eq!(as_maps.len(), 2, "{path}: another type reads afresh");
-        }
-        files.write("pets.csv", "name,age\nRex,3\n").await.unwrap();
-        let after = files.read("pets.csv").ttl(minute).records::<Pet>().await.unwrap();
-        assert_eq!(after.len(), 1, "a write drops the parsed rows too");
-        files.write("notes.txt", "hi").await.unwrap();
-        let err = files.read("notes.txt").records::<Pet>().await.unwrap_err();
-        assert!(matches!(err, Error::InvalidCall { .. }), "{err}");
-        files.write("bad.csv", "name,age\nRex,old\n").await.unwrap();
-        let err = files.read("bad.csv").csv::<Pet>().await.unwrap_err();
-        println!("{err}");
-        assert!(err.to_string().contains("`bad.csv` is not the CSV"), "{err}");
-        files
-            .write("bad.jsonl", "{\"name\":\"Rex\",\"age\":3}\nnot json\n")
-            .await
-            .unwrap();
-        let err = files.read("bad.jsonl").json_lines::<Pet>().await.unwrap_err();
-        assert!(err.to_string().contains("JSON on line 2"), "{err}");
+        every_format_round_trips(&files).await;
     });
+}
+
+/// CSV, JSON and JSON lines written and read back on `files`'s store, as
+/// rows of a struct, of maps and by extension; rows kept parsed by a `ttl`
+/// and shared; the wrong format, a bad row and a bad line each an error.
+pub(crate) async fn every_format_round_trips(files: &FilesConnection) {
+    use std::collections::HashMap;
+    let pets = pets();
+    files.write("pets.csv", "name,age\nRex,3\nTom,5\n").await.unwrap();
+    files
+        .write(
+            "pets.jsonl",
+            "{\"name\":\"Rex\",\"age\":3}\n\n{\"name\":\"Tom\",\"age\":5}\n",
+        )
+        .await
+        .unwrap();
+    files
+        .write("pets.json", serde_json::to_vec(&pets).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(*files.read("pets.csv").csv::<Pet>().await.unwrap(), pets);
+    let rows = files.read("pets.csv").csv::<HashMap<String, String>>().await.unwrap();
+    assert_eq!(rows[0]["name"], "Rex");
+    assert_eq!(*files.read("pets.jsonl").json_lines::<Pet>().await.unwrap(), pets);
+    for path in ["pets.csv", "pets.json", "pets.jsonl"] {
+        assert_eq!(*files.read(path).records::<Pet>().await.unwrap(), pets, "{path}");
+    }
+    // With a ttl, the rows are kept parsed: a hit shares them, by type and format.
+    let minute = Duration::from_mins(1);
+    for path in ["pets.csv", "pets.json", "pets.jsonl"] {
+        let first = files.read(path).ttl(minute).records::<Pet>().await.unwrap();
+        let hit = files.read(path).ttl(minute).records::<Pet>().await.unwrap();
+        assert!(std::sync::Arc::ptr_eq(&first, &hit), "{path}: no row cloned on a hit");
+        let as_maps = files
+            .read(path)
+            .ttl(minute)
+            .records::<serde_json::Value>()
+            .await
+            .unwrap();
+        assert_eq!(as_maps.len(), 2, "{path}: another type reads afresh");
+    }
+    files.write("pets.csv", "name,age\nRex,3\n").await.unwrap();
+    let after = files.read("pets.csv").ttl(minute).records::<Pet>().await.unwrap();
+    assert_eq!(after.len(), 1, "a write drops the parsed rows too");
+    files.write("notes.txt", "hi").await.unwrap();
+    let err = files.read("notes.txt").records::<Pet>().await.unwrap_err();
+    assert!(matches!(err, Error::InvalidCall { .. }), "{err}");
+    files.write("bad.csv", "name,age\nRex,old\n").await.unwrap();
+    let err = files.read("bad.csv").csv::<Pet>().await.unwrap_err();
+    println!("{err}");
+    assert!(err.to_string().contains("`bad.csv` is not the CSV"), "{err}");
+    files
+        .write("bad.jsonl", "{\"name\":\"Rex\",\"age\":3}\nnot json\n")
+        .await
+        .unwrap();
+    let err = files.read("bad.jsonl").json_lines::<Pet>().await.unwrap_err();
+    assert!(err.to_string().contains("JSON on line 2"), "{err}");
 }
 
 #[test]

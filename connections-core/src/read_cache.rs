@@ -1,44 +1,95 @@
-//! The read cache of [`RedisConnection::cached`](crate::RedisConnection::cached):
-//! values read with a `ttl`, by Redis key, dropped when a helper writes that
-//! key, and expired soonest first.
+//! [`ReadCache`]: the read cache a connection type keeps beside its
+//! client, for reads made with a `ttl`, dropped when the connection itself
+//! writes what they read.
 
 use std::any::{Any, TypeId};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-/// One cached read of a key: which command and field, the type it was read
-/// as, until when, and the value (an `Option<T>` or a `HashMap<String, T>`).
+/// One cached read of a key: which kind of read and field, the type it was
+/// read as, until when, and the value.
 struct Read {
-    command: &'static str,
+    kind: &'static str,
     field: Option<Box<str>>,
     type_id: TypeId,
     expires: Instant,
     value: Box<dyn Any + Send + Sync>,
 }
 
-/// The cached reads, by Redis key.
+/// Reads kept for a `ttl`, by key (a Redis key, an object's path): each by
+/// the kind of read (`"GET"`, `"csv"`), an optional field, and the type it
+/// was read as; dropped when the connection writes the key, and expired
+/// soonest first.
+///
+/// A read that began before a write of its key, or before the connection
+/// connected anew, stores nothing: it may hold what was there before. Keep
+/// it behind a `Mutex` held for a lookup or an insert, never across the
+/// read itself, and store shared values (`Arc<[T]>`, `Bytes`) so that a hit
+/// clones no row.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::{Duration, Instant};
+/// use connections_core::author::ReadCache;
+///
+/// let mut cache = ReadCache::default();
+/// let started = cache.writes();
+/// let rows: Arc<[u32]> = Arc::from(vec![1, 2, 3]);
+/// let expires = ReadCache::expiry(Duration::from_secs(60));
+/// cache.insert(started, ("csv", "sales.csv", None), expires, Arc::clone(&rows));
+/// let hit = cache.get::<Arc<[u32]>>("csv", "sales.csv", None, Instant::now()).unwrap();
+/// assert!(Arc::ptr_eq(&hit, &rows), "the same rows, not a copy");
+///
+/// cache.invalidate("sales.csv"); // the connection wrote the file
+/// assert!(cache.get::<Arc<[u32]>>("csv", "sales.csv", None, Instant::now()).is_none());
+/// // A read that began before that write keeps nothing.
+/// cache.insert(started, ("csv", "sales.csv", None), expires, rows);
+/// assert!(cache.get::<Arc<[u32]>>("csv", "sales.csv", None, Instant::now()).is_none());
+/// ```
 #[derive(Default)]
-pub(crate) struct ReadCache {
+pub struct ReadCache {
     reads: HashMap<Box<str>, Vec<Read>>,
     /// One item per insert: when, and which key; an item whose read was
     /// dropped or replaced since is skipped when it comes up.
     expiry: BinaryHeap<Reverse<(Instant, Box<str>)>>,
-    /// Bumped by every write through the connection's helpers: a read that
-    /// started before a write stores nothing, since it may hold the old value.
+    /// Bumped by every write through the connection: a read that started
+    /// before a write stores nothing, since it may hold the old value.
     writes: u64,
 }
 
 impl ReadCache {
-    /// The write count a read starts at; see [`insert`](ReadCache::insert).
-    pub(crate) fn writes(&self) -> u64 {
+    /// When a read kept for `ttl` from now expires: a `ttl` past what an
+    /// `Instant` holds is a century.
+    ///
+    /// # Examples
+    ///
+    /// See [`ReadCache`].
+    pub fn expiry(ttl: Duration) -> Instant {
+        let now = Instant::now();
+        now.checked_add(ttl)
+            .unwrap_or_else(|| now + Duration::from_hours(100 * 365 * 24))
+    }
+
+    /// The write count a read starts at; pass it to [`insert`](ReadCache::insert).
+    ///
+    /// # Examples
+    ///
+    /// See [`ReadCache`].
+    pub fn writes(&self) -> u64 {
         self.writes
     }
 
-    /// The live value `command` read from `key` (and `field`) as `V`.
-    pub(crate) fn get<V: Clone + 'static>(
+    /// The live value the read `kind` of `key` (and `field`) kept as `V`.
+    ///
+    /// # Examples
+    ///
+    /// See [`ReadCache`].
+    pub fn get<V: Clone + 'static>(
         &self,
-        command: &'static str,
+        kind: &'static str,
         key: &str,
         field: Option<&str>,
         now: Instant,
@@ -47,7 +98,7 @@ impl ReadCache {
             .get(key)?
             .iter()
             .find(|read| {
-                read.command == command
+                read.kind == kind
                     && read.field.as_deref() == field
                     && read.type_id == TypeId::of::<V>()
                     && read.expires > now
@@ -58,10 +109,14 @@ impl ReadCache {
 
     /// Keeps `value` until `expires`, unless a write came since the read
     /// began at `started` (its value may be the old one).
-    pub(crate) fn insert<V: Send + Sync + 'static>(
+    ///
+    /// # Examples
+    ///
+    /// See [`ReadCache`].
+    pub fn insert<V: Send + Sync + 'static>(
         &mut self,
         started: u64,
-        (command, key, field): (&'static str, &str, Option<&str>),
+        (kind, key, field): (&'static str, &str, Option<&str>),
         expires: Instant,
         value: V,
     ) {
@@ -70,11 +125,10 @@ impl ReadCache {
         }
         self.drop_expired(Instant::now());
         let reads = self.reads.entry(key.into()).or_default();
-        reads.retain(|read| {
-            !(read.command == command && read.field.as_deref() == field && read.type_id == TypeId::of::<V>())
-        });
+        reads
+            .retain(|read| !(read.kind == kind && read.field.as_deref() == field && read.type_id == TypeId::of::<V>()));
         reads.push(Read {
-            command,
+            kind,
             field: field.map(Into::into),
             type_id: TypeId::of::<V>(),
             expires,
@@ -83,15 +137,31 @@ impl ReadCache {
         self.expiry.push(Reverse((expires, key.into())));
     }
 
-    /// Forgets every read of `key`: a helper wrote it.
-    pub(crate) fn invalidate(&mut self, key: &str) {
+    /// Forgets every read of `key`: the connection wrote it.
+    ///
+    /// # Examples
+    ///
+    /// See [`ReadCache`].
+    pub fn invalidate(&mut self, key: &str) {
         self.writes += 1;
         self.reads.remove(key);
     }
 
     /// Forgets every read: the connection is about to connect anew, perhaps
-    /// to another server or database.
-    pub(crate) fn forget_all(&mut self) {
+    /// to another server, database or bucket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use connections_core::author::ReadCache;
+    ///
+    /// let mut cache = ReadCache::default();
+    /// cache.insert(cache.writes(), ("GET", "k", None), ReadCache::expiry(Duration::from_secs(60)), 1_u8);
+    /// cache.forget_all();
+    /// assert_eq!(cache.get::<u8>("GET", "k", None, Instant::now()), None);
+    /// ```
+    pub fn forget_all(&mut self) {
         self.writes += 1;
         self.reads.clear();
         self.expiry.clear();
